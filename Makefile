@@ -1,0 +1,64 @@
+# The single entry point: `make run`, `make test`, `make lint`, `make bench`.
+# Needs only python3 (>= 3.11) and make; everything else is installed into the repo.
+
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
+
+.PHONY: install run test lint unit integration bench browser clean
+
+install: $(VENV)/.installed
+
+# uv lives in its own small venv so `uv sync` never removes it from the project venv.
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet "uv==$(UV_VERSION)"
+
+$(VENV)/.installed: $(UV) pyproject.toml uv.lock package.json package-lock.json
+	$(UV) sync --frozen --python $(PYTHON)
+	@if command -v npm >/dev/null 2>&1; then npm ci --silent --no-audit --no-fund; \
+	 else echo "npm not found: Prism contract tests will skip"; fi
+	touch $@
+
+run: install
+	$(BIN)/aftercare db upgrade
+	$(BIN)/aftercare serve
+
+test: install lint
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check service tests bench migrations
+	$(BIN)/ruff format --check service tests bench migrations
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+	$(BIN)/aftercare plans lint
+
+unit: install
+	$(BIN)/pytest tests/unit
+
+integration: install
+	$(BIN)/pytest tests/integration
+
+bench: install
+	$(BIN)/python bench/enrol.py
+	$(BIN)/python bench/dispatch.py
+	$(BIN)/python bench/lateness.py
+	$(BIN)/python bench/triage.py
+	$(BIN)/python bench/web.py
+
+clean:
+	rm -rf $(VENV) $(TOOLS) node_modules .pytest_cache .mypy_cache .ruff_cache
+
+# Pre-release: the schema is one initial migration regenerated from the models.
+# Once a release ships, stop using this and add migrations with `alembic revision`.
+regen-migration: install
+	rm -f migrations/versions/0001_initial_schema.py /tmp/aftercare-regen.db
+	DATABASE_URL=sqlite:////tmp/aftercare-regen.db $(BIN)/alembic revision --autogenerate -m "initial schema" --rev-id 0001
+	$(BIN)/ruff format migrations
+	rm -f /tmp/aftercare-regen.db

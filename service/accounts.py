@@ -1,0 +1,216 @@
+"""Clinics, users and API keys: creation, hashing and look-up.
+
+API keys look like `ac_<prefix>_<secret>`; only the SHA-256 of the whole key is stored
+(keys are long random strings, so a slow hash adds nothing), and the key is returned
+once. Passwords use argon2.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, time
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlmodel import Session, select
+
+from service.audit import record_audit
+from service.config import validate_timezone
+from service.db.models import ApiKey, Clinic, OnCallRecipient, User
+from service.db.types import utcnow
+from service.domain import ActorType, Role
+
+_hasher = PasswordHasher()
+KEY_PREFIX = "ac_"
+
+
+class AccountError(ValueError):
+    """Invalid input for a clinic, user or key; the message names the field."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the user behind a session or an API key."""
+
+    user_id: int
+    clinic_id: int | None
+    role: Role
+    label: str  # for the audit log: "user:3" / "api_key:7"
+
+    def can_see_clinic(self, clinic_id: int | None) -> bool:
+        if self.role in (Role.ADMIN, Role.OPERATOR):
+            return True
+        return clinic_id is not None and clinic_id == self.clinic_id
+
+
+def slugify(name: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    return slug[:80] or "clinic"
+
+
+def create_clinic(
+    session: Session,
+    *,
+    name: str,
+    contact_phone: str,
+    timezone: str = "America/New_York",
+    slug: str | None = None,
+    emergency_phone: str = "911",
+    default_region: str = "US",
+    sms_from: str | None = None,
+    email_from: str | None = None,
+    quiet_start: time | None = None,
+    quiet_end: time | None = None,
+) -> Clinic:
+    if not name.strip():
+        raise AccountError("name: must not be empty")
+    try:
+        validate_timezone(timezone)
+    except ValueError as exc:
+        raise AccountError(f"timezone: {exc}") from None
+    slug = slug or slugify(name)
+    if session.exec(select(Clinic).where(Clinic.slug == slug)).first():
+        raise AccountError(f"slug: a clinic {slug!r} already exists")
+    clinic = Clinic(
+        name=name.strip(),
+        slug=slug,
+        timezone=timezone,
+        contact_phone=contact_phone,
+        emergency_phone=emergency_phone,
+        default_region=default_region.upper(),
+        sms_from=sms_from,
+        email_from=email_from,
+    )
+    if quiet_start is not None:
+        clinic.quiet_start = quiet_start
+    if quiet_end is not None:
+        clinic.quiet_end = quiet_end
+    session.add(clinic)
+    session.flush()
+    record_audit(
+        session,
+        actor_type=ActorType.SYSTEM,
+        action="clinic.create",
+        entity_type="clinic",
+        entity_id=clinic.id,
+        clinic_id=clinic.id,
+    )
+    return clinic
+
+
+def add_oncall(
+    session: Session, *, clinic: Clinic, name: str, phone: str | None, email: str | None
+) -> OnCallRecipient:
+    position = len(
+        session.exec(select(OnCallRecipient).where(OnCallRecipient.clinic_id == clinic.id)).all()
+    )
+    recipient = OnCallRecipient(
+        clinic_id=clinic.id, position=position, name=name, phone=phone, email=email
+    )
+    session.add(recipient)
+    session.flush()
+    return recipient
+
+
+def create_user(
+    session: Session,
+    *,
+    email: str,
+    role: Role,
+    clinic_id: int | None,
+    name: str = "",
+    password: str | None = None,
+) -> User:
+    email = email.strip().lower()
+    if "@" not in email:
+        raise AccountError("email: not an email address")
+    if role == Role.STAFF and clinic_id is None:
+        raise AccountError("clinic: staff users belong to a clinic")
+    if session.exec(select(User).where(User.email == email)).first():
+        raise AccountError(f"email: a user {email!r} already exists")
+    if password is not None and len(password) < 10:
+        raise AccountError("password: at least 10 characters")
+    user = User(
+        email=email,
+        role=role,
+        clinic_id=clinic_id,
+        name=name,
+        password_hash=_hasher.hash(password) if password else None,
+    )
+    session.add(user)
+    session.flush()
+    record_audit(
+        session,
+        actor_type=ActorType.SYSTEM,
+        action="user.create",
+        entity_type="user",
+        entity_id=user.id,
+        clinic_id=clinic_id,
+        detail={"role": str(role)},
+    )
+    return user
+
+
+def verify_password(user: User, password: str) -> bool:
+    if not user.password_hash:
+        return False
+    try:
+        return _hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def create_api_key(session: Session, *, user: User, name: str = "") -> tuple[ApiKey, str]:
+    """Create a key for `user`; returns the row and the plaintext key (shown once)."""
+    prefix = secrets.token_hex(4)
+    key = f"{KEY_PREFIX}{prefix}_{secrets.token_urlsafe(32)}"
+    row = ApiKey(user_id=user.id, name=name, prefix=prefix, key_hash=hash_key(key))  # type: ignore[arg-type]
+    session.add(row)
+    session.flush()
+    record_audit(
+        session,
+        actor_type=ActorType.SYSTEM,
+        action="api_key.create",
+        entity_type="api_key",
+        entity_id=row.id,
+        clinic_id=user.clinic_id,
+    )
+    return row, key
+
+
+def principal_for_key(
+    session: Session, key: str, *, now: datetime | None = None
+) -> Principal | None:
+    """The caller behind a bearer key, or None when the key is unknown, revoked or inactive."""
+    if not key.startswith(KEY_PREFIX):
+        return None
+    row = session.exec(select(ApiKey).where(ApiKey.key_hash == hash_key(key))).first()
+    if row is None or row.revoked_at is not None:
+        return None
+    user = session.get(User, row.user_id)
+    if user is None or not user.is_active:
+        return None
+    row.last_used_at = now or utcnow()
+    session.add(row)
+    return Principal(
+        user_id=user.id,
+        clinic_id=user.clinic_id,
+        role=Role(user.role),  # type: ignore[arg-type]
+        label=f"api_key:{row.id}",
+    )
+
+
+def principal_for_user(user: User) -> Principal:
+    return Principal(
+        user_id=user.id,
+        clinic_id=user.clinic_id,
+        role=Role(user.role),  # type: ignore[arg-type]
+        label=f"user:{user.id}",
+    )

@@ -1,0 +1,1 @@
+"""REST API, webhooks and the app factory."""

@@ -1,0 +1,79 @@
+"""The FastAPI application factory: `create_app(settings)`."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.engine import Engine
+
+from service import __version__
+from service.config import Settings
+from service.db.engine import make_engine
+from service.logs import kv
+
+log = logging.getLogger(__name__)
+
+# Explicit registry of routers: adding a resource is one file plus one line here.
+ROUTERS = [
+    "service.api.routers.health",
+]
+
+
+def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
+    engine = engine or make_engine(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stop = _start_background(app, settings, engine)
+        try:
+            yield
+        finally:
+            stop()
+
+    app = FastAPI(
+        title="Aftercare",
+        version=__version__,
+        description="Aftercare messaging for cosmetic and aesthetic clinics.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    for dotted in ROUTERS:
+        app.include_router(importlib.import_module(dotted).router)
+    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    return app
+
+
+def _start_background(app: FastAPI, settings: Settings, engine: Engine):  # type: ignore[no-untyped-def]
+    """Start the scheduler in-process when enabled (the embedded default)."""
+    if not settings.scheduler_enabled:
+        return lambda: None
+    try:
+        worker = importlib.import_module("service.worker")
+    except ModuleNotFoundError:
+        return lambda: None
+    runner = worker.start_in_process(settings, engine)
+    log.info(kv("scheduler.started", mode="in_process"))
+    return runner.stop
+
+
+async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    """422 naming each bad field: `{"detail": [{"field": "patient.phone", "msg": ...}]}`."""
+    detail = []
+    for error in exc.errors():
+        location = [str(part) for part in error["loc"] if part not in ("body", "query", "path")]
+        detail.append(
+            {
+                "field": ".".join(location) or "body",
+                "msg": error["msg"],
+                "type": error["type"],
+                "loc": list(error["loc"]),
+            }
+        )
+    return JSONResponse(status_code=422, content={"detail": detail})

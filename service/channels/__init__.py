@@ -1,0 +1,1 @@
+"""Channel adapters: one file per provider behind the small interface in `base`."""

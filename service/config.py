@@ -1,0 +1,155 @@
+"""Settings: read once from the environment (and an optional .env), then passed in.
+
+Nothing imports a global settings object; entry points call `load_settings()` and hand
+the result to `create_app(settings)`, the worker and the CLI commands.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_TEMPLATES_DIR = REPO_ROOT / "templates"
+
+
+class SettingsError(ValueError):
+    """A setting is missing or invalid; the message names the setting."""
+
+
+class Settings(BaseSettings):
+    """Every setting the service reads. Environment names are the upper-case field names."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", secrets_dir=None
+    )
+
+    # Storage. The embedded default is a SQLite file in the working directory.
+    database_url: str = "sqlite:///./aftercare.db"
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+
+    # Where the outside world reaches us; webhook signatures are computed against it.
+    public_base_url: str = "http://127.0.0.1:8000"
+    secret_key: SecretStr = SecretStr("dev-only-secret-change-me")
+    environment: Literal["development", "production", "test"] = "development"
+
+    # Channels: "console" writes to the log and the dashboard; nothing leaves the machine.
+    sms_provider: Literal["console", "twilio"] = "console"
+    email_provider: Literal["console", "smtp"] = "console"
+
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_from: str | None = None
+    twilio_messaging_service_sid: str | None = None
+    twilio_api_base_url: str | None = None  # points the real SDK at a local server in tests
+    twilio_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = True
+    smtp_ssl: bool = False
+    smtp_timeout_seconds: float = Field(default=15.0, gt=0, le=300)
+    email_from: str = "aftercare@localhost"
+    email_inbound_secret: SecretStr | None = None
+
+    # Worker.
+    scheduler_enabled: bool = True  # `serve` runs the scheduler too (embedded default)
+    dispatch_interval_seconds: float = Field(default=0.5, gt=0, le=60)
+    dispatch_batch_size: int = Field(default=100, ge=1, le=5000)
+    dispatch_concurrency: int = Field(default=8, ge=1, le=256)
+    worker_id: str | None = None
+
+    # Enrolment.
+    patient_daily_cap: int = Field(default=3, ge=1, le=50)
+    default_phone_region: str = "US"
+
+    # Logging.
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_json: bool = False
+
+    templates_dir: Path = DEFAULT_TEMPLATES_DIR
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite", "postgresql", "postgres://")):
+            raise ValueError("must be a sqlite:/// or postgresql:// URL")
+        if value.startswith("postgres://"):
+            raise ValueError("use the postgresql:// scheme")
+        if value.startswith("postgresql://"):
+            # psycopg 3 is the driver we ship; SQLAlchemy would otherwise look for psycopg2.
+            value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
+        return value
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _absolute_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("twilio_from")
+    @classmethod
+    def _e164_sender(cls, value: str | None) -> str | None:
+        if value and not (value.startswith("+") and value[1:].isdigit()):
+            raise ValueError("must be an E.164 number such as +15005550006")
+        return value
+
+    @model_validator(mode="after")
+    def _providers_configured(self) -> Settings:
+        if self.sms_provider == "twilio":
+            _require(self, "twilio_account_sid", "twilio_auth_token")
+            if not (self.twilio_from or self.twilio_messaging_service_sid):
+                raise ValueError(
+                    "TWILIO_FROM or TWILIO_MESSAGING_SERVICE_SID is required "
+                    "with SMS_PROVIDER=twilio"
+                )
+        if self.email_provider == "smtp":
+            _require(self, "smtp_host")
+        if self.environment == "production" and self.secret_key.get_secret_value().startswith(
+            "dev-only"
+        ):
+            raise ValueError("SECRET_KEY must be set in production")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def _require(settings: Settings, *names: str) -> None:
+    for name in names:
+        if not getattr(settings, name):
+            raise ValueError(f"{name.upper()} is required with the chosen provider")
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment, raising SettingsError naming the bad setting."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise SettingsError(_describe(exc)) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = []
+    for error in exc.errors():
+        name = ".".join(str(part) for part in error["loc"]).upper() or "SETTINGS"
+        lines.append(f"{name}: {error['msg']}")
+    return "invalid settings: " + "; ".join(lines)
+
+
+def validate_timezone(name: str) -> ZoneInfo:
+    """Return the IANA zone or raise ValueError naming it."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone {name!r} (use an IANA name like Europe/London)"
+        ) from None

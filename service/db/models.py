@@ -1,0 +1,359 @@
+"""Tables. The database is the source of truth: every message that will ever be sent
+for an enrolment is a row here from the moment of enrolment (the outbox).
+
+Every datetime is timezone-aware UTC (see `UTCDateTime`); local time only appears when
+plans are expanded and messages rendered.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, text
+from sqlmodel import Field, SQLModel
+
+from service.db.types import UTCDateTime, utcnow
+from service.domain import (
+    AlertStatus,
+    EnrollmentStatus,
+    MessageKind,
+    MessageStatus,
+    Priority,
+)
+
+
+def _created() -> Any:
+    return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+def _when(*, index: bool = False) -> Any:
+    return Field(default=None, sa_type=UTCDateTime, nullable=True, index=index)
+
+
+class Clinic(SQLModel, table=True):
+    __tablename__ = "clinics"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+    slug: str = Field(max_length=80, unique=True)
+    timezone: str = Field(default="America/New_York", max_length=64)
+    default_region: str = Field(default="US", max_length=2)  # phonenumbers region for parsing
+    sms_from: str | None = Field(default=None, max_length=20)  # E.164 sender number
+    messaging_service_sid: str | None = Field(default=None, max_length=64)
+    email_from: str | None = Field(default=None, max_length=254)
+    contact_phone: str = Field(max_length=32)  # shown to patients in every message
+    emergency_phone: str = Field(default="911", max_length=32)
+    # Routine messages never fall inside [quiet_start, quiet_end); safety reminders may use
+    # the evening but never [night_start, night_end). Local to the patient's time zone.
+    quiet_start: time = Field(default=time(20, 0))
+    quiet_end: time = Field(default=time(8, 0))
+    night_start: time = Field(default=time(21, 0))
+    night_end: time = Field(default=time(8, 0))
+    sender_rate_per_second: float = Field(default=1.0)  # carriers queue what exceeds it
+    alert_ack_minutes: int = Field(default=15)  # re-page and escalate after this
+    created_at: datetime = _created()
+
+
+class OnCallRecipient(SQLModel, table=True):
+    """Who is paged for an urgent reply, in escalation order (position 0 first)."""
+
+    __tablename__ = "oncall_recipients"
+    __table_args__ = (UniqueConstraint("clinic_id", "position"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    clinic_id: int = Field(foreign_key="clinics.id", index=True)
+    position: int = Field(default=0)
+    name: str = Field(max_length=200)
+    phone: str | None = Field(default=None, max_length=20)
+    email: str | None = Field(default=None, max_length=254)
+    created_at: datetime = _created()
+
+
+class Patient(SQLModel, table=True):
+    __tablename__ = "patients"
+    __table_args__ = (
+        Index("ix_patients_clinic_phone", "clinic_id", "phone"),
+        Index("ix_patients_clinic_email", "clinic_id", "email"),
+        UniqueConstraint("clinic_id", "external_ref"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    clinic_id: int = Field(foreign_key="clinics.id", index=True)
+    external_ref: str | None = Field(default=None, max_length=64)  # the clinic's own record id
+    first_name: str = Field(max_length=100)
+    last_name: str = Field(default="", max_length=100)
+    phone: str | None = Field(default=None, max_length=20)  # E.164
+    phone_can_sms: bool = Field(default=True)  # False when the number is known to be a landline
+    email: str | None = Field(default=None, max_length=254)
+    timezone: str = Field(max_length=64)
+    language: str = Field(default="en", max_length=8)
+    sms_consent_at: datetime | None = _when()
+    sms_consent_source: str | None = Field(default=None, max_length=64)
+    email_consent_at: datetime | None = _when()
+    email_consent_source: str | None = Field(default=None, max_length=64)
+    sms_opted_out_at: datetime | None = _when()
+    email_opted_out_at: datetime | None = _when()
+    created_at: datetime = _created()
+
+
+class PlanVersion(SQLModel, table=True):
+    """A frozen copy of a plan and its templates, taken the first time it is used.
+
+    A version in use is immutable: enrolments are pinned to (key, version) and their
+    messages render from this copy, so editing files later never changes what a pinned
+    patient receives. The loader refuses a changed file that kept its version number.
+    """
+
+    __tablename__ = "plan_versions"
+    __table_args__ = (UniqueConstraint("key", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=64)
+    version: int
+    sha256: str = Field(max_length=64)
+    definition: dict[str, Any] = Field(sa_type=JSON)
+    templates: dict[str, str] = Field(sa_type=JSON)  # relative path -> template source
+    created_at: datetime = _created()
+
+
+class Enrollment(SQLModel, table=True):
+    __tablename__ = "enrollments"
+    __table_args__ = (
+        # Enrolling the same patient in the same plan for the same procedure is idempotent.
+        UniqueConstraint("patient_id", "plan_key", "procedure_at"),
+        Index("ix_enrollments_clinic_status", "clinic_id", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    clinic_id: int = Field(foreign_key="clinics.id")
+    patient_id: int = Field(foreign_key="patients.id", index=True)
+    plan_key: str = Field(max_length=64)
+    plan_version: int
+    procedure_at: datetime = Field(sa_type=UTCDateTime)
+    status: str = Field(default=EnrollmentStatus.ACTIVE, max_length=16)
+    status_reason: str | None = Field(default=None, max_length=500)
+    paused_at: datetime | None = _when()
+    created_by: str | None = Field(default=None, max_length=120)
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
+
+
+class Message(SQLModel, table=True):
+    """The outbox: one row per planned send (enrolment, step, channel, occurrence).
+
+    `due_at` is when the plan wants it; `next_attempt_at` is when the dispatcher may next
+    take it (moved by quiet hours, pacing, retries and holds). `valid_until` bounds
+    lateness: past it the row is skipped with a reason, never sent late.
+    """
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        # The dispatcher's claim: scheduled rows by next attempt time.
+        Index(
+            "ix_messages_claim",
+            "next_attempt_at",
+            postgresql_where=text("status = 'scheduled'"),
+            sqlite_where=text("status = 'scheduled'"),
+        ),
+        # In-doubt reconciliation scans rows stuck in `sending`.
+        Index(
+            "ix_messages_sending",
+            "claimed_at",
+            postgresql_where=text("status = 'sending'"),
+            sqlite_where=text("status = 'sending'"),
+        ),
+        # Operator log filters.
+        Index("ix_messages_clinic_due", "clinic_id", "due_at"),
+        Index("ix_messages_status_due", "status", "due_at"),
+        Index("ix_messages_channel_due", "channel", "due_at"),
+        Index("ix_messages_patient_due", "patient_id", "due_at"),
+        Index("ix_messages_enrollment", "enrollment_id", "due_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    dedupe_key: str = Field(max_length=200, unique=True)  # makes enrolment idempotent
+    clinic_id: int = Field(foreign_key="clinics.id")
+    patient_id: int | None = Field(default=None, foreign_key="patients.id")
+    enrollment_id: int | None = Field(default=None, foreign_key="enrollments.id")
+    kind: str = Field(default=MessageKind.PLAN, max_length=16)
+    step_key: str | None = Field(default=None, max_length=64)
+    occurrence: int = Field(default=0)
+    channel: str = Field(max_length=8)
+    fallback_channel: str | None = Field(default=None, max_length=8)
+    priority: str = Field(default=Priority.ROUTINE, max_length=8)
+    language: str = Field(default="en", max_length=8)
+    # Set for pages and replies to a number that is not a patient; otherwise the
+    # patient's current contact is used at send time.
+    to_address: str | None = Field(default=None, max_length=254)
+    due_at: datetime = Field(sa_type=UTCDateTime)
+    next_attempt_at: datetime = Field(sa_type=UTCDateTime)
+    valid_until: datetime | None = _when()
+    status: str = Field(default=MessageStatus.SCHEDULED, max_length=16)
+    status_reason: str | None = Field(default=None, max_length=500)
+    attempts: int = Field(default=0)
+    claimed_at: datetime | None = _when()
+    claimed_by: str | None = Field(default=None, max_length=120)
+    sent_at: datetime | None = _when()
+    delivered_at: datetime | None = _when()
+    provider: str | None = Field(default=None, max_length=32)
+    provider_id: str | None = Field(default=None, max_length=64, unique=True)
+    # Exact content: pre-rendered for ad hoc messages, filled at send time for plan steps.
+    subject: str | None = Field(default=None, max_length=300)
+    body: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    body_html: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    segments: int | None = Field(default=None)
+    error_code: str | None = Field(default=None, max_length=32)
+    error_text: str | None = Field(default=None, max_length=500)
+    fallback_of_id: int | None = Field(default=None, foreign_key="messages.id")
+    context: dict[str, Any] | None = Field(default=None, sa_type=JSON)  # extra template values
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
+
+
+class MessageEvent(SQLModel, table=True):
+    """Append-only history of every status change, with its reason."""
+
+    __tablename__ = "message_events"
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: int = Field(foreign_key="messages.id", index=True)
+    at: datetime = _created()
+    from_status: str | None = Field(default=None, max_length=16)
+    to_status: str = Field(max_length=16)
+    reason: str | None = Field(default=None, max_length=500)
+    provider_status: str | None = Field(default=None, max_length=32)
+    error_code: str | None = Field(default=None, max_length=32)
+    actor: str | None = Field(default=None, max_length=120)
+
+
+class InboundMessage(SQLModel, table=True):
+    __tablename__ = "inbound_messages"
+    __table_args__ = (Index("ix_inbound_clinic_received", "clinic_id", "received_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    provider_id: str = Field(max_length=200, unique=True)  # Twilio MessageSid or Message-ID
+    channel: str = Field(max_length=8)
+    clinic_id: int | None = Field(default=None, foreign_key="clinics.id")
+    patient_id: int | None = Field(default=None, foreign_key="patients.id", index=True)
+    enrollment_id: int | None = Field(default=None, foreign_key="enrollments.id")
+    from_address: str = Field(max_length=254)
+    to_address: str | None = Field(default=None, max_length=254)
+    body: str = Field(default="", sa_column=Column(Text, nullable=False))
+    triaged_text: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    media_urls: list[str] = Field(default_factory=list, sa_type=JSON)
+    intent: str | None = Field(default=None, max_length=16)  # triage label or check-in answer
+    matches: list[str] = Field(default_factory=list, sa_type=JSON)
+    received_at: datetime = _created()
+    handled_at: datetime | None = _when()
+
+
+class Alert(SQLModel, table=True):
+    __tablename__ = "alerts"
+    __table_args__ = (
+        Index("ix_alerts_clinic_status", "clinic_id", "status", "created_at"),
+        Index(
+            "ix_alerts_escalation",
+            "next_escalation_at",
+            postgresql_where=text("status = 'open'"),
+            sqlite_where=text("status = 'open'"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    clinic_id: int = Field(foreign_key="clinics.id")
+    patient_id: int | None = Field(default=None, foreign_key="patients.id", index=True)
+    enrollment_id: int | None = Field(default=None, foreign_key="enrollments.id")
+    inbound_id: int | None = Field(default=None, foreign_key="inbound_messages.id")
+    message_id: int | None = Field(default=None, foreign_key="messages.id")
+    severity: str = Field(max_length=16)
+    kind: str = Field(max_length=32)  # triage_urgent, triage_concern, callback, opt_out, ...
+    summary: str = Field(max_length=500)
+    status: str = Field(default=AlertStatus.OPEN, max_length=16)
+    escalation_level: int = Field(default=0)
+    next_escalation_at: datetime | None = _when()
+    acknowledged_by: str | None = Field(default=None, max_length=120)
+    acknowledged_at: datetime | None = _when()
+    resolved_by: str | None = Field(default=None, max_length=120)
+    resolved_at: datetime | None = _when()
+    created_at: datetime = _created()
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+
+    id: int | None = Field(default=None, primary_key=True)
+    clinic_id: int | None = Field(default=None, foreign_key="clinics.id", index=True)
+    email: str = Field(max_length=254, unique=True)
+    name: str = Field(default="", max_length=200)
+    role: str = Field(max_length=16)
+    password_hash: str | None = Field(default=None, max_length=200)
+    is_active: bool = Field(default=True)
+    failed_logins: int = Field(default=0)
+    locked_until: datetime | None = _when()
+    last_login_at: datetime | None = _when()
+    created_at: datetime = _created()
+
+
+class ApiKey(SQLModel, table=True):
+    """Bearer keys. Only a SHA-256 of the key is stored; the key is shown once."""
+
+    __tablename__ = "api_keys"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    name: str = Field(default="", max_length=120)
+    prefix: str = Field(max_length=16, index=True)  # lets operators tell keys apart
+    key_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = _created()
+    last_used_at: datetime | None = _when()
+    revoked_at: datetime | None = _when()
+
+
+class AuditLog(SQLModel, table=True):
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        Index("ix_audit_clinic_at", "clinic_id", "at"),
+        Index("ix_audit_entity", "entity_type", "entity_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _created()
+    clinic_id: int | None = Field(default=None, foreign_key="clinics.id")
+    actor_type: str = Field(max_length=16)
+    actor: str | None = Field(default=None, max_length=120)
+    action: str = Field(max_length=64)
+    entity_type: str = Field(max_length=32)
+    entity_id: int | None = Field(default=None)
+    reason: str | None = Field(default=None, max_length=500)
+    detail: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+
+
+class WorkerHeartbeat(SQLModel, table=True):
+    """Last tick per worker process, for the operators' health page."""
+
+    __tablename__ = "worker_heartbeats"
+
+    worker_id: str = Field(primary_key=True, max_length=120)
+    hostname: str = Field(max_length=200)
+    pid: int
+    started_at: datetime = _created()
+    last_tick_at: datetime = _created()
+    last_claimed: int = Field(default=0)
+
+
+__all__ = [
+    "Alert",
+    "ApiKey",
+    "AuditLog",
+    "Clinic",
+    "Enrollment",
+    "InboundMessage",
+    "Message",
+    "MessageEvent",
+    "OnCallRecipient",
+    "Patient",
+    "PlanVersion",
+    "User",
+    "WorkerHeartbeat",
+]

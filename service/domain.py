@@ -1,0 +1,86 @@
+"""The service's own vocabulary: statuses, roles, channels. Pure, no I/O.
+
+Provider vocabulary (Twilio status strings, SMTP codes) is translated into these names
+inside each channel adapter and never leaks further.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    STAFF = "staff"  # one clinic: enrol, manage patients, handle alerts
+    OPERATOR = "operator"  # reads delivery data across clinics
+    ADMIN = "admin"  # everything, across clinics
+
+
+class Channel(StrEnum):
+    SMS = "sms"
+    EMAIL = "email"
+
+
+class Priority(StrEnum):
+    ROUTINE = "routine"  # respects quiet hours
+    SAFETY = "safety"  # red-flag reminders: may use the evening, never the night
+    URGENT = "urgent"  # pages and safety-net replies: bypass quiet hours
+
+
+class MessageKind(StrEnum):
+    PLAN = "plan"  # a plan step
+    CATCH_UP = "catch_up"  # one message instead of a burst after late enrolment
+    AUTO_REPLY = "auto_reply"  # STOP/START/HELP confirmations, triage safety-net replies
+    PAGE = "page"  # to the clinic's on-call staff
+    FALLBACK = "fallback"  # the other channel after a permanent failure
+
+
+class MessageStatus(StrEnum):
+    SCHEDULED = "scheduled"  # waiting for next_attempt_at (first try or a retry)
+    SENDING = "sending"  # claimed; if a worker dies here the row is in doubt
+    SENT = "sent"  # the provider accepted it
+    DELIVERED = "delivered"  # the handset or mailbox has it
+    UNDELIVERED = "undelivered"  # the carrier gave up after accepting
+    FAILED = "failed"  # permanent error, or retries exhausted
+    CANCELLED = "cancelled"  # staff cancelled, opted out, rescheduled away
+    SKIPPED = "skipped"  # validity passed, paused, merged, capped: never sent, with reason
+    REVIEW = "review"  # in doubt and could not be reconciled: a person decides
+
+
+# A message only ever moves forward. Terminal statuses never change again, except that
+# delivery receipts may still refine SENT into DELIVERED or UNDELIVERED.
+TERMINAL_STATUSES = frozenset(
+    {
+        MessageStatus.DELIVERED,
+        MessageStatus.UNDELIVERED,
+        MessageStatus.FAILED,
+        MessageStatus.CANCELLED,
+        MessageStatus.SKIPPED,
+    }
+)
+PENDING_STATUSES = frozenset({MessageStatus.SCHEDULED})
+
+
+class EnrollmentStatus(StrEnum):
+    ACTIVE = "active"
+    PAUSED = "paused"
+    CANCELLED = "cancelled"
+    COMPLETED = "completed"
+
+
+class AlertSeverity(StrEnum):
+    URGENT = "urgent"  # page now, escalate until acknowledged
+    CONCERN = "concern"  # review within the day
+    TASK = "task"  # a call-back or follow-up for staff (check-in "3", opt-out, failed safety)
+
+
+class AlertStatus(StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+class ActorType(StrEnum):
+    USER = "user"
+    API_KEY = "api_key"
+    SYSTEM = "system"
+    PATIENT = "patient"

@@ -1,0 +1,79 @@
+"""Structured, private logging.
+
+Log lines are `action=... key=value` pairs. Phone numbers and email addresses are
+masked by `mask_phone` / `mask_email`, and a filter scrubs anything that still looks
+like one from INFO-and-above records, so PHI does not reach log files by accident.
+Message bodies are never logged above DEBUG.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+from typing import Any
+
+_PHONE = re.compile(r"\+?\d[\d\s().-]{7,}\d")
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
+
+
+def mask_phone(phone: str | None) -> str:
+    if not phone:
+        return "-"
+    digits = re.sub(r"\D", "", phone)
+    return f"+***{digits[-2:]}" if len(digits) >= 4 else "***"
+
+
+def mask_email(email: str | None) -> str:
+    if not email or "@" not in email:
+        return "-"
+    local, _, domain = email.partition("@")
+    return f"{local[:1]}***@{domain}"
+
+
+def scrub(text: str) -> str:
+    text = _EMAIL.sub(lambda m: mask_email(m.group(0)), text)
+    return _PHONE.sub(lambda m: mask_phone(m.group(0)), text)
+
+
+class PrivacyFilter(logging.Filter):
+    """Scrubs phone numbers and emails from INFO-and-above records."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.INFO:
+            record.msg = scrub(record.getMessage())
+            record.args = None
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        payload: dict[str, Any] = {
+            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        if record.exc_info:
+            payload["exc"] = self.formatException(record.exc_info)
+        return json.dumps(payload)
+
+
+def configure_logging(level: str = "INFO", *, json_output: bool = False) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(PrivacyFilter())
+    if json_output:
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+
+
+def kv(action: str, **fields: Any) -> str:
+    """Format a structured log line: `action=sent message_id=12 channel=sms`."""
+    parts = [f"action={action}"]
+    parts += [f"{key}={value}" for key, value in fields.items()]
+    return " ".join(parts)
