@@ -1,0 +1,148 @@
+"""The outbox: queueing ad hoc messages and moving any message forward.
+
+`transition` is the one way a message's status changes. It appends a MessageEvent for
+every change (the audit trail) and refuses to move a message backwards, which is what
+makes out-of-order delivery receipts and replayed webhooks harmless.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Session
+
+from service.db.models import Message, MessageEvent
+from service.domain import MessageKind, MessageStatus, Priority
+
+# How far along each status is; a transition must not go to a lower rank. SENT ->
+# DELIVERED/UNDELIVERED refines a send; SCHEDULED <-> SENDING is a claim or a release.
+_RANK = {
+    MessageStatus.SCHEDULED: 0,
+    MessageStatus.SENDING: 1,
+    MessageStatus.REVIEW: 2,
+    MessageStatus.SENT: 3,
+    MessageStatus.UNDELIVERED: 4,
+    MessageStatus.DELIVERED: 5,
+    MessageStatus.FAILED: 5,
+    MessageStatus.CANCELLED: 5,
+    MessageStatus.SKIPPED: 5,
+}
+# Moves that go down in rank on purpose: a retry releases a claim; review resolves.
+_ALLOWED_BACKWARD = {
+    (MessageStatus.SENDING, MessageStatus.SCHEDULED),
+    (MessageStatus.REVIEW, MessageStatus.SCHEDULED),
+}
+_FINAL = {
+    MessageStatus.DELIVERED,
+    MessageStatus.FAILED,
+    MessageStatus.CANCELLED,
+    MessageStatus.SKIPPED,
+}
+
+
+class TransitionRefused(ValueError):
+    """A status change that would move a message backwards or out of a final state."""
+
+
+def can_transition(current: str, target: str) -> bool:
+    src, dst = MessageStatus(current), MessageStatus(target)
+    if src in _FINAL:
+        return False
+    if (src, dst) in _ALLOWED_BACKWARD:
+        return True
+    if src == MessageStatus.UNDELIVERED:
+        # A late "delivered" receipt may still correct an earlier failure report.
+        return dst == MessageStatus.DELIVERED
+    return _RANK[dst] > _RANK[src]
+
+
+def transition(
+    session: Session,
+    message: Message,
+    to_status: MessageStatus,
+    *,
+    reason: str | None,
+    now: datetime,
+    provider_status: str | None = None,
+    error_code: str | None = None,
+    actor: str | None = None,
+) -> None:
+    """Move `message` to `to_status` and record why. Raises TransitionRefused."""
+    if not can_transition(message.status, to_status):
+        raise TransitionRefused(f"message {message.id}: {message.status} -> {to_status}")
+    event = MessageEvent(
+        message_id=message.id,  # type: ignore[arg-type]
+        at=now,
+        from_status=message.status,
+        to_status=to_status,
+        reason=reason,
+        provider_status=provider_status,
+        error_code=error_code,
+        actor=actor,
+    )
+    message.status = to_status
+    message.status_reason = reason
+    message.updated_at = now
+    session.add(message)
+    session.add(event)
+
+
+def queue_message(
+    session: Session,
+    *,
+    clinic_id: int,
+    channel: str,
+    body: str,
+    kind: MessageKind,
+    priority: Priority,
+    due_at: datetime,
+    dedupe_key: str,
+    subject: str | None = None,
+    body_html: str | None = None,
+    patient_id: int | None = None,
+    to_address: str | None = None,
+    language: str = "en",
+    valid_until: datetime | None = None,
+    enrollment_id: int | None = None,
+    reason: str | None = None,
+    segments: int | None = None,
+) -> Message:
+    """Queue one pre-rendered message (auto-reply, page, fallback, catch-up).
+
+    The dispatcher sends it like any other row; nothing is sent from the caller's
+    request. `dedupe_key` is unique, so a replayed webhook cannot queue a reply twice.
+    """
+    message = Message(
+        dedupe_key=dedupe_key,
+        clinic_id=clinic_id,
+        patient_id=patient_id,
+        enrollment_id=enrollment_id,
+        kind=kind,
+        channel=channel,
+        priority=priority,
+        language=language,
+        to_address=to_address,
+        due_at=due_at,
+        next_attempt_at=due_at,
+        valid_until=valid_until,
+        subject=subject,
+        body=body,
+        body_html=body_html,
+        segments=segments,
+        status=MessageStatus.SCHEDULED,
+        status_reason=reason,
+        created_at=due_at,
+        updated_at=due_at,
+    )
+    session.add(message)
+    session.flush()
+    session.add(
+        MessageEvent(
+            message_id=message.id,  # type: ignore[arg-type]
+            at=due_at,
+            from_status=None,
+            to_status=MessageStatus.SCHEDULED,
+            reason=reason or f"queued {kind}",
+        )
+    )
+    return message
