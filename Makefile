@@ -45,7 +45,9 @@ unit: install
 integration: install
 	$(BIN)/pytest tests/integration
 
+# Benchmarks may need extra packages (e.g. the NegEx baseline): the "bench" group.
 bench: install
+	$(UV) sync --frozen --python $(PYTHON) --group bench
 	$(BIN)/python bench/enrol.py
 	$(BIN)/python bench/dispatch.py
 	$(BIN)/python bench/lateness.py

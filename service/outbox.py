@@ -131,8 +131,6 @@ def queue_message(
         segments=segments,
         status=MessageStatus.SCHEDULED,
         status_reason=reason,
-        created_at=due_at,
-        updated_at=due_at,
     )
     session.add(message)
     session.flush()
