@@ -1,0 +1,1 @@
+"""Aftercare plans: data model, loading, catalog, pinning and linting."""
