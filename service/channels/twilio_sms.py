@@ -1,0 +1,156 @@
+"""SMS through the official twilio SDK, with a timeout and classified errors.
+
+The SDK sets no HTTP timeout by default, so a hung connection would block a worker
+forever: we always pass one. TWILIO_API_BASE_URL points the real SDK at a local server
+(the fake, or Prism) by rewriting the scheme and host of each request it builds.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
+from twilio.http.response import Response
+from twilio.rest import Client
+from urllib3.exceptions import NewConnectionError
+
+from service.channels.base import DeliveryError, OutboundMessage, Receipt
+from service.channels.twilio_status import describe_error
+from service.domain import Channel
+
+if TYPE_CHECKING:
+    from service.config import Settings
+
+PERMANENT_CODES = frozenset({21211, 21408, 21602, 21603, 21606, 21610, 21612, 21614, 21617})
+RECONCILE_SLACK = timedelta(minutes=5)  # clock skew between us and the provider
+
+
+class _HttpClient(TwilioHttpClient):
+    """Adds a base-URL override and remembers the last response headers per thread."""
+
+    def __init__(self, *, timeout: float, base_url: str | None, pool_size: int) -> None:
+        super().__init__(timeout=timeout)
+        self.base_url = urlsplit(base_url) if base_url else None
+        self.last = threading.local()
+        if self.session is not None:  # the SDK only sizes the https pool
+            for scheme in ("http://", "https://"):
+                self.session.mount(scheme, HTTPAdapter(pool_maxsize=pool_size))
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
+        if self.base_url is not None:
+            parts = urlsplit(url)
+            base = self.base_url
+            url = urlunsplit((base.scheme, base.netloc, base.path.rstrip("/") + parts.path,
+                              parts.query, ""))  # fmt: skip
+        self.last.headers = {}
+        response = super().request(method, url, *args, **kwargs)
+        self.last.headers = response.headers or {}
+        return response
+
+
+class TwilioSmsAdapter:
+    name = "twilio"
+
+    def __init__(self, *, settings: Settings, channel: Channel = Channel.SMS) -> None:
+        assert settings.twilio_auth_token is not None, "TWILIO_AUTH_TOKEN is required"
+        self.settings = settings
+        self.http = _HttpClient(
+            timeout=settings.twilio_timeout_seconds,
+            base_url=settings.twilio_api_base_url,
+            pool_size=max(10, settings.dispatch_concurrency * 2),
+        )
+        self.client = Client(
+            settings.twilio_account_sid,
+            settings.twilio_auth_token.get_secret_value(),
+            http_client=self.http,
+        )
+
+    def send(self, message: OutboundMessage) -> Receipt:
+        try:
+            sent = self.client.messages.create(**self._params(message))
+        except TwilioRestException as exc:
+            raise self._rest_error(exc) from exc
+        except (requests.RequestException, TwilioException) as exc:
+            raise _transport_error(exc) from exc
+        return Receipt(provider=self.name, provider_id=str(sent.sid))
+
+    def find_sent(self, *, to: str, since: datetime, body: str, message_id: int) -> Receipt | None:
+        """Look for our message among those sent to `to` since `since`, newest first.
+
+        Filters on To only, not DateSent: a message Twilio accepted but has not handed
+        to the carrier yet has no DateSent, and missing it would mean a duplicate text.
+        """
+        oldest = since - RECONCILE_SLACK
+        try:
+            for found in self.client.messages.stream(to=to, page_size=50):
+                if found.date_created is not None and found.date_created < oldest:
+                    break
+                if (found.body or "").strip() == body.strip():
+                    return Receipt(provider=self.name, provider_id=str(found.sid))
+        except TwilioRestException as exc:
+            raise self._rest_error(exc) from exc
+        except (requests.RequestException, TwilioException) as exc:
+            raise _transport_error(exc) from exc
+        return None
+
+    def _params(self, message: OutboundMessage) -> dict[str, Any]:
+        callback = message.status_callback or (
+            f"{self.settings.public_base_url}/webhooks/twilio/status?mid={message.message_id}"
+        )
+        params: dict[str, Any] = {"to": message.to, "body": message.body}
+        params["status_callback"] = callback
+        service_sid = message.messaging_service_sid or self.settings.twilio_messaging_service_sid
+        if message.from_ or not service_sid:
+            params["from_"] = message.from_ or self.settings.twilio_from
+        else:
+            params["messaging_service_sid"] = service_sid
+        return params
+
+    def _rest_error(self, exc: TwilioRestException) -> DeliveryError:
+        code = int(exc.code) if isinstance(exc.code, int) else None
+        reason = describe_error(code) if code else f"Twilio HTTP {exc.status}"
+        pcode = str(code or exc.status)
+        if exc.status == 429 or code == 20429:
+            return DeliveryError(
+                reason, permanent=False, retry_after=self._retry_after(), provider_code=pcode
+            )
+        if exc.status >= 500:
+            return DeliveryError(reason, permanent=False, in_doubt=True, provider_code=pcode)
+        if code in PERMANENT_CODES or exc.status in (400, 404):
+            return DeliveryError(
+                reason, permanent=True, opted_out=code == 21610, not_mobile=code == 21614,
+                provider_code=pcode,
+            )  # fmt: skip
+        # 401/403: our credentials or account, not this message; Twilio did nothing.
+        return DeliveryError(reason, permanent=False, provider_code=pcode)
+
+    def _retry_after(self) -> float | None:
+        value = getattr(self.http.last, "headers", {}).get("Retry-After")
+        try:
+            return max(0.0, float(value)) if value is not None else None
+        except ValueError:
+            return None  # an HTTP date; the retry policy's own backoff applies
+
+
+def _transport_error(exc: Exception) -> DeliveryError:
+    """Connection refused or DNS failure: the request never left. Anything else may have."""
+    if isinstance(exc, requests.ConnectTimeout) or _never_connected(exc):
+        return DeliveryError(f"cannot reach Twilio ({type(exc).__name__})", permanent=False)
+    return DeliveryError(
+        f"no answer from Twilio ({type(exc).__name__}); it may have sent the message",
+        permanent=False,
+        in_doubt=True,
+    )
+
+
+def _never_connected(exc: Exception) -> bool:
+    if not isinstance(exc, requests.ConnectionError):
+        return False
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(reason, NewConnectionError)

@@ -1,0 +1,1 @@
+"""Fakes that are product code: local stand-ins for providers, kept honest by contract tests."""

@@ -1,0 +1,209 @@
+"""The fake Twilio's state: accepted messages, per-recipient counts, faults, callbacks.
+
+It counts messages per recipient (the "sent exactly once" ground truth), injects
+faults, and posts signed status callbacks (sent -> delivered) to each StatusCallback.
+
+Faults, all settable at runtime via `FakeTwilio.configure` or `POST /_fake/config`:
+`latency` (seconds), `error_rate` with `error_status`/`error_code`/`retry_after`,
+`accept_then_fail` (a 5xx after the message was accepted: the in-doubt case),
+`hang_rate`/`hang_seconds` (accept, then answer too late: a read timeout),
+`fail_next` (a list of scripted errors, consumed first). Twilio's magic test numbers
+fail as Twilio's test credentials do (+15005550001 -> 21211, ...004 -> 21610,
+...009 -> 21614, ...003 -> 21408); `undelivered` maps a To number to a carrier error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import queue
+import random
+import threading
+import time
+import uuid
+from collections import Counter
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from typing import Any
+
+import requests
+
+from service.channels.twilio_webhooks import sign
+
+MAGIC_ERRORS = {
+    "+15005550001": (21211, "The 'To' number is not a valid phone number."),
+    "+15005550003": (21408, "Permission to send an SMS has not been enabled for the region."),
+    "+15005550004": (21610, "Attempt to send to unsubscribed recipient"),
+    "+15005550009": (21614, "'To' number is not a valid mobile number"),
+}
+DEFAULTS: dict[str, Any] = {
+    "latency": 0.0,
+    "error_rate": 0.0,
+    "error_status": 500,
+    "error_code": None,
+    "retry_after": None,
+    "accept_then_fail": 0.0,  # share of errors that happen after the message was accepted
+    "hang_rate": 0.0,
+    "hang_seconds": 30.0,
+    "callbacks": True,
+    "callback_delay": 0.0,
+    "undelivered": {},  # To -> carrier error code (e.g. 30003)
+    "fail_next": [],  # [{"status": 429, "code": 20429, "retry_after": 1, "accept": false}]
+}
+
+
+class FakeTwilio:
+    """The fake's state: accepted messages, counters and fault settings (thread-safe)."""
+
+    def __init__(self, *, account_sid: str, auth_token: str, seed: int | None = None) -> None:
+        self.account_sid = account_sid
+        self.auth_token = auth_token
+        self.lock = threading.Lock()
+        self.random = random.Random(seed)
+        self.config: dict[str, Any] = json.loads(json.dumps(DEFAULTS))
+        self.messages: dict[str, dict[str, Any]] = {}
+        self.accepted: Counter[str] = Counter()
+        self.requests = 0
+        self.callbacks: queue.Queue[tuple[str, dict[str, str]] | None] = queue.Queue()
+
+    def configure(self, **changes: Any) -> None:
+        unknown = set(changes) - set(DEFAULTS)
+        if unknown:
+            raise ValueError(f"unknown fake Twilio setting(s): {sorted(unknown)}")
+        with self.lock:
+            self.config.update(changes)
+
+    def reset(self) -> None:
+        with self.lock:
+            self.config = json.loads(json.dumps(DEFAULTS))
+            self.messages.clear()
+            self.accepted.clear()
+            self.requests = 0
+
+    def stats(self) -> dict[str, Any]:
+        with self.lock:
+            return {
+                "requests": self.requests,
+                "accepted": sum(self.accepted.values()),
+                "by_to": dict(self.accepted),
+            }
+
+    def pick_fault(self) -> dict[str, Any] | None:
+        """The error this request gets, if any: scripted ones first, then random ones."""
+        with self.lock:
+            self.requests += 1
+            cfg = self.config
+            if cfg["fail_next"]:
+                return dict(cfg["fail_next"].pop(0))
+            roll = self.random.random()
+            if roll < cfg["hang_rate"]:
+                return {"hang": True, "accept": True}
+            if roll < cfg["hang_rate"] + cfg["error_rate"]:
+                accept = self.random.random() < cfg["accept_then_fail"]
+                return {
+                    "status": cfg["error_status"],
+                    "code": cfg["error_code"],
+                    "retry_after": cfg["retry_after"],
+                    "accept": accept,
+                }
+        return None
+
+    def accept(self, form: dict[str, str]) -> dict[str, Any]:
+        now = datetime.now(UTC)
+        sid = "SM" + uuid.uuid4().hex
+        message = {
+            "sid": sid,
+            "account_sid": self.account_sid,
+            "to": form["To"],
+            "from": form.get("From"),
+            "messaging_service_sid": form.get("MessagingServiceSid"),
+            "body": form.get("Body", ""),
+            "status": "queued",
+            "num_segments": "1",
+            "direction": "outbound-api",
+            "api_version": "2010-04-01",
+            "price": None,
+            "price_unit": "USD",
+            "error_code": None,
+            "error_message": None,
+            "date_created": format_datetime(now, usegmt=True),
+            "date_updated": format_datetime(now, usegmt=True),
+            "date_sent": format_datetime(now, usegmt=True),
+            "uri": f"/2010-04-01/Accounts/{self.account_sid}/Messages/{sid}.json",
+            "_created": now,
+        }
+        with self.lock:
+            self.messages[sid] = message
+            self.accepted[form["To"]] += 1
+            callbacks = self.config["callbacks"]
+            error = self.config["undelivered"].get(message["to"])
+        if callbacks and form.get("StatusCallback"):
+            self._queue_callbacks(message, form["StatusCallback"], error)
+        return message
+
+    def _queue_callbacks(self, message: dict[str, Any], url: str, error: int | None) -> None:
+        final = ("undelivered", str(error)) if error else ("delivered", None)
+        for status, code in (("sent", None), final):
+            params = {
+                "MessageSid": message["sid"],
+                "SmsSid": message["sid"],
+                "AccountSid": self.account_sid,
+                "To": message["to"],
+                "From": message["from"] or "",
+                "MessageStatus": status,
+                "SmsStatus": status,
+                "ApiVersion": "2010-04-01",
+            }
+            if code:
+                params["ErrorCode"] = code
+            self.callbacks.put((url, params))
+
+    def listing(self, query: dict[str, str]) -> list[dict[str, Any]]:
+        with self.lock:
+            found = list(self.messages.values())
+        if "To" in query:
+            found = [m for m in found if m["to"] == query["To"]]
+        if "From" in query:
+            found = [m for m in found if m["from"] == query["From"]]
+        for key, test in (("DateSent>", _ge), ("DateSent<", _le), ("DateSent", _same_day)):
+            if key in query:
+                bound = _parse_date(query[key])
+                found = [m for m in found if test(m["_created"], bound)]
+        return sorted(found, key=lambda m: m["_created"], reverse=True)
+
+    def deliver_callbacks(self, stop: threading.Event) -> None:
+        """Post queued status callbacks, signed as Twilio signs them."""
+        session = requests.Session()
+        while not stop.is_set():
+            item = self.callbacks.get()
+            if item is None:
+                return
+            url, params = item
+            time.sleep(self.config["callback_delay"])
+            signature = sign(auth_token=self.auth_token, url=url, params=params)
+            # Twilio does not retry a failed status callback either.
+            with contextlib.suppress(requests.RequestException):
+                session.post(url, data=params, headers={"X-Twilio-Signature": signature}, timeout=5)
+
+
+def _parse_date(text: str) -> datetime:
+    text = text.strip()
+    if len(text) == 10:
+        return datetime.fromisoformat(text).replace(tzinfo=UTC)
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _ge(value: datetime, bound: datetime) -> bool:
+    return value.date() >= bound.date() if bound.time() == bound.min.time() else value >= bound
+
+
+def _le(value: datetime, bound: datetime) -> bool:
+    return value.date() <= bound.date() if bound.time() == bound.min.time() else value <= bound
+
+
+def _same_day(value: datetime, bound: datetime) -> bool:
+    return value.date() == bound.date()
+
+
+def public(message: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in message.items() if not key.startswith("_")}
