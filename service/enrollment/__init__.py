@@ -1,0 +1,32 @@
+"""Enrolment use cases: enrol (one or many), pause, resume, cancel, reschedule, opt-out.
+
+A package rather than one module so each part stays small: `schedule` and `limits` are
+pure, `planning` reads the database once per batch, `core` writes with bulk inserts,
+`operations` and `reschedule` change existing enrolments.
+"""
+
+from service.enrollment.core import (
+    EnrolRequest,
+    EnrolResult,
+    check_procedure_at,
+    enrol,
+    enrol_many,
+)
+from service.enrollment.errors import EnrolError
+from service.enrollment.operations import cancel, cancel_pending_sms, pause, resume
+from service.enrollment.reschedule import RescheduleResult, reschedule
+
+__all__ = [
+    "EnrolError",
+    "EnrolRequest",
+    "EnrolResult",
+    "RescheduleResult",
+    "cancel",
+    "cancel_pending_sms",
+    "check_procedure_at",
+    "enrol",
+    "enrol_many",
+    "pause",
+    "reschedule",
+    "resume",
+]

@@ -1,0 +1,139 @@
+"""Late enrolment: one catch-up message instead of a burst, and events for skipped rows."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import insert, select
+from sqlmodel import Session, col
+
+from service.config import DEFAULT_TEMPLATES_DIR
+from service.db.models import Clinic, Enrollment, Message, MessageEvent, Patient
+from service.domain import Channel, MessageKind, MessageStatus, Priority
+from service.enrollment.errors import EnrolError
+from service.enrollment.schedule import Planned
+from service.logs import kv
+from service.outbox import queue_message
+from service.plans.model import Plan
+from service.rendering import Rendered, Renderer, RenderError, message_context
+from service.scheduling import QuietHours, local_date, next_allowed
+
+log = logging.getLogger(__name__)
+CATCH_UP_VALID_FOR = timedelta(days=2)
+ACTOR = "enrolment"
+
+
+def record_creation_events(
+    session: Session, *, enrollment_ids: Sequence[int], now: datetime
+) -> None:
+    """A row born skipped still gets its event, so the history says why it never went."""
+    if not enrollment_ids:
+        return
+    query = select(col(Message.id), col(Message.status_reason)).where(
+        col(Message.enrollment_id).in_(list(enrollment_ids)),
+        col(Message.status) == MessageStatus.SKIPPED.value,
+    )
+    events = [
+        {
+            "message_id": mid,
+            "at": now,
+            "from_status": None,
+            "to_status": MessageStatus.SKIPPED.value,
+            "reason": reason,
+            "actor": ACTOR,
+        }
+        for mid, reason in session.execute(query)
+    ]
+    if events:
+        session.execute(insert(MessageEvent), events)
+
+
+def catch_up_channel(patient: Patient) -> Channel | None:
+    sms_ok = patient.phone and patient.phone_can_sms and patient.sms_consent_at
+    if sms_ok and patient.sms_opted_out_at is None:
+        return Channel.SMS
+    if patient.email and patient.email_consent_at and patient.email_opted_out_at is None:
+        return Channel.EMAIL
+    return None
+
+
+def queue_catch_up(
+    session: Session,
+    *,
+    clinic: Clinic,
+    plan: Plan,
+    enrollment: Enrollment,
+    patient: Patient,
+    planned: Sequence[Planned],
+    now: datetime,
+    renderer: Renderer | None,
+) -> int | None:
+    """Queue the one catch-up message (where they are, plus the red flags); its id."""
+    channel = catch_up_channel(patient)
+    if channel is None:
+        return None
+    tz = ZoneInfo(patient.timezone)
+    # Safety content: it may use the evening but never the night.
+    at = next_allowed(now, tz=tz, window=QuietHours(clinic.night_start, clinic.night_end))
+    skipped = sum(1 for p in planned if p.late)
+    rendered = _render(renderer, clinic, plan, enrollment, patient, channel, now, skipped)
+    message = queue_message(
+        session,
+        clinic_id=clinic.id,  # type: ignore[arg-type]
+        channel=channel.value,
+        body=rendered.text,
+        subject=rendered.subject,
+        body_html=rendered.html,
+        segments=rendered.segments,
+        patient_id=patient.id,
+        kind=MessageKind.CATCH_UP,
+        priority=Priority.SAFETY,
+        language=patient.language,
+        due_at=at,
+        valid_until=at + CATCH_UP_VALID_FOR,
+        dedupe_key=f"enr:{enrollment.id}:catch_up:{channel.value}",
+        enrollment_id=enrollment.id,
+        reason=f"catch-up after late enrolment: {skipped} stale step(s) skipped",
+    )
+    log.info(kv("enrollment.catch_up", enrollment_id=enrollment.id, message_id=message.id))
+    return message.id
+
+
+def _render(
+    renderer: Renderer | None,
+    clinic: Clinic,
+    plan: Plan,
+    enrollment: Enrollment,
+    patient: Patient,
+    channel: Channel,
+    now: datetime,
+    skipped: int,
+) -> Rendered:
+    tz = ZoneInfo(patient.timezone)
+    flags = plan.red_flags.get(patient.language) or plan.red_flags.get("en")
+    extra: dict[str, object] = {
+        "plan_title": plan.title,
+        "procedure": plan.procedure,
+        "days_since": (local_date(now, tz) - local_date(enrollment.procedure_at, tz)).days,
+        "skipped_count": skipped,
+        "red_flags": list(flags.items) if flags else [],
+        "red_flags_summary": flags.summary if flags else "",
+    }
+    context = message_context(
+        patient_first_name=patient.first_name,
+        clinic_name=clinic.name,
+        clinic_phone=clinic.contact_phone,
+        emergency_phone=clinic.emergency_phone,
+        procedure_at_local=enrollment.procedure_at.astimezone(tz),
+        language=patient.language,
+        extra=extra,
+    )
+    try:
+        return (renderer or Renderer(DEFAULT_TEMPLATES_DIR)).render_system(
+            name="catch_up", channel=channel, language=patient.language, context=context
+        )
+    except RenderError as exc:
+        raise EnrolError("plan", f"the catch-up message cannot be rendered: {exc}") from None

@@ -1,0 +1,242 @@
+"""Enrolment: (patient, plan, procedure time) -> an enrolment and all its message rows.
+
+`enrol_many` is the one code path (REST, CLI, CSV import and the benchmark all use it;
+`enrol` is a batch of one). Per batch it pins the plan once, finds existing enrolments
+(idempotency), inserts new enrolments with one executemany (RETURNING ids), computes
+every schedule in pure Python (`planning`) and inserts all message rows with one more
+executemany. It flushes but never commits: the caller's transaction makes it
+all-or-nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import insert
+from sqlalchemy.orm import make_transient_to_detached
+from sqlmodel import Session, col
+
+from service.db.models import AuditLog, Clinic, Enrollment, Message, Patient
+from service.domain import ActorType, EnrollmentStatus, MessageStatus
+from service.enrollment import rows as q
+from service.enrollment.catch_up import queue_catch_up, record_creation_events
+from service.enrollment.errors import EnrolError
+from service.enrollment.planning import Pending, compute, recipient_for
+from service.plans.model import Plan
+from service.plans.store import pin_plan
+from service.rendering import Renderer
+
+MAX_AHEAD = timedelta(days=366)
+
+
+@dataclass(frozen=True)
+class EnrolRequest:
+    patient: Patient
+    procedure_at: datetime
+
+
+@dataclass
+class EnrolResult:
+    enrollment: Enrollment
+    created: bool
+    messages: int = 0
+    skipped: int = 0
+    catch_up_id: int | None = None
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """What every enrolment in one call shares."""
+
+    session: Session
+    clinic: Clinic
+    plan: Plan
+    now: datetime
+    actor: str
+    daily_cap: int
+    renderer: Renderer | None
+    reason: str | None
+
+
+def check_procedure_at(value: datetime, *, now: datetime) -> datetime:
+    """UTC procedure time, or EnrolError naming `procedure_at`."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise EnrolError("procedure_at", "needs a UTC offset, e.g. 2026-03-02T10:00:00-05:00")
+    if abs(value - now) > MAX_AHEAD:
+        raise EnrolError("procedure_at", "must be within a year of today")
+    return value.astimezone(now.tzinfo)
+
+
+def enrol(
+    session: Session,
+    *,
+    clinic: Clinic,
+    patient: Patient,
+    plan: Plan,
+    procedure_at: datetime,
+    now: datetime,
+    actor: str,
+    daily_cap: int = 3,
+    renderer: Renderer | None = None,
+    reason: str | None = None,
+) -> EnrolResult:
+    """Enrol one patient: the existing enrolment (created=False) or a new one with its rows."""
+    procedure_at = check_procedure_at(procedure_at, now=now)
+    request = EnrolRequest(patient=patient, procedure_at=procedure_at)
+    batch = _Batch(session, clinic, plan, now, actor, daily_cap, renderer, reason)
+    pin_plan(session, plan)
+    return _enrol_round(batch, [request])[0]
+
+
+def enrol_many(
+    session: Session,
+    *,
+    clinic: Clinic,
+    plan: Plan,
+    requests: Sequence[EnrolRequest],
+    now: datetime,
+    actor: str,
+    daily_cap: int = 3,
+    renderer: Renderer | None = None,
+    reason: str | None = None,
+) -> list[EnrolResult]:
+    """Enrol every request in `plan`; results in request order (existing ones: created=False).
+
+    A patient enrolled twice in one batch (two procedures) is handled in a second round
+    so the limits see the first enrolment's rows.
+    """
+    pin_plan(session, plan)
+    batch = _Batch(session, clinic, plan, now, actor, daily_cap, renderer, reason)
+    results: dict[int, EnrolResult] = {}
+    for indexes in _rounds(requests):
+        done = _enrol_round(batch, [requests[i] for i in indexes])
+        results.update(zip(indexes, done, strict=True))
+    return [results[i] for i in range(len(requests))]
+
+
+def _rounds(requests: Sequence[EnrolRequest]) -> list[list[int]]:
+    seen: dict[int | None, int] = {}
+    rounds: list[list[int]] = []
+    for i, request in enumerate(requests):
+        n = seen.get(request.patient.id, 0)
+        seen[request.patient.id] = n + 1
+        if n == len(rounds):
+            rounds.append([])
+        rounds[n].append(i)
+    return rounds
+
+
+def _enrol_round(batch: _Batch, requests: list[EnrolRequest]) -> list[EnrolResult]:
+    found = q.existing_enrollments(
+        batch.session,
+        clinic_id=batch.clinic.id,  # type: ignore[arg-type]
+        plan_key=batch.plan.key,
+        patient_ids=[r.patient.id for r in requests],  # type: ignore[misc]
+    )
+    fresh = [
+        Pending(r.patient, r.procedure_at, recipient_for(r.patient))
+        for r in requests
+        if (r.patient.id, r.procedure_at) not in found
+    ]
+    created = iter(_create(batch, fresh) if fresh else [])
+    return [
+        EnrolResult(found[key], created=False) if key in found else next(created)
+        for key in ((r.patient.id, r.procedure_at) for r in requests)
+    ]
+
+
+def _create(batch: _Batch, fresh: list[Pending]) -> list[EnrolResult]:
+    session, now = batch.session, batch.now
+    enrollments = _insert_enrollments(batch, fresh)
+    _insert_audit(batch, enrollments)
+    compute(
+        session,
+        clinic=batch.clinic,
+        plan=batch.plan,
+        pendings=fresh,
+        now=now,
+        daily_cap=batch.daily_cap,
+    )
+    rows = [_row(batch, p, index) for p in fresh for index in range(len(p.planned))]
+    if rows:
+        session.execute(insert(Message), rows)
+    record_creation_events(session, enrollment_ids=[p.enrollment_id for p in fresh], now=now)
+    return [_result(batch, p, e) for p, e in zip(fresh, enrollments, strict=True)]
+
+
+def _result(batch: _Batch, pending: Pending, enrollment: Enrollment) -> EnrolResult:
+    skipped = sum(pl.status == MessageStatus.SKIPPED for pl in pending.planned)
+    result = EnrolResult(enrollment, True, len(pending.planned), skipped)
+    if any(pl.late for pl in pending.planned):
+        result.catch_up_id = queue_catch_up(
+            batch.session,
+            clinic=batch.clinic,
+            plan=batch.plan,
+            enrollment=enrollment,
+            patient=pending.patient,
+            planned=pending.planned,
+            now=batch.now,
+            renderer=batch.renderer,
+        )
+    return result
+
+
+def _row(batch: _Batch, pending: Pending, index: int) -> dict[str, object]:
+    return q.message_row(
+        pending.planned[index],
+        clinic_id=batch.clinic.id,  # type: ignore[arg-type]
+        patient_id=pending.patient.id,  # type: ignore[arg-type]
+        enrollment_id=pending.enrollment_id,
+        language=pending.patient.language,
+        now=batch.now,
+    )
+
+
+def _insert_enrollments(batch: _Batch, fresh: list[Pending]) -> list[Enrollment]:
+    values = [
+        {
+            "clinic_id": batch.clinic.id,
+            "patient_id": p.patient.id,
+            "plan_key": batch.plan.key,
+            "plan_version": batch.plan.version,
+            "procedure_at": p.procedure_at,
+            "status": EnrollmentStatus.ACTIVE.value,
+            "status_reason": None,
+            "paused_at": None,
+            "created_by": batch.actor,
+            "created_at": batch.now,
+            "updated_at": batch.now,
+        }
+        for p in fresh
+    ]
+    statement = insert(Enrollment).returning(col(Enrollment.id), sort_by_parameter_order=True)
+    ids = batch.session.execute(statement, values).scalars().all()
+    enrollments = []
+    for pending, value, new_id in zip(fresh, values, ids, strict=True):
+        pending.enrollment_id = new_id
+        enrollment = Enrollment(id=new_id, **value)  # type: ignore[arg-type]
+        # The row exists already: attach the object as persistent, without a SELECT.
+        make_transient_to_detached(enrollment)
+        enrollments.append(enrollment)
+    batch.session.add_all(enrollments)
+    return enrollments
+
+
+def _insert_audit(batch: _Batch, enrollments: list[Enrollment]) -> None:
+    rows = [
+        {
+            "at": batch.now,
+            "clinic_id": e.clinic_id,
+            "actor_type": ActorType.USER.value,
+            "actor": batch.actor,
+            "action": "enrollment.create",
+            "entity_type": "enrollment",
+            "entity_id": e.id,
+            "reason": batch.reason,
+            "detail": {"plan": e.plan_key, "version": e.plan_version, "patient_id": e.patient_id},
+        }
+        for e in enrollments
+    ]
+    batch.session.execute(insert(AuditLog), rows)

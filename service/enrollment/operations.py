@@ -1,0 +1,183 @@
+"""Pause, resume, cancel and opt-out: status changes with reasons and audit entries.
+
+Every change goes through `outbox.transition` (one event per message) and
+`record_audit` (who and why). Pausing does not touch the rows (the dispatcher does not
+send for a paused enrolment); resuming skips what fell due while paused with the
+reason "paused" instead of replaying it as a burst.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from service.audit import record_audit
+from service.db.models import Enrollment, Message, Patient
+from service.domain import ActorType, Channel, EnrollmentStatus, MessageKind, MessageStatus
+from service.enrollment.errors import EnrolError
+from service.outbox import transition
+
+_PATIENT_KINDS = (MessageKind.PLAN.value, MessageKind.CATCH_UP.value, MessageKind.FALLBACK.value)
+
+
+def audit(
+    session: Session,
+    enrollment: Enrollment,
+    *,
+    action: str,
+    actor: str,
+    reason: str | None,
+    detail: dict[str, object] | None = None,
+) -> None:
+    record_audit(
+        session,
+        actor_type=ActorType.SYSTEM if actor == "system" else ActorType.USER,
+        actor=actor,
+        action=action,
+        entity_type="enrollment",
+        entity_id=enrollment.id,
+        clinic_id=enrollment.clinic_id,
+        reason=reason,
+        detail=detail,
+    )
+
+
+def pending_rows(session: Session, enrollment: Enrollment) -> list[Message]:
+    query = (
+        select(Message)
+        .where(Message.enrollment_id == enrollment.id, Message.status == MessageStatus.SCHEDULED)
+        .order_by(col(Message.due_at), col(Message.id))
+    )
+    return list(session.exec(query))
+
+
+def _set_status(
+    enrollment: Enrollment, status: EnrollmentStatus, *, reason: str | None, now: datetime
+) -> None:
+    enrollment.status = status
+    enrollment.status_reason = reason
+    enrollment.updated_at = now
+
+
+def pause(
+    session: Session,
+    *,
+    enrollment: Enrollment,
+    now: datetime,
+    actor: str,
+    reason: str | None = None,
+) -> Enrollment:
+    """Hold the enrolment; pausing a paused one is a no-op."""
+    if enrollment.status == EnrollmentStatus.PAUSED:
+        return enrollment
+    if enrollment.status != EnrollmentStatus.ACTIVE:
+        raise EnrolError("status", f"cannot pause a {enrollment.status} enrolment", conflict=True)
+    _set_status(enrollment, EnrollmentStatus.PAUSED, reason=reason, now=now)
+    enrollment.paused_at = now
+    session.add(enrollment)
+    audit(session, enrollment, action="enrollment.pause", actor=actor, reason=reason)
+    return enrollment
+
+
+def resume(
+    session: Session,
+    *,
+    enrollment: Enrollment,
+    now: datetime,
+    actor: str,
+    reason: str | None = None,
+) -> int:
+    """Continue the plan; what fell due while paused is skipped. Returns how many."""
+    if enrollment.status == EnrollmentStatus.ACTIVE:
+        return 0
+    if enrollment.status != EnrollmentStatus.PAUSED:
+        raise EnrolError("status", f"cannot resume a {enrollment.status} enrolment", conflict=True)
+    since = enrollment.paused_at or now
+    missed = [m for m in pending_rows(session, enrollment) if since <= m.next_attempt_at < now]
+    for message in missed:
+        transition(
+            session,
+            message,
+            MessageStatus.SKIPPED,
+            now=now,
+            actor=actor,
+            reason=f"paused: fell due while the enrolment was paused since {since:%Y-%m-%d %H:%M}Z",
+        )
+    _set_status(enrollment, EnrollmentStatus.ACTIVE, reason=reason, now=now)
+    enrollment.paused_at = None
+    session.add(enrollment)
+    audit(
+        session,
+        enrollment,
+        action="enrollment.resume",
+        actor=actor,
+        reason=reason,
+        detail={"skipped": len(missed)},
+    )
+    return len(missed)
+
+
+def cancel(
+    session: Session,
+    *,
+    enrollment: Enrollment,
+    now: datetime,
+    actor: str,
+    reason: str | None = None,
+) -> int:
+    """Stop the plan: every pending message is cancelled with the reason. Returns how many."""
+    if enrollment.status == EnrollmentStatus.CANCELLED:
+        return 0
+    if enrollment.status == EnrollmentStatus.COMPLETED:
+        raise EnrolError("status", "cannot cancel a completed enrolment", conflict=True)
+    rows = pending_rows(session, enrollment)
+    why = f"enrolment cancelled: {reason}" if reason else "enrolment cancelled"
+    for message in rows:
+        transition(session, message, MessageStatus.CANCELLED, reason=why, now=now, actor=actor)
+    _set_status(enrollment, EnrollmentStatus.CANCELLED, reason=reason, now=now)
+    session.add(enrollment)
+    audit(
+        session,
+        enrollment,
+        action="enrollment.cancel",
+        actor=actor,
+        reason=reason,
+        detail={"cancelled_messages": len(rows)},
+    )
+    return len(rows)
+
+
+def cancel_pending_sms(
+    session: Session, *, patient: Patient, reason: str, now: datetime, actor: str = "system"
+) -> int:
+    """After an SMS opt-out: cancel the patient's pending SMS (not compliance replies).
+
+    An enrolment left with nothing pending (no email steps) is cancelled too: the patient
+    has unenrolled themselves. Returns how many messages were cancelled.
+    """
+    query = select(Message).where(
+        Message.patient_id == patient.id,
+        Message.channel == Channel.SMS.value,
+        Message.status == MessageStatus.SCHEDULED.value,
+        col(Message.kind).in_(_PATIENT_KINDS),
+    )
+    rows = list(session.exec(query))
+    for message in rows:
+        transition(session, message, MessageStatus.CANCELLED, reason=reason, now=now, actor=actor)
+    session.flush()
+    _unenrol_if_empty(session, {m.enrollment_id for m in rows} - {None}, reason, now, actor)
+    return len(rows)
+
+
+def _unenrol_if_empty(
+    session: Session, ids: set[int | None], reason: str, now: datetime, actor: str
+) -> None:
+    for enrollment_id in sorted(i for i in ids if i is not None):
+        enrollment = session.get(Enrollment, enrollment_id)
+        if enrollment is None or enrollment.status == EnrollmentStatus.CANCELLED:
+            continue
+        if not pending_rows(session, enrollment):
+            _set_status(enrollment, EnrollmentStatus.CANCELLED, reason=reason, now=now)
+            session.add(enrollment)
+            audit(session, enrollment, action="enrollment.cancel", actor=actor, reason=reason)

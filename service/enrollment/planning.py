@@ -1,0 +1,141 @@
+"""From patients and a plan to planned sends, with the database read once per batch.
+
+Schedules are computed in pure Python (`schedule`, `limits`, `scheduling.pace`); the
+only queries are the patients' live messages (for merges and the daily cap) and the
+clinic's SMS already queued at the same instants (for pacing).
+
+Pacing: SMS rows sharing a due instant in one clinic are spread k/rate seconds apart in
+`next_attempt_at`, counting what is already queued for that instant (one GROUP BY per
+batch), then moved out of quiet hours again if the spread ran into them. Email is not
+paced: the sender rate is a carrier limit on the SMS sender number.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session
+
+from service.db.models import Clinic, Patient
+from service.domain import Channel, MessageStatus
+from service.enrollment import rows as q
+from service.enrollment.limits import apply_limits
+from service.enrollment.schedule import Planned, Recipient, Windows, plan_schedule
+from service.plans.model import Plan
+from service.scheduling import QuietHours, next_allowed, pace
+
+
+@dataclass
+class Pending:
+    """One enrolment being planned: the patient, the anchor, and what comes out."""
+
+    patient: Patient
+    procedure_at: datetime
+    recipient: Recipient
+    enrollment_id: int = 0
+    planned: list[Planned] = field(default_factory=list)
+
+
+def recipient_for(patient: Patient) -> Recipient:
+    return Recipient(
+        tz=ZoneInfo(patient.timezone),
+        has_phone=bool(patient.phone),
+        has_email=bool(patient.email),
+        sms_blocked=_sms_blocked(patient),
+        email_blocked=_email_blocked(patient),
+    )
+
+
+def _sms_blocked(patient: Patient) -> str | None:
+    if not patient.phone:
+        return "no phone number"
+    if not patient.phone_can_sms:
+        return "the phone number is a landline"
+    if patient.sms_opted_out_at is not None:
+        return "the patient opted out of SMS"
+    return None if patient.sms_consent_at is not None else "no SMS consent"
+
+
+def _email_blocked(patient: Patient) -> str | None:
+    if not patient.email:
+        return "no email address"
+    if patient.email_opted_out_at is not None:
+        return "the patient opted out of email"
+    return None if patient.email_consent_at is not None else "no email consent"
+
+
+def windows_for(clinic: Clinic) -> Windows:
+    return Windows(
+        quiet=QuietHours(clinic.quiet_start, clinic.quiet_end),
+        night=QuietHours(clinic.night_start, clinic.night_end),
+    )
+
+
+def compute(
+    session: Session,
+    *,
+    clinic: Clinic,
+    plan: Plan,
+    pendings: list[Pending],
+    now: datetime,
+    daily_cap: int,
+    exclude: frozenset[int] = frozenset(),
+) -> None:
+    """Fill each pending's planned sends: schedule, limits, pacing (reads only)."""
+    windows = windows_for(clinic)
+    live = q.live_messages(
+        session,
+        patient_ids=[p.patient.id for p in pendings],  # type: ignore[misc]
+        since=now - timedelta(days=1),
+        exclude=exclude,
+    )
+    for pending in pendings:
+        planned = plan_schedule(
+            plan,
+            procedure_at=pending.procedure_at,
+            recipient=pending.recipient,
+            windows=windows,
+            now=now,
+        )
+        pending.planned = apply_limits(
+            planned,
+            plan_key=plan.key,
+            existing=live.get(pending.patient.id, []),  # type: ignore[arg-type]
+            tz=pending.recipient.tz,
+            cap=daily_cap,
+        )
+    _pace(session, clinic, pendings, now, windows, exclude)
+
+
+def _pace(
+    session: Session,
+    clinic: Clinic,
+    pendings: list[Pending],
+    now: datetime,
+    windows: Windows,
+    exclude: frozenset[int],
+) -> None:
+    spots = [
+        (pending, i)
+        for pending in pendings
+        for i, pl in enumerate(pending.planned)
+        if pl.channel == Channel.SMS and pl.status == MessageStatus.SCHEDULED
+    ]
+    due = [pending.planned[i].next_attempt_at for pending, i in spots]
+    already = q.sms_counts_by_due(
+        session,
+        clinic_id=clinic.id,  # type: ignore[arg-type]
+        due=due,
+        since=now,
+        exclude=exclude,
+    )
+    paced = pace(due, rate_per_second=clinic.sender_rate_per_second, already=already)
+    for (pending, i), before, after in zip(spots, due, paced, strict=True):
+        if after == before:
+            continue
+        planned = pending.planned[i]
+        window = windows.for_priority(planned.priority)
+        at = next_allowed(after, tz=pending.recipient.tz, window=window)
+        pending.planned[i] = replace(planned, next_attempt_at=at)

@@ -1,0 +1,221 @@
+"""Reschedule: a new procedure time moves every unsent message with the new anchor.
+
+Unsent rows are recomputed exactly as a fresh enrolment at the new anchor would plan
+them (same schedule, limits and pacing code, ignoring the enrolment's own old rows) and
+updated in place; sent rows stay as history. A row already closed without being sent
+(skipped as stale, merged, capped) that the new anchor makes valid again is planned
+afresh as a new row (`<dedupe key>:r<n>`), because history is append-only; rows
+skipped because the enrolment was paused stay skipped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from service.db.models import Clinic, Enrollment, Message, MessageEvent, Patient
+from service.domain import EnrollmentStatus, MessageKind, MessageStatus
+from service.enrollment import rows as q
+from service.enrollment.catch_up import queue_catch_up
+from service.enrollment.core import check_procedure_at
+from service.enrollment.errors import EnrolError
+from service.enrollment.operations import audit
+from service.enrollment.planning import Pending, compute, recipient_for
+from service.enrollment.schedule import Planned
+from service.outbox import transition
+from service.plans.model import Plan
+from service.rendering import Renderer
+
+_CLOSED_UNSENT = (MessageStatus.SKIPPED, MessageStatus.CANCELLED)
+
+
+@dataclass
+class RescheduleResult:
+    moved: int = 0
+    added: int = 0
+    skipped: int = 0
+    cancelled: int = 0
+    catch_up_id: int | None = None
+
+
+def reschedule(
+    session: Session,
+    *,
+    clinic: Clinic,
+    enrollment: Enrollment,
+    plan: Plan,
+    procedure_at: datetime,
+    now: datetime,
+    actor: str,
+    daily_cap: int = 3,
+    renderer: Renderer | None = None,
+    reason: str | None = None,
+) -> RescheduleResult:
+    """Move the enrolment to `procedure_at` (plan = its pinned version)."""
+    if enrollment.status in (EnrollmentStatus.CANCELLED, EnrollmentStatus.COMPLETED):
+        raise EnrolError(
+            "status", f"cannot reschedule a {enrollment.status} enrolment", conflict=True
+        )
+    procedure_at = check_procedure_at(procedure_at, now=now)
+    patient = session.get(Patient, enrollment.patient_id)
+    assert patient is not None  # enforced by the foreign key
+    pending = Pending(patient, procedure_at, recipient_for(patient), enrollment.id or 0)
+    compute(
+        session,
+        clinic=clinic,
+        plan=plan,
+        pendings=[pending],
+        now=now,
+        daily_cap=daily_cap,
+        exclude=frozenset({pending.enrollment_id}),
+    )
+    result = _apply(session, enrollment, pending, now=now, actor=actor)
+    if any(p.late for p in pending.planned) and not _has_catch_up(session, enrollment):
+        result.catch_up_id = queue_catch_up(
+            session,
+            clinic=clinic,
+            plan=plan,
+            enrollment=enrollment,
+            patient=patient,
+            planned=pending.planned,
+            now=now,
+            renderer=renderer,
+        )
+    old = enrollment.procedure_at
+    enrollment.procedure_at = procedure_at
+    enrollment.updated_at = now
+    session.add(enrollment)
+    audit(
+        session,
+        enrollment,
+        action="enrollment.reschedule",
+        actor=actor,
+        reason=reason,
+        detail={"from": old.isoformat(), "to": procedure_at.isoformat(), **result.__dict__},
+    )
+    return result
+
+
+def _apply(
+    session: Session, enrollment: Enrollment, pending: Pending, *, now: datetime, actor: str
+) -> RescheduleResult:
+    rows = _plan_rows(session, enrollment)
+    latest: dict[tuple[str | None, int, str], Message] = {}
+    counts: dict[tuple[str | None, int, str], int] = {}
+    for row in rows:
+        key = (row.step_key, row.occurrence, row.channel)
+        latest[key] = row
+        counts[key] = counts.get(key, 0) + 1
+    result = RescheduleResult()
+    planned_keys = set()
+    for planned in pending.planned:
+        key = (planned.step_key, planned.occurrence, planned.channel.value)
+        planned_keys.add(key)
+        current = latest.get(key)
+        if current is not None and current.status == MessageStatus.SCHEDULED:
+            _move(session, current, planned, now=now, actor=actor, result=result)
+        elif current is None or _revivable(current, planned):
+            suffix = f":r{counts[key]}" if current is not None else ""
+            _add(session, pending, planned, suffix=suffix, now=now, result=result)
+    for key, row in latest.items():
+        if key not in planned_keys and row.status == MessageStatus.SCHEDULED:
+            transition(
+                session,
+                row,
+                MessageStatus.CANCELLED,
+                now=now,
+                actor=actor,
+                reason="rescheduled: no longer planned for this patient",
+            )
+            result.cancelled += 1
+    return result
+
+
+def _plan_rows(session: Session, enrollment: Enrollment) -> list[Message]:
+    query = (
+        select(Message)
+        .where(Message.enrollment_id == enrollment.id, Message.kind == MessageKind.PLAN.value)
+        .order_by(col(Message.id))
+    )
+    return list(session.exec(query))
+
+
+def _revivable(current: Message, planned: Planned) -> bool:
+    closed = current.status in _CLOSED_UNSENT and current.sent_at is None
+    paused = (current.status_reason or "").startswith("paused")
+    return closed and not paused and planned.status == MessageStatus.SCHEDULED
+
+
+def _move(
+    session: Session,
+    row: Message,
+    planned: Planned,
+    *,
+    now: datetime,
+    actor: str,
+    result: RescheduleResult,
+) -> None:
+    row.due_at = planned.due_at
+    row.next_attempt_at = planned.next_attempt_at
+    row.valid_until = planned.valid_until
+    row.fallback_channel = planned.fallback.value if planned.fallback else None
+    row.updated_at = now
+    if planned.status == MessageStatus.SKIPPED:
+        transition(
+            session,
+            row,
+            MessageStatus.SKIPPED,
+            now=now,
+            actor=actor,
+            reason=f"rescheduled: {planned.reason}",
+        )
+        result.skipped += 1
+        return
+    row.status_reason = planned.reason or "rescheduled"
+    session.add(row)
+    result.moved += 1
+
+
+def _add(
+    session: Session,
+    pending: Pending,
+    planned: Planned,
+    *,
+    suffix: str,
+    now: datetime,
+    result: RescheduleResult,
+) -> None:
+    values = q.message_row(
+        planned,
+        clinic_id=pending.patient.clinic_id,
+        patient_id=pending.patient.id,  # type: ignore[arg-type]
+        enrollment_id=pending.enrollment_id,
+        language=pending.patient.language,
+        now=now,
+    )
+    values["dedupe_key"] = str(values["dedupe_key"]) + suffix
+    row = Message(**values)
+    session.add(row)
+    session.flush()
+    if planned.status == MessageStatus.SKIPPED:
+        session.add(
+            MessageEvent(
+                message_id=row.id,  # type: ignore[arg-type]
+                at=now,
+                to_status=row.status,
+                reason=planned.reason,
+                actor="enrolment",
+            )
+        )
+        result.skipped += 1
+    else:
+        result.added += 1
+
+
+def _has_catch_up(session: Session, enrollment: Enrollment) -> bool:
+    query = select(Message.id).where(
+        Message.enrollment_id == enrollment.id, Message.kind == MessageKind.CATCH_UP.value
+    )
+    return session.exec(query).first() is not None

@@ -1,0 +1,151 @@
+"""Plain dicts for bulk inserts, and the queries the bulk path runs per batch.
+
+Rows are built in pure Python and inserted with one Core executemany per table (no ORM
+objects, no per-row flush). Every column that has no database default is given
+explicitly so all dicts share one key set (one compiled statement).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlmodel import Session, col
+
+from service.db.models import Enrollment, Message
+from service.domain import Channel, MessageKind, MessageStatus
+from service.enrollment.limits import Existing
+from service.enrollment.schedule import Planned
+
+LIVE = (
+    MessageStatus.SCHEDULED,
+    MessageStatus.SENDING,
+    MessageStatus.SENT,
+    MessageStatus.DELIVERED,
+    MessageStatus.REVIEW,
+)
+CHUNK = 500
+
+
+def dedupe_key(enrollment_id: int, step_key: str, occurrence: int, channel: str) -> str:
+    return f"enr:{enrollment_id}:{step_key}:{occurrence}:{channel}"
+
+
+def message_row(
+    planned: Planned,
+    *,
+    clinic_id: int,
+    patient_id: int,
+    enrollment_id: int,
+    language: str,
+    now: datetime,
+    key: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "dedupe_key": key
+        or dedupe_key(enrollment_id, planned.step_key, planned.occurrence, planned.channel),
+        "clinic_id": clinic_id,
+        "patient_id": patient_id,
+        "enrollment_id": enrollment_id,
+        "kind": MessageKind.PLAN.value,
+        "step_key": planned.step_key,
+        "occurrence": planned.occurrence,
+        "channel": planned.channel.value,
+        "fallback_channel": planned.fallback.value if planned.fallback else None,
+        "priority": planned.priority.value,
+        "language": language,
+        "due_at": planned.due_at,
+        "next_attempt_at": planned.next_attempt_at,
+        "valid_until": planned.valid_until,
+        "status": planned.status.value,
+        "status_reason": planned.reason,
+        "attempts": 0,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def existing_enrollments(
+    session: Session, *, clinic_id: int, plan_key: str, patient_ids: Sequence[int]
+) -> dict[tuple[int, datetime], Enrollment]:
+    found: dict[tuple[int, datetime], Enrollment] = {}
+    for chunk in chunks(sorted(set(patient_ids))):
+        query = select(Enrollment).where(
+            col(Enrollment.clinic_id) == clinic_id,
+            col(Enrollment.plan_key) == plan_key,
+            col(Enrollment.patient_id).in_(chunk),
+        )
+        for row in session.execute(query).scalars():
+            found[(row.patient_id, row.procedure_at)] = row
+    return found
+
+
+def live_messages(
+    session: Session,
+    *,
+    patient_ids: Sequence[int],
+    since: datetime,
+    exclude: frozenset[int] = frozenset(),
+) -> dict[int, list[Existing]]:
+    """Each patient's live plan messages from `since` on, with their enrolment's plan."""
+    found: dict[int, list[Existing]] = {}
+    for chunk in chunks(sorted(set(patient_ids))):
+        query = (
+            select(
+                col(Message.id),
+                col(Message.patient_id),
+                col(Message.enrollment_id),
+                col(Enrollment.plan_key),
+                col(Message.step_key),
+                col(Message.channel),
+                col(Message.due_at),
+            )
+            .join(Enrollment, col(Enrollment.id) == col(Message.enrollment_id))
+            .where(
+                col(Message.patient_id).in_(chunk),
+                col(Message.status).in_([s.value for s in LIVE]),
+                col(Message.due_at) >= since,
+            )
+        )
+        for mid, pid, eid, plan_key, step, channel, due in session.execute(query):
+            if eid in exclude:
+                continue
+            found.setdefault(pid, []).append(Existing(mid, eid, plan_key, step, channel, due))
+    return found
+
+
+def sms_counts_by_due(
+    session: Session,
+    *,
+    clinic_id: int,
+    due: Sequence[datetime],
+    since: datetime,
+    exclude: frozenset[int] = frozenset(),
+) -> dict[datetime, int]:
+    """How many SMS of the clinic are already queued at each of these instants (pacing)."""
+    if not due:
+        return {}
+    wanted = set(due)
+    lo, hi = min(wanted), max(wanted) + timedelta(seconds=1)
+    query = (
+        select(col(Message.due_at), func.count())
+        .where(
+            col(Message.clinic_id) == clinic_id,
+            col(Message.channel) == Channel.SMS.value,
+            col(Message.status) == MessageStatus.SCHEDULED.value,
+            col(Message.due_at) >= max(lo, since),
+            col(Message.due_at) < hi,
+        )
+        .group_by(col(Message.due_at))
+    )
+    if exclude:  # a rescheduled enrolment's own rows are about to move
+        enrollment = col(Message.enrollment_id)
+        query = query.where(enrollment.is_(None) | enrollment.not_in(sorted(exclude)))
+    return {at: n for at, n in session.execute(query) if at in wanted}

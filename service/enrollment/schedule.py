@@ -1,0 +1,152 @@
+"""From a plan and a procedure time to planned sends: pure, no database.
+
+One `Planned` per (step, occurrence, channel). Channel rules, in order:
+- a step `condition` ("has_email" / "has_phone") the patient does not meet: every channel
+  of that step is recorded skipped with the reason;
+- a channel the patient cannot use (no address, no consent, opted out, landline for SMS)
+  goes to the step's fallback channel when it has one the patient can use, else it is
+  recorded skipped with the reason.
+
+Times: `due_at` = `local_due` (patient's calendar) moved out of the priority's quiet
+window; `valid_until` = due_at + step.valid_for (counted from the moved time, so a step
+pushed to 08:00 by quiet hours is not already stale when it may first go). A step
+whose validity has passed at enrolment is skipped ("late"); one still valid but due in
+the past goes at the next allowed moment from `now`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from service.domain import Channel, MessageStatus, Priority
+from service.plans.model import Occurrence, Plan, Step
+from service.scheduling import QuietHours, local_due, next_allowed, window_for
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """What scheduling needs to know about a patient (no contact details)."""
+
+    tz: ZoneInfo
+    has_phone: bool
+    has_email: bool
+    sms_blocked: str | None  # why SMS cannot be used, or None
+    email_blocked: str | None
+
+    def blocked(self, channel: Channel) -> str | None:
+        return self.sms_blocked if channel == Channel.SMS else self.email_blocked
+
+
+@dataclass(frozen=True)
+class Windows:
+    quiet: QuietHours
+    night: QuietHours
+
+    def for_priority(self, priority: Priority) -> QuietHours | None:
+        return window_for(priority, quiet=self.quiet, night=self.night)
+
+
+@dataclass(frozen=True)
+class Planned:
+    step_key: str
+    occurrence: int
+    channel: Channel
+    fallback: Channel | None
+    priority: Priority
+    due_at: datetime
+    next_attempt_at: datetime
+    valid_until: datetime
+    status: MessageStatus = MessageStatus.SCHEDULED
+    reason: str | None = None
+    late: bool = False  # skipped because its validity had passed
+
+    def skipped(self, reason: str, *, late: bool = False) -> Planned:
+        return replace(self, status=MessageStatus.SKIPPED, reason=reason, late=late)
+
+
+def plan_schedule(
+    plan: Plan,
+    *,
+    procedure_at: datetime,
+    recipient: Recipient,
+    windows: Windows,
+    now: datetime,
+) -> list[Planned]:
+    """Every planned send of `plan` for one patient, in plan order."""
+    result: list[Planned] = []
+    for occ in plan.occurrences():
+        base = _timed(occ, procedure_at=procedure_at, recipient=recipient, windows=windows)
+        for planned in _channels(occ.step, base, recipient):
+            result.append(_against_now(planned, recipient=recipient, windows=windows, now=now))
+    return result
+
+
+def _timed(
+    occ: Occurrence, *, procedure_at: datetime, recipient: Recipient, windows: Windows
+) -> Planned:
+    step = occ.step
+    raw = local_due(procedure_at, occ.offset, tz=recipient.tz)
+    due = next_allowed(raw, tz=recipient.tz, window=windows.for_priority(step.priority))
+    return Planned(
+        step_key=step.key,
+        occurrence=occ.index,
+        channel=step.channels[0],
+        fallback=step.fallback,
+        priority=step.priority,
+        due_at=due,
+        next_attempt_at=due,
+        valid_until=due + step.valid_for,
+    )
+
+
+def _channels(step: Step, base: Planned, recipient: Recipient) -> list[Planned]:
+    unmet = _unmet_condition(step, recipient)
+    result = []
+    for channel in step.channels:
+        planned = replace(base, channel=channel, fallback=_fallback_for(step, channel))
+        blocked = unmet or recipient.blocked(channel)
+        if blocked is None:
+            result.append(planned)
+            continue
+        fallback = step.fallback
+        usable = fallback is not None and recipient.blocked(fallback) is None
+        if fallback is not None and unmet is None and usable and fallback not in step.channels:
+            reason = f"{channel} unavailable ({blocked}): sent by {fallback} instead"
+            result.append(replace(planned, channel=fallback, fallback=None, reason=reason))
+            continue
+        result.append(planned.skipped(f"{channel} not sent: {blocked}"))
+    return result
+
+
+def _fallback_for(step: Step, channel: Channel) -> Channel | None:
+    fallback = step.fallback
+    return fallback if fallback is not None and fallback != channel else None
+
+
+def _unmet_condition(step: Step, recipient: Recipient) -> str | None:
+    if step.condition == "has_email" and not recipient.has_email:
+        return "step condition has_email: the patient has no email address"
+    if step.condition == "has_phone" and not recipient.has_phone:
+        return "step condition has_phone: the patient has no phone number"
+    return None
+
+
+def _against_now(
+    planned: Planned, *, recipient: Recipient, windows: Windows, now: datetime
+) -> Planned:
+    """Late enrolment: stale steps are skipped; still-valid past ones go as soon as allowed."""
+    if planned.status != MessageStatus.SCHEDULED or planned.due_at >= now:
+        return planned
+    if planned.valid_until <= now:
+        reason = (
+            f"validity passed before enrolment (due {planned.due_at:%Y-%m-%d %H:%M}Z, "
+            f"valid until {planned.valid_until:%Y-%m-%d %H:%M}Z)"
+        )
+        return planned.skipped(reason, late=True)
+    window = windows.for_priority(planned.priority)
+    at = next_allowed(now, tz=recipient.tz, window=window)
+    if at >= planned.valid_until:
+        return planned.skipped("validity passes before quiet hours end", late=True)
+    return replace(planned, next_attempt_at=at)

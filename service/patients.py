@@ -1,0 +1,206 @@
+"""Patients: validating and normalising contact details, and finding or creating the row.
+
+Phones are parsed with `phonenumbers` in the clinic's default region and stored E.164;
+a number the library knows to be a landline is kept but flagged `phone_can_sms=False`
+(US numbers are usually "fixed line or mobile", which we must assume can take SMS).
+Emails go through `email-validator` (syntax only: no DNS at enrolment time).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+from sqlmodel import Session, col, select
+
+from service.config import validate_timezone
+from service.db.models import Clinic, Patient
+
+_LANGUAGE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})?$")
+_NOT_SMS = {phonenumbers.PhoneNumberType.FIXED_LINE, phonenumbers.PhoneNumberType.PAGER}
+
+
+class PatientError(ValueError):
+    """Invalid patient input; `field` names the offending field."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class PatientInput:
+    """What a caller knows about a patient, before validation."""
+
+    first_name: str
+    last_name: str = ""
+    phone: str | None = None
+    email: str | None = None
+    timezone: str | None = None  # default: the clinic's
+    language: str = "en"
+    external_ref: str | None = None
+    sms_consent: bool = True  # staff confirm consent when they enrol
+    email_consent: bool = True
+    consent_source: str = "staff"
+
+
+@dataclass(frozen=True)
+class CleanPatient:
+    """Validated, normalised patient values, ready to store."""
+
+    first_name: str
+    last_name: str
+    phone: str | None
+    phone_can_sms: bool
+    email: str | None
+    timezone: str
+    language: str
+    external_ref: str | None
+    sms_consent: bool
+    email_consent: bool
+    consent_source: str
+
+
+def normalise_phone(raw: str, *, region: str) -> tuple[str, bool]:
+    """E.164 form and whether it can receive SMS, or PatientError naming `phone`."""
+    try:
+        number = phonenumbers.parse(raw.strip(), region.upper())
+    except phonenumbers.NumberParseException:
+        raise PatientError("phone", f"not a phone number: {raw!r}") from None
+    if not phonenumbers.is_valid_number(number):
+        raise PatientError("phone", f"not a valid number for region {region.upper()}: {raw!r}")
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return e164, phonenumbers.number_type(number) not in _NOT_SMS
+
+
+def normalise_email(raw: str) -> str:
+    try:
+        return validate_email(raw.strip(), check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise PatientError("email", str(exc)) from None
+
+
+def normalise_language(raw: str | None) -> str:
+    value = (raw or "en").strip().lower().replace("_", "-")
+    if not _LANGUAGE.match(value):
+        raise PatientError("language", f"not a language code like 'en' or 'es': {raw!r}")
+    return value
+
+
+def clean_patient(data: PatientInput, *, clinic: Clinic) -> CleanPatient:
+    """Validate everything, raising PatientError for the first bad field."""
+    first_name = data.first_name.strip()
+    if not first_name:
+        raise PatientError("first_name", "must not be empty")
+    if len(first_name) > 100 or len(data.last_name) > 100:
+        raise PatientError("first_name", "at most 100 characters")
+    phone, can_sms = (None, False)
+    if data.phone and data.phone.strip():
+        phone, can_sms = normalise_phone(data.phone, region=clinic.default_region)
+    email = normalise_email(data.email) if data.email and data.email.strip() else None
+    if phone is None and email is None:
+        raise PatientError("phone", "a phone number or an email address is required")
+    zone = (data.timezone or "").strip() or clinic.timezone
+    try:
+        validate_timezone(zone)
+    except ValueError as exc:
+        raise PatientError("timezone", str(exc)) from None
+    ref = (data.external_ref or "").strip() or None
+    return CleanPatient(
+        first_name=first_name,
+        last_name=data.last_name.strip(),
+        phone=phone,
+        phone_can_sms=can_sms,
+        email=email,
+        timezone=zone,
+        language=normalise_language(data.language),
+        external_ref=ref,
+        sms_consent=data.sms_consent,
+        email_consent=data.email_consent,
+        consent_source=data.consent_source,
+    )
+
+
+def patient_values(clean: CleanPatient, *, clinic_id: int, now: datetime) -> dict[str, Any]:
+    """Column values for a new patient row (used by the ORM path and the bulk path)."""
+    return {
+        "clinic_id": clinic_id,
+        "external_ref": clean.external_ref,
+        "first_name": clean.first_name,
+        "last_name": clean.last_name,
+        "phone": clean.phone,
+        "phone_can_sms": clean.phone_can_sms,
+        "email": clean.email,
+        "timezone": clean.timezone,
+        "language": clean.language,
+        "sms_consent_at": now if clean.sms_consent and clean.phone else None,
+        "sms_consent_source": clean.consent_source if clean.sms_consent else None,
+        "email_consent_at": now if clean.email_consent and clean.email else None,
+        "email_consent_source": clean.consent_source if clean.email_consent else None,
+        "sms_opted_out_at": None,
+        "email_opted_out_at": None,
+        "created_at": now,
+    }
+
+
+def identity(clean: CleanPatient) -> tuple[str, str]:
+    """How a re-submitted patient is recognised: the clinic's record id, else contact+name."""
+    if clean.external_ref:
+        return ("ref", clean.external_ref)
+    contact = clean.phone or clean.email or ""
+    return ("contact", f"{contact}|{clean.first_name.lower()}")
+
+
+def identity_of(patient: Patient) -> list[tuple[str, str]]:
+    keys = []
+    if patient.external_ref:
+        keys.append(("ref", patient.external_ref))
+    for contact in (patient.phone, patient.email):
+        if contact:
+            keys.append(("contact", f"{contact}|{patient.first_name.lower()}"))
+    return keys
+
+
+def find_existing(
+    session: Session, *, clinic_id: int, cleans: list[CleanPatient]
+) -> dict[tuple[str, str], Patient]:
+    """Existing patients of the clinic matching any of `cleans`, keyed by identity."""
+    refs = {c.external_ref for c in cleans if c.external_ref}
+    contacts = {c.phone or c.email for c in cleans if not c.external_ref} - {None}
+    found: dict[tuple[str, str], Patient] = {}
+    for chunk in _chunks(sorted(refs), 500):
+        query = select(Patient).where(
+            Patient.clinic_id == clinic_id, col(Patient.external_ref).in_(chunk)
+        )
+        found.update({("ref", p.external_ref or ""): p for p in session.exec(query)})
+    for chunk in _chunks(sorted(c for c in contacts if c), 500):
+        query = select(Patient).where(
+            Patient.clinic_id == clinic_id,
+            col(Patient.phone).in_(chunk) | col(Patient.email).in_(chunk),
+        )
+        for patient in session.exec(query):
+            found.update({key: patient for key in identity_of(patient) if key[0] == "contact"})
+    return found
+
+
+def find_or_create(
+    session: Session, *, clinic: Clinic, clean: CleanPatient, now: datetime
+) -> tuple[Patient, bool]:
+    """The clinic's existing patient with this identity, or a new row (flushed)."""
+    existing = find_existing(session, clinic_id=clinic.id, cleans=[clean])  # type: ignore[arg-type]
+    patient = existing.get(identity(clean))
+    if patient is not None:
+        return patient, False
+    patient = Patient(**patient_values(clean, clinic_id=clinic.id, now=now))  # type: ignore[arg-type]
+    session.add(patient)
+    session.flush()
+    return patient, True
+
+
+def _chunks(items: list[str], size: int) -> list[list[str]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
