@@ -20,7 +20,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, urlparse
+from urllib.parse import parse_qsl, urlencode, urlparse
 
 from service.fakes.twilio_state import MAGIC_ERRORS, FakeTwilio, public
 
@@ -165,7 +165,7 @@ def _invalid(form: dict[str, str]) -> tuple[int, str] | None:
 
 
 def _uri(path: str, query: dict[str, object]) -> str:
-    return path + "?" + "&".join(f"{k}={v}" for k, v in query.items())
+    return path + "?" + urlencode(query)
 
 
 class _Server(ThreadingHTTPServer):
@@ -200,7 +200,9 @@ class FakeTwilioServer:
         return f"http://{host!s}:{port}"
 
     def start(self) -> FakeTwilioServer:
-        serve = threading.Thread(target=self._server.serve_forever, daemon=True)
+        serve = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         callbacks = [
             threading.Thread(target=self.fake.deliver_callbacks, args=(self._server.stopping,))
             for _ in range(4)
