@@ -201,16 +201,13 @@ class Plan:
         return [occ for step in self.steps for occ in step.occurrences()]
 
 
-def template_name(plan_key: str, step_key: str, channel: Channel, language: str) -> list[str]:
-    """The template files one step needs on one channel in one language.
+def template_name(plan_key: str, step_key: str, channel: Channel, language: str) -> str:
+    """The template file of one step on one channel in one language.
 
-    SMS: `<plan>/<step>.sms.<lang>.j2`; email: `.email.<lang>.subject.j2`, `.text.j2`,
-    `.html.j2` (three parts, HTML autoescaped).
+    `<plan>/<step>.<channel>.<lang>.j2`. An email template defines two blocks,
+    `subject` and `text`; its HTML part is the shared, autoescaped layout around them.
     """
-    base = f"{plan_key}/{step_key}.{channel.value}.{language}"
-    if channel is Channel.EMAIL:
-        return [f"{base}.{part}.j2" for part in EMAIL_PARTS]
-    return [f"{base}.j2"]
+    return f"{plan_key}/{step_key}.{channel.value}.{language}.j2"
 
 
-EMAIL_PARTS = ("subject", "text", "html")
+EMAIL_BLOCKS = ("subject", "text")

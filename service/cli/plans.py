@@ -1,0 +1,118 @@
+"""`aftercare plans lint [PATH]` and `aftercare plans show KEY` (DESIGN §4, contract)."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import typer
+
+from service.cli.common import fail, settings
+from service.domain import Channel
+from service.plans.catalog import load_catalog
+from service.plans.lint import lint_dir
+from service.plans.lint_checks import SAMPLE
+from service.plans.model import PlanError
+from service.plans.timeline import TimelineRow, simulate
+from service.rendering import Renderer, RenderError, message_context
+from service.scheduling import QuietHours
+
+app = typer.Typer(help="Aftercare plans: validate and preview.", no_args_is_help=True)
+
+# The clinic defaults (service.db.models.Clinic): routine 20:00-08:00, safety 21:00-08:00.
+DEFAULT_QUIET = QuietHours(time(20, 0), time(8, 0))
+DEFAULT_NIGHT = QuietHours(time(21, 0), time(8, 0))
+
+
+@app.command("lint")
+def lint(
+    path: Path | None = typer.Argument(None, help="Templates directory (default: settings)"),
+    quiet_warnings: bool = typer.Option(False, "--no-warnings", help="Print errors only"),
+) -> None:
+    """Validate every plan and render every template; exit 1 on any error."""
+    templates_dir = path or settings().templates_dir
+    if not templates_dir.is_dir():
+        fail(f"{templates_dir} is not a directory")
+    findings = lint_dir(templates_dir)
+    errors = [f for f in findings if f.severity == "error"]
+    for finding in findings:
+        if finding.severity == "error" or not quiet_warnings:
+            typer.echo(str(finding), err=finding.severity == "error")
+    warnings = len(findings) - len(errors)
+    typer.echo(f"{len(errors)} error(s), {warnings} warning(s) in {templates_dir}")
+    if errors:
+        raise typer.Exit(1)
+
+
+@app.command("show")
+def show(
+    key: str = typer.Argument(..., help="Plan key, e.g. thread_lift"),
+    procedure_at: str | None = typer.Option(None, help="ISO time (default: tomorrow 10:00)"),
+    tz: str = typer.Option("America/New_York", help="The patient's IANA time zone"),
+    lang: str = typer.Option("en", help="Language: en or es"),
+) -> None:
+    """Print a plan's concrete timeline with the rendered SMS text."""
+    zone = _zone(tz)
+    at = _procedure_at(procedure_at, zone)
+    templates_dir = settings().templates_dir
+    try:
+        plan = load_catalog(templates_dir).get(key)
+        context = message_context(
+            procedure_at_local=at.astimezone(zone), language=lang, extra=None, **SAMPLE
+        )
+        rows = simulate(
+            plan, procedure_at=at, tz=zone, quiet=DEFAULT_QUIET, night=DEFAULT_NIGHT,
+            renderer=Renderer(templates_dir), context=context, language=lang,
+        )  # fmt: skip
+    except (PlanError, RenderError) as exc:
+        fail(str(exc))
+    typer.echo(f"{plan.title} ({plan.key} v{plan.version}, {len(plan.steps)} steps)")
+    typer.echo(f"procedure {at.astimezone(zone):%Y-%m-%d %H:%M %Z} ({tz}), language {lang}\n")
+    for row in rows:
+        typer.echo(_format_row(row, zone, at))
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        fail(f"--tz: unknown time zone {name!r} (use an IANA name such as Europe/Madrid)")
+
+
+def _procedure_at(text: str | None, zone: ZoneInfo) -> datetime:
+    if text is None:
+        tomorrow = datetime.now(zone).date() + timedelta(days=1)
+        return datetime.combine(tomorrow, time(10, 0), tzinfo=zone)
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        fail(f"--procedure-at: {text!r} is not an ISO date-time such as 2026-03-05T10:00")
+    return value if value.tzinfo is not None else value.replace(tzinfo=zone)
+
+
+def _format_row(row: TimelineRow, zone: ZoneInfo, procedure_at: datetime) -> str:
+    step, local = row.occurrence.step, row.due_at.astimezone(zone)
+    day = (local.date() - procedure_at.astimezone(zone).date()).days
+    repeat = f" #{row.occurrence.index + 1}" if step.repeat_every else ""
+    flags = [step.priority.value, f"valid {_span(row.valid_until - row.due_at)}"]
+    if row.moved:
+        flags.append(f"moved from {row.planned_at.astimezone(zone):%H:%M} by quiet hours")
+    if step.fallback:
+        flags.append(f"fallback {step.fallback.value}")
+    if step.expects_reply:
+        flags.append("expects reply")
+    head = (
+        f"day {day:>3}  {local:%a %Y-%m-%d %H:%M %Z}  ({row.due_at:%Y-%m-%d %H:%MZ})  "
+        f"{row.channel.value:<5} {step.key}{repeat}: {step.title}\n          [{', '.join(flags)}]"
+    )
+    if row.channel is Channel.SMS:
+        body = f"{row.rendered.text}\n({row.rendered.segments} segment(s))"
+    else:
+        body = f"Subject: {row.rendered.subject}"
+    return head + "\n          " + body.replace("\n", "\n          ") + "\n"
+
+
+def _span(delta: timedelta) -> str:
+    hours = int(delta.total_seconds() // 3600)
+    return f"{hours // 24}d" if hours % 24 == 0 else f"{hours}h"

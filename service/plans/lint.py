@@ -1,0 +1,189 @@
+"""`aftercare plans lint`: validate every plan and render every template it needs.
+
+Each problem is a Finding naming plan, step, template and line. Errors fail the lint
+(missing template, undefined variable, bad offset or window, unknown channel, duplicate
+step, SMS over the hard segment limit, no red-flag list or emergency line, no opt-out hint
+on the first SMS); warnings (SMS over 2 segments, characters forcing UCS-2) do not.
+"""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+
+import yaml
+
+from service.domain import Channel
+from service.plans.catalog import plan_files
+from service.plans.lint_checks import OPT_OUT_WORDS, Finding, check_message, sample_context
+from service.plans.lint_system import lint_system
+from service.plans.loader import PlanDefinitionError, collect_templates, parse_plan, read_definition
+from service.plans.model import Plan, PlanError, Step, template_name
+from service.rendering import Rendered, Renderer, RenderError
+
+
+def lint_dir(templates_dir: Path) -> list[Finding]:
+    """Every plan file and every system template under `templates_dir`."""
+    findings: list[Finding] = []
+    files = plan_files(templates_dir)
+    if not files:
+        findings.append(Finding("error", f"no plans found in {templates_dir / 'plans'}"))
+    renderer = Renderer(templates_dir)
+    for path in files:
+        findings += lint_plan_file(path, templates_dir, renderer)
+    findings += lint_system(templates_dir, renderer)
+    return findings
+
+
+def lint_plan_file(path: Path, templates_dir: Path, renderer: Renderer) -> list[Finding]:
+    key = path.stem
+    try:
+        definition = read_definition(path)
+        templates = collect_templates(templates_dir / "messages", key)
+        plan = parse_plan(definition, templates)
+    except PlanDefinitionError as exc:
+        lines = _step_lines(path)
+        return [
+            Finding("error", msg, key, step, line=lines.get(step or "")) for step, msg in exc.errors
+        ]
+    except PlanError as exc:
+        return [Finding("error", str(exc), key)]
+    findings = []
+    if plan.key != key:
+        findings.append(Finding("error", f"key {plan.key!r} must match the file name", key))
+    findings += _check_timing(plan, _step_lines(path))
+    rendered = _render_all(plan, renderer, findings)
+    findings += _check_plan_content(plan, rendered)
+    findings += _orphans(plan, templates_dir / "messages")
+    return findings
+
+
+def _step_lines(path: Path) -> dict[str, int]:
+    """Line number of each step's `key:` in the YAML file, for error messages."""
+    try:
+        root = yaml.compose(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError:
+        return {}
+    lines: dict[str, int] = {}
+    steps = _mapping_get(root, "steps")
+    for node in steps.value if isinstance(steps, yaml.SequenceNode) else []:
+        key = _mapping_get(node, "key")
+        if isinstance(key, yaml.ScalarNode):
+            lines.setdefault(str(key.value), node.start_mark.line + 1)
+    return lines
+
+
+def _mapping_get(node: yaml.Node | None, name: str) -> yaml.Node | None:
+    if not isinstance(node, yaml.MappingNode):
+        return None
+    return next((v for k, v in node.value if getattr(k, "value", None) == name), None)
+
+
+def _check_timing(plan: Plan, lines: dict[str, int]) -> list[Finding]:
+    findings = []
+    for step in plan.steps:
+        line = lines.get(step.key)
+        if (
+            step.repeat_until is not None
+            and step.repeat_until.nominal_days < step.offset.nominal_days
+        ):
+            msg = f"repeat: until {step.repeat_until} comes before the first send ({step.offset})"
+            findings.append(Finding("error", msg, plan.key, step.key, line=line))
+        if step.valid_for > datetime.timedelta(days=60):
+            msg = f"valid_for {step.valid_for} is longer than 60 days: stale advice must expire"
+            findings.append(Finding("error", msg, plan.key, step.key, line=line))
+    return findings
+
+
+Key = tuple[str, Channel, str]  # step, channel, language
+
+
+def step_channels(step: Step) -> list[Channel]:
+    return [*step.channels, *([step.fallback] if step.fallback else [])]
+
+
+def _render_all(plan: Plan, renderer: Renderer, findings: list[Finding]) -> dict[Key, Rendered]:
+    rendered: dict[Key, Rendered] = {}
+    for step in plan.steps:
+        for channel in step_channels(step):
+            for lang in plan.languages:
+                name = template_name(plan.key, step.key, channel, lang)
+                if name not in plan.templates:
+                    findings.append(Finding("error", "missing template", plan.key, step.key, name))
+                    continue
+                result = _render_one(plan, step, channel, lang, renderer, findings)
+                if result is not None:
+                    rendered[(step.key, channel, lang)] = result
+    return rendered
+
+
+def _render_one(
+    plan: Plan, step: Step, channel: Channel, lang: str, renderer: Renderer, findings: list[Finding]
+) -> Rendered | None:
+    name = template_name(plan.key, step.key, channel, lang)
+    try:
+        result = renderer.render_step(
+            plan=plan,
+            step_key=step.key,
+            channel=channel,
+            language=lang,
+            context=sample_context(lang),
+        )
+    except RenderError as exc:
+        findings.append(Finding("error", exc.reason, plan.key, step.key, exc.template, exc.line))
+        return None
+    findings += check_message(result, channel, plan=plan.key, step=step.key, template=name)
+    return result
+
+
+def _check_plan_content(plan: Plan, rendered: dict[Key, Rendered]) -> list[Finding]:
+    findings = []
+    for lang in plan.languages:
+        flags = plan.red_flags.get(lang)
+        day0 = [
+            r
+            for (s, _, lg), r in rendered.items()
+            if lg == lang and plan.step(s).offset.calendar_days == 0
+        ]
+        if flags is None or not any(
+            _has_red_flags(r.text, flags.items, flags.summary) for r in day0
+        ):
+            msg = (
+                f"red-flag list missing: no day-0 message in {lang!r} carries the plan's red flags"
+            )
+            findings.append(Finding("error", msg, plan.key))
+        findings += _check_opt_out(plan, rendered, lang)
+    return findings
+
+
+def _has_red_flags(text: str, items: tuple[str, ...], summary: str) -> bool:
+    return summary in text or all(item in text for item in items)
+
+
+def _check_opt_out(plan: Plan, rendered: dict[Key, Rendered], lang: str) -> list[Finding]:
+    sms_steps = [s for s in plan.steps if Channel.SMS in s.channels]
+    if not sms_steps:
+        return []
+    first = min(sms_steps, key=lambda s: s.offset.nominal_days)
+    result = rendered.get((first.key, Channel.SMS, lang))
+    if result is None or all(word in result.text for word in OPT_OUT_WORDS):
+        return []
+    name = template_name(plan.key, first.key, Channel.SMS, lang)
+    msg = "first SMS of the plan lacks the opt-out hint (Reply STOP to opt out, HELP for help)"
+    return [Finding("error", msg, plan.key, first.key, name)]
+
+
+def _orphans(plan: Plan, messages_dir: Path) -> list[Finding]:
+    """Template files in the plan's folder that no step uses (often a typo)."""
+    findings = []
+    steps = {s.key for s in plan.steps}
+    for name in sorted(n for n in plan.templates if n.startswith(f"{plan.key}/")):
+        parts = name.split("/", 1)[1].split(".")
+        if len(parts) != 4 or parts[1] not in {c.value for c in Channel}:
+            msg = "template name must be <step>.<sms|email>.<lang>.j2 (unknown channel?)"
+            findings.append(Finding("error", msg, plan.key, None, name))
+        elif parts[0] not in steps:
+            findings.append(
+                Finding("warning", "template for no step of this plan", plan.key, None, name)
+            )
+    return findings

@@ -1,0 +1,229 @@
+"""Message text from templates: strict, sandboxed Jinja2 (clinic admins edit templates).
+
+Plan steps render from the plan's own frozen template sources (so a pinned enrolment
+never sees later edits); system messages render from `templates/messages/_system/`.
+SMS text is normalised to plain GSM-7 punctuation after rendering. An email template
+defines the blocks `subject` and `text`; its HTML part is the shared layout
+`_partials/email.<lang>.html.j2`, autoescaped, so a patient name with markup stays text.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jinja2 import (
+    BaseLoader,
+    DictLoader,
+    FileSystemLoader,
+    StrictUndefined,
+    TemplateError,
+    TemplateSyntaxError,
+)
+from jinja2.sandbox import SandboxedEnvironment
+
+from service.domain import Channel
+from service.plans.model import Plan, template_name
+from service.sms import count_segments, normalise_sms
+
+DEFAULT_LANGUAGE = "en"
+MONTHS = {
+    "en": "January February March April May June July August September October November December",
+    "es": "enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre "
+    "diciembre",
+}
+
+
+class RenderError(ValueError):
+    """A template failed to render; the message names the template and line."""
+
+    def __init__(self, template: str, line: int | None, reason: str) -> None:
+        self.template, self.line, self.reason = template, line, reason
+        where = f"{template}:{line}" if line else template
+        super().__init__(f"{where}: {reason}")
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str | None
+    text: str
+    html: str | None
+    segments: int | None  # SMS only
+
+
+def make_environment(loader: BaseLoader) -> SandboxedEnvironment:
+    return SandboxedEnvironment(
+        loader=loader,
+        undefined=StrictUndefined,
+        autoescape=lambda name: bool(name and name.endswith(".html.j2")),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+    )
+
+
+class Renderer:
+    """Renders plan steps and system messages; environments are cached per plan sha."""
+
+    def __init__(self, templates_dir: Path) -> None:
+        self.messages_dir = templates_dir / "messages"
+        self._system = make_environment(FileSystemLoader(self.messages_dir))
+        self._plans: dict[str, SandboxedEnvironment] = {}
+
+    def render_step(
+        self,
+        *,
+        plan: Plan,
+        step_key: str,
+        channel: Channel,
+        language: str,
+        context: Mapping[str, object],
+    ) -> Rendered:
+        step = plan.step(step_key)
+        env = self._plan_env(plan)
+        lang = language if language in plan.languages else DEFAULT_LANGUAGE
+        name = template_name(plan.key, step.key, channel, lang)
+        if name not in plan.templates:
+            lang = DEFAULT_LANGUAGE
+            name = template_name(plan.key, step.key, channel, lang)
+        flags = plan.red_flags.get(lang) or plan.red_flags.get(DEFAULT_LANGUAGE)
+        values: dict[str, Any] = {"plan_title": plan.title, "step_key": step.key}
+        if flags is not None:
+            values.update(red_flags=list(flags.items), red_flags_summary=flags.summary)
+        values.update(step.vars)
+        values.update(context)
+        return self._render(env, name, channel, lang, values)
+
+    def render_system(
+        self, *, name: str, channel: Channel, language: str, context: Mapping[str, object]
+    ) -> Rendered:
+        template = f"_system/{name}.{channel.value}.{language}.j2"
+        lang = language
+        if not (self.messages_dir / template).is_file():
+            lang = DEFAULT_LANGUAGE
+            template = f"_system/{name}.{channel.value}.{lang}.j2"
+        return self._render(self._system, template, channel, lang, dict(context))
+
+    def _plan_env(self, plan: Plan) -> SandboxedEnvironment:
+        env = self._plans.get(plan.sha256)
+        if env is None:
+            env = make_environment(DictLoader(dict(plan.templates)))
+            self._plans[plan.sha256] = env
+        return env
+
+    def _render(
+        self,
+        env: SandboxedEnvironment,
+        name: str,
+        channel: Channel,
+        language: str,
+        values: dict[str, Any],
+    ) -> Rendered:
+        if channel is Channel.SMS:
+            text = normalise_sms(_guarded(name, lambda: env.get_template(name).render(values)))
+            return Rendered(
+                subject=None, text=text, html=None, segments=count_segments(text).segments
+            )
+        return self._render_email(env, name, language, values)
+
+    def _render_email(
+        self, env: SandboxedEnvironment, name: str, language: str, values: dict[str, Any]
+    ) -> Rendered:
+        def parts() -> tuple[str, str]:
+            template = env.get_template(name)
+            missing = {"subject", "text"} - set(template.blocks)
+            if missing:
+                raise RenderError(name, None, f"email needs block(s): {', '.join(sorted(missing))}")
+            ctx = template.new_context(values)
+            subject = "".join(template.blocks["subject"](ctx))
+            text = "".join(template.blocks["text"](ctx))
+            return " ".join(subject.split()), _tidy(text)
+
+        subject, text = _guarded(name, parts)
+        layout = f"_partials/email.{language}.html.j2"
+        html_values = {**values, "subject": subject, "paragraphs": paragraphs(text)}
+        html = _guarded(layout, lambda: env.get_template(layout).render(html_values))
+        return Rendered(subject=subject, text=text, html=html, segments=None)
+
+
+def _guarded(name: str, render: Callable[[], Any]) -> Any:
+    """Run a render, turning any template failure into a RenderError with its line."""
+    try:
+        return render()
+    except RenderError:
+        raise
+    except TemplateSyntaxError as exc:
+        raise RenderError(exc.name or name, exc.lineno, exc.message or "syntax error") from exc
+    except TemplateError as exc:
+        raise RenderError(name, _error_line(exc, name), str(exc)) from exc
+    except (TypeError, ValueError, KeyError) as exc:
+        raise RenderError(name, _error_line(exc, name), f"{type(exc).__name__}: {exc}") from exc
+
+
+def _error_line(exc: BaseException, name: str) -> int | None:
+    """The template line of a runtime error, read from the traceback Jinja rewrites."""
+    line = None
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename in (
+            name,
+            f"<template>/{name}",
+        ) or tb.tb_frame.f_globals.get("__jinja_template__"):
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def _tidy(text: str) -> str:
+    lines = [line.rstrip() for line in text.strip().splitlines()]
+    out: list[str] = []
+    for line in lines:
+        if line or (out and out[-1]):
+            out.append(line)
+    return "\n".join(out).strip()
+
+
+def paragraphs(text: str) -> list[dict[str, Any]]:
+    """Plain text to HTML-ready blocks: paragraphs, and '- ' lines as bullet lists."""
+    blocks: list[dict[str, Any]] = []
+    for chunk in text.split("\n\n"):
+        lines = [line.strip() for line in chunk.splitlines() if line.strip()]
+        if lines and all(line.startswith("- ") for line in lines):
+            blocks.append({"bullets": [line[2:] for line in lines]})
+        elif lines:
+            blocks.append({"lines": lines})
+    return blocks
+
+
+def format_date(value: datetime.date, language: str) -> str:
+    month = MONTHS.get(language, MONTHS["en"]).split()[value.month - 1]
+    if language == "es":
+        return f"{value.day} de {month}"
+    return f"{month} {value.day}"
+
+
+def message_context(
+    *,
+    patient_first_name: str,
+    clinic_name: str,
+    clinic_phone: str,
+    emergency_phone: str,
+    procedure_at_local: datetime.datetime,
+    language: str,
+    extra: Mapping[str, object] | None = None,
+) -> dict[str, object]:
+    """The variables every template may use (plus step vars and `extra`)."""
+    context: dict[str, object] = {
+        "patient_first_name": patient_first_name,
+        "clinic_name": clinic_name,
+        "clinic_phone": clinic_phone,
+        "emergency_phone": emergency_phone,
+        "procedure_date": format_date(procedure_at_local.date(), language),
+        "procedure_time": procedure_at_local.strftime("%H:%M"),
+        "language": language,
+    }
+    context.update(extra or {})
+    return context
