@@ -5,11 +5,13 @@
 - `smtp_server` / `smtp_settings`: a real aiosmtpd SMTP server collecting what it gets.
 - `prism_url`: Prism serving Twilio's OpenAPI description (skipped without node/prism,
   a failure when CI=true).
-- `live_app`: the app under uvicorn on a free port, for callbacks from another process.
+- `serve_app(settings, engine)`: the app under uvicorn on a free port (a context
+  manager), for callbacks and requests from other threads or processes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -177,11 +179,15 @@ class LiveApp:
     engine: Engine
 
 
+@contextlib.contextmanager
 def serve_app(settings: Settings, engine: Engine) -> Iterator[LiveApp]:
+    """The app under uvicorn in a thread; PUBLIC_BASE_URL is its own address."""
     from service.api.app import create_app
 
     port = free_port()
-    live_settings = settings.model_copy(update={"scheduler_enabled": False})
+    live_settings = settings.model_copy(
+        update={"scheduler_enabled": False, "public_base_url": f"http://127.0.0.1:{port}"}
+    )
     app = create_app(live_settings, engine=engine)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)

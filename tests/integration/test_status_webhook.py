@@ -1,0 +1,203 @@
+"""POST /webhooks/twilio/status: signed, idempotent, out-of-order safe, proxy-aware."""
+
+from __future__ import annotations
+
+import time
+from urllib.parse import urlencode
+
+import pytest
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
+from sqlmodel import Session, select
+
+from service.api.app import create_app
+from service.channels.base import OutboundMessage, load_adapter
+from service.channels.twilio_webhooks import sign
+from service.db.models import Message, MessageEvent
+from service.domain import Channel, MessageKind, MessageStatus, Priority
+from service.fakes.twilio_server import TEST_AUTH_TOKEN
+from service.outbox import queue_message, transition
+from tests.factories import Factory
+from tests.integration.conftest import serve_app, settings_for_twilio
+
+PUBLIC = "https://aftercare.example"
+SID = "SM" + "1" * 32
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request, settings, engine):
+    if request.param == "sqlite":
+        return settings.model_copy(update={"public_base_url": PUBLIC}), engine
+    pg_settings, pg_engine = (
+        request.getfixturevalue("pg_settings"),
+        request.getfixturevalue("pg_engine"),
+    )
+    return pg_settings.model_copy(update={"public_base_url": PUBLIC}), pg_engine
+
+
+@pytest.fixture
+def app_settings(backend):
+    return backend[0].model_copy(update={"twilio_auth_token": SecretStr(TEST_AUTH_TOKEN)})
+
+
+@pytest.fixture
+def db(backend):
+    return backend[1]
+
+
+@pytest.fixture
+def client(app_settings, db):
+    with TestClient(create_app(app_settings, engine=db)) as client:
+        yield client
+
+
+def make_message(db, now, *, status=MessageStatus.SENT, provider_id: str | None = SID) -> int:
+    with Session(db, expire_on_commit=False) as session:
+        factory = Factory(session)
+        clinic = factory.clinic()
+        patient = factory.patient(clinic)
+        message = queue_message(
+            session, clinic_id=clinic.id, patient_id=patient.id, channel=Channel.SMS, body="Day 1",
+            kind=MessageKind.PLAN, priority=Priority.ROUTINE, due_at=now, dedupe_key=f"t:{now}",
+        )  # fmt: skip
+        transition(session, message, MessageStatus.SENDING, reason="claimed", now=now)
+        if status == MessageStatus.SENT:
+            transition(session, message, MessageStatus.SENT, reason="accepted", now=now)
+        message.provider_id = provider_id
+        session.commit()
+        assert message.id is not None
+        return message.id
+
+
+def post_status(client, *, mid: int | None, status: str, sid: str = SID, error: str | None = None,
+                url_base: str = PUBLIC, signature: str | None = None):  # fmt: skip
+    query = f"?mid={mid}" if mid is not None else ""
+    params = {"MessageSid": sid, "SmsSid": sid, "MessageStatus": status, "SmsStatus": status,
+              "To": "+14155550123", "From": "+15005550006", "ApiVersion": "2010-04-01"}  # fmt: skip
+    if error:
+        params["ErrorCode"] = error
+    path = f"/webhooks/twilio/status{query}"
+    if signature is None:
+        signature = sign(auth_token=TEST_AUTH_TOKEN, url=url_base + path, params=params)
+    return client.post(
+        path,
+        content=urlencode(params),
+        headers={
+            "X-Twilio-Signature": signature,
+            "Content-Type": "application/x-www-form-urlencoded",
+        },
+    )
+
+
+def state(db, message_id: int) -> tuple[Message, list[MessageEvent]]:
+    with Session(db, expire_on_commit=False) as session:
+        message = session.get(Message, message_id)
+        assert message is not None
+        events = session.exec(
+            select(MessageEvent)
+            .where(MessageEvent.message_id == message_id)
+            .order_by(MessageEvent.id)
+        ).all()
+        return message, list(events)
+
+
+def test_a_signed_delivered_callback_marks_the_message_delivered(client, db, now):
+    mid = make_message(db, now)
+    response = post_status(client, mid=mid, status="delivered")
+    assert response.status_code == 204
+    message, events = state(db, mid)
+    assert message.status == MessageStatus.DELIVERED and message.delivered_at is not None
+    assert events[-1].provider_status == "delivered" and events[-1].actor == "provider"
+
+
+@pytest.mark.parametrize("signature", ["", "bm90LXRoZS1zaWduYXR1cmU="])
+def test_a_bad_or_missing_signature_is_403_and_changes_nothing(client, db, now, signature):
+    mid = make_message(db, now)
+    response = post_status(client, mid=mid, status="delivered", signature=signature)
+    assert response.status_code == 403
+    assert "detail" in response.json()
+    message, events = state(db, mid)
+    assert message.status == MessageStatus.SENT and len(events) == 3
+
+
+def test_the_signature_is_checked_against_the_public_url_behind_a_proxy(app_settings, db, now):
+    mid = make_message(db, now)
+    with TestClient(create_app(app_settings, engine=db), base_url="http://internal:8000") as client:
+        # Signed for the URL the app sees (not what Twilio called): refused.
+        assert (
+            post_status(
+                client, mid=mid, status="delivered", url_base="http://internal:8000"
+            ).status_code
+            == 403
+        )
+        # Signed for PUBLIC_BASE_URL, as Twilio signs it: accepted.
+        assert post_status(client, mid=mid, status="delivered").status_code == 204
+    assert state(db, mid)[0].status == MessageStatus.DELIVERED
+
+
+def test_a_replayed_callback_is_recorded_once(client, db, now):
+    mid = make_message(db, now)
+    for _ in range(3):
+        assert post_status(client, mid=mid, status="delivered").status_code == 204
+    message, events = state(db, mid)
+    assert message.status == MessageStatus.DELIVERED
+    assert [e.provider_status for e in events].count("delivered") == 1
+
+
+def test_a_late_sent_never_overwrites_delivered_and_both_are_kept(client, db, now):
+    mid = make_message(db, now)
+    assert post_status(client, mid=mid, status="delivered").status_code == 204
+    assert post_status(client, mid=mid, status="sent").status_code == 204
+    message, events = state(db, mid)
+    assert message.status == MessageStatus.DELIVERED
+    providers = [e.provider_status for e in events if e.actor == "provider"]
+    assert providers == ["delivered", "sent"]
+    assert events[-1].to_status == MessageStatus.DELIVERED  # recorded, not applied
+
+
+def test_a_carrier_error_is_stored_with_a_reason_staff_can_read(client, db, now):
+    mid = make_message(db, now)
+    assert post_status(client, mid=mid, status="undelivered", error="30003").status_code == 204
+    message, events = state(db, mid)
+    assert message.status == MessageStatus.UNDELIVERED
+    assert message.error_code == "30003"
+    assert "switched off or out of coverage" in (message.status_reason or "")
+    assert events[-1].error_code == "30003"
+
+
+def test_it_matches_by_message_sid_when_the_url_has_no_id(client, db, now):
+    mid = make_message(db, now)
+    assert post_status(client, mid=None, status="delivered").status_code == 204
+    assert state(db, mid)[0].status == MessageStatus.DELIVERED
+
+
+def test_an_unknown_message_still_gets_a_2xx(client, db, now):
+    assert (
+        post_status(client, mid=999999, status="delivered", sid="SM" + "9" * 32).status_code == 204
+    )
+
+
+def test_a_callback_that_beats_the_dispatchers_commit_is_applied_and_keeps_the_sid(client, db, now):
+    mid = make_message(db, now, status=MessageStatus.SENDING, provider_id=None)
+    assert post_status(client, mid=mid, status="sent").status_code == 204
+    message, _ = state(db, mid)
+    assert message.status == MessageStatus.SENT and message.provider_id == SID
+
+
+@pytest.mark.postgres
+def test_the_fake_twilio_servers_callbacks_reach_the_live_app(
+    pg_settings, pg_engine, fake_twilio, now
+):
+    base = pg_settings.model_copy(update={"twilio_auth_token": SecretStr(TEST_AUTH_TOKEN)})
+    with serve_app(base, pg_engine) as app:
+        settings = settings_for_twilio(app.settings, fake_twilio.url)
+        mid = make_message(pg_engine, now, status=MessageStatus.SENDING, provider_id=None)
+        adapter = load_adapter(settings, Channel.SMS)
+        receipt = adapter.send(OutboundMessage(mid, Channel.SMS, "+14155550123", "Day 1"))
+        deadline = time.monotonic() + 10
+        while state(pg_engine, mid)[0].status != MessageStatus.DELIVERED:
+            assert time.monotonic() < deadline, "no delivered callback within 10 s"
+            time.sleep(0.1)
+    message, events = state(pg_engine, mid)
+    assert message.provider_id == receipt.provider_id
+    assert {"sent", "delivered"} <= {e.provider_status for e in events}
