@@ -1,0 +1,64 @@
+"""Claiming due rows: the only place work is handed to a worker.
+
+PostgreSQL: `SELECT ... FOR UPDATE SKIP LOCKED LIMIT n`, then each row is marked
+`sending` with `claimed_at`/`claimed_by`/`attempts + 1` in the same transaction, so N
+workers share the queue without ever taking the same row. SQLite: the engine opens every
+transaction with BEGIN IMMEDIATE (one writer at a time), so select-then-update inside one
+transaction is already exclusive; `FOR UPDATE` is simply not rendered there.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from service.db.models import Message
+from service.domain import MessageStatus
+from service.outbox import transition
+
+
+def claim_due(session: Session, *, worker_id: str, now: datetime, limit: int) -> list[Message]:
+    """Mark up to `limit` due scheduled rows `sending` for this worker and return them."""
+    query = (
+        select(Message)
+        .where(Message.status == MessageStatus.SCHEDULED, Message.next_attempt_at <= now)
+        .order_by(col(Message.next_attempt_at), col(Message.id))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    messages = list(session.exec(query).all())
+    for message in messages:
+        transition(
+            session, message, MessageStatus.SENDING, reason=f"claimed by {worker_id}", now=now
+        )
+        message.claimed_at = now
+        message.claimed_by = worker_id
+        message.attempts += 1
+    session.flush()
+    return messages
+
+
+def next_due_at(session: Session) -> datetime | None:
+    """When the earliest scheduled row becomes due (None if the queue is empty)."""
+    query = select(func.min(Message.next_attempt_at)).where(
+        Message.status == MessageStatus.SCHEDULED
+    )
+    return session.exec(query).one()
+
+
+def release(
+    session: Session, message: Message, *, at: datetime, reason: str, now: datetime
+) -> None:
+    """Give a claimed (or in-review) row back to the queue, to be taken at `at`."""
+    transition(session, message, MessageStatus.SCHEDULED, reason=reason, now=now)
+    message.next_attempt_at = at
+    message.claimed_at = None
+    message.claimed_by = None
+
+
+def lock_message(session: Session, message_id: int) -> Message | None:
+    """The row, locked against the reconciler and webhooks until this transaction ends."""
+    query = select(Message).where(Message.id == message_id).with_for_update()
+    return session.exec(query).first()

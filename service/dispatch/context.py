@@ -1,0 +1,61 @@
+"""What every dispatcher part shares inside one worker process (built once, passed in)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.engine import Engine
+
+from service.channels.base import ChannelAdapter, load_adapter
+from service.config import Settings
+from service.db.types import utcnow
+from service.dispatch.content import PlanCache
+from service.dispatch.options import DispatchOptions
+from service.domain import Channel
+from service.rendering import Renderer
+from service.retry import RetryPolicy
+
+
+@dataclass
+class DispatchContext:
+    settings: Settings
+    engine: Engine
+    worker_id: str
+    options: DispatchOptions = field(default_factory=DispatchOptions)
+    clock: Callable[[], datetime] = utcnow
+    adapters: dict[Channel, ChannelAdapter] = field(default_factory=dict)
+    plans: PlanCache = field(default_factory=PlanCache)
+    renderer: Renderer | None = None
+    policy: RetryPolicy | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        if self.renderer is None:
+            self.renderer = Renderer(self.settings.templates_dir)
+        if self.policy is None:
+            self.policy = self.options.retry_policy()
+
+    @property
+    def hold_lock_during_call(self) -> bool:
+        """PostgreSQL keeps the row and patient locks across the provider call (see send)."""
+        return not self.settings.is_sqlite
+
+    def adapter(self, channel: Channel | str) -> ChannelAdapter:
+        channel = Channel(channel)
+        with self._lock:
+            if channel not in self.adapters:
+                self.adapters[channel] = load_adapter(self.settings, channel)
+            return self.adapters[channel]
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        assert self.policy is not None
+        return self.policy
+
+    @property
+    def templates(self) -> Renderer:
+        assert self.renderer is not None
+        return self.renderer

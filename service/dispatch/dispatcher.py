@@ -1,0 +1,152 @@
+"""The per-process dispatch loop: claim, prepare, hand to a bounded thread pool.
+
+The twilio SDK and smtplib block, so sends run on `dispatch_concurrency` threads. The
+loop claims only what the pool can start soon (twice its size), so a claim is never
+older than the claim TTL when its send begins and the other workers get their share.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import cast
+
+from service import metrics
+from service.db.engine import session_scope
+from service.db.models import Clinic, Enrollment, Patient
+from service.dispatch import outcome
+from service.dispatch.claim import claim_due, next_due_at
+from service.dispatch.content import ContentError, load_related, prepare
+from service.dispatch.context import DispatchContext
+from service.dispatch.send import Claim, send_claimed
+from service.logs import kv
+
+log = logging.getLogger(__name__)
+_MIN_WAIT = 0.02
+
+
+class Dispatcher:
+    def __init__(self, ctx: DispatchContext) -> None:
+        self.ctx = ctx
+        self.concurrency = ctx.settings.dispatch_concurrency
+        self.pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="dispatch")
+        self.stopping = threading.Event()
+        self._inflight = 0
+        self._done = threading.Condition()
+        self.claimed_total = 0
+
+    def tick(self, *, horizon: float | None = None) -> int:
+        """Claim and start everything due; if the next row falls due within `horizon`
+        seconds, wait for it instead of returning (the tick may sleep until due)."""
+        horizon = self.ctx.settings.dispatch_interval_seconds if horizon is None else horizon
+        deadline = time.monotonic() + horizon
+        started = 0
+        while not self.stopping.is_set():
+            free = self._wait_for_capacity(deadline)
+            if free == 0:
+                break
+            claims = self.claim(min(free, self.ctx.settings.dispatch_batch_size))
+            for claim in claims:
+                self._submit(claim)
+            started += len(claims)
+            if not claims and not self._sleep_until_next_due(deadline):
+                break
+        metrics.DISPATCH_TICKS.inc()
+        return started
+
+    def claim(self, limit: int) -> list[Claim]:
+        """One transaction: claim due rows and fix their content and recipient."""
+        ctx = self.ctx
+        with session_scope(ctx.engine) as session:
+            now = ctx.clock()
+            messages = claim_due(session, worker_id=ctx.worker_id, now=now, limit=limit)
+            related = load_related(session, messages)
+            claims = []
+            for message in messages:
+                patient = cast(Patient | None, related["patient"].get(message.patient_id or 0))
+                enrollment = cast(
+                    Enrollment | None, related["enrollment"].get(message.enrollment_id or 0)
+                )
+                clinic = cast(Clinic, related["clinic"][message.clinic_id])
+                try:
+                    prepare(
+                        session,
+                        message,
+                        patient=patient,
+                        enrollment=enrollment,
+                        clinic=clinic,
+                        renderer=ctx.templates,
+                        plans=ctx.plans,
+                    )
+                except ContentError as exc:
+                    outcome.fail(session, message, reason=str(exc), patient=patient, now=now)
+                    continue
+                claims.append(Claim(message.id, message.attempts))  # type: ignore[arg-type]
+        self.claimed_total += len(claims)
+        return claims
+
+    def drain(self, timeout: float | None = None) -> bool:
+        """Wait until every started send has finished (True) or `timeout` passes."""
+        end = None if timeout is None else time.monotonic() + timeout
+        with self._done:
+            while self._inflight:
+                left = None if end is None else end - time.monotonic()
+                if left is not None and left <= 0:
+                    return False
+                self._done.wait(left)
+        return True
+
+    def stop(self, timeout: float = 60.0) -> None:
+        """Stop claiming; rows not yet started are released, the rest finish."""
+        self.stopping.set()
+        self.drain(timeout)
+        self.pool.shutdown(wait=True)
+
+    @property
+    def inflight(self) -> int:
+        return self._inflight
+
+    def _submit(self, claim: Claim) -> None:
+        with self._done:
+            self._inflight += 1
+        future = self.pool.submit(self._send, claim)
+        future.add_done_callback(self._finished)
+
+    def _send(self, claim: Claim) -> str:
+        try:
+            return send_claimed(self.ctx, claim, stopping=self.stopping.is_set)
+        except Exception:
+            # The row stays `sending`; reconciliation will settle it. Never crash the pool.
+            log.exception(kv("dispatch.send_crashed", message_id=claim.message_id))
+            return "error"
+
+    def _finished(self, _future: Future[str]) -> None:
+        with self._done:
+            self._inflight -= 1
+            self._done.notify_all()
+
+    def _wait_for_capacity(self, deadline: float) -> int:
+        limit = self.concurrency * 2
+        with self._done:
+            while self._inflight >= limit and not self.stopping.is_set():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return 0
+                self._done.wait(left)
+            return 0 if self.stopping.is_set() else limit - self._inflight
+
+    def _sleep_until_next_due(self, deadline: float) -> bool:
+        """Sleep until the next row is due if that is before `deadline`; False otherwise."""
+        with session_scope(self.ctx.engine) as session:
+            due = next_due_at(session)
+        now = self.ctx.clock()
+        if due is None:
+            return False
+        # Never spin: rows due now but locked by another worker's claim are theirs.
+        wait = max((due - now).total_seconds(), _MIN_WAIT)
+        if time.monotonic() + wait >= deadline:
+            return False
+        self.stopping.wait(wait)
+        return True

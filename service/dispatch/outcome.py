@@ -1,0 +1,182 @@
+"""What a send's result does to the row: sent, retry, failed (with consequences), in doubt.
+
+Every status change goes through `outbox.transition`, so each has an event and a reason.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlmodel import Session
+
+from service import metrics
+from service.channels.base import DeliveryError, Receipt
+from service.db.models import Alert, Message, Patient
+from service.dispatch.claim import release
+from service.domain import AlertSeverity, Channel, MessageKind, MessageStatus, Priority
+from service.logs import kv
+from service.outbox import queue_message, transition
+from service.retry import RetryPolicy
+
+log = logging.getLogger(__name__)
+SAFETY_TASK_KIND = "safety_undelivered"
+
+
+def record_sent(
+    session: Session,
+    message: Message,
+    receipt: Receipt,
+    *,
+    now: datetime,
+    reason: str = "accepted by the provider",
+) -> None:
+    transition(session, message, MessageStatus.SENT, reason=reason, now=now)
+    message.provider, message.provider_id = receipt.provider, receipt.provider_id
+    message.sent_at = now
+    message.error_code = message.error_text = None
+    metrics.MESSAGES_SENT.labels(channel=message.channel).inc()
+    metrics.SEND_LATENESS.observe(max((now - message.due_at).total_seconds(), 0.0))
+
+
+def record_error(
+    session: Session,
+    message: Message,
+    error: DeliveryError,
+    *,
+    patient: Patient | None,
+    policy: RetryPolicy,
+    now: datetime,
+) -> None:
+    message.error_code, message.error_text = error.provider_code, error.reason[:500]
+    if error.permanent:
+        fail(session, message, reason=error.reason, patient=patient, now=now, error=error)
+    elif error.in_doubt:
+        # Stays `sending`: only reconciliation with the provider may decide to resend.
+        log.warning(kv("dispatch.in_doubt", message_id=message.id, code=error.provider_code))
+        session.add(message)
+    else:
+        retry(
+            session,
+            message,
+            reason=error.reason,
+            patient=patient,
+            policy=policy,
+            now=now,
+            retry_after=error.retry_after,
+        )
+
+
+def retry(
+    session: Session,
+    message: Message,
+    *,
+    reason: str,
+    patient: Patient | None,
+    policy: RetryPolicy,
+    now: datetime,
+    retry_after: float | None = None,
+) -> None:
+    at = policy.next_attempt(
+        attempts=message.attempts,
+        now=now,
+        valid_until=message.valid_until,
+        retry_after=retry_after,
+    )
+    if at is None:
+        fail(
+            session,
+            message,
+            reason=f"gave up after {message.attempts} attempts: {reason}",
+            patient=patient,
+            now=now,
+        )
+        return
+    release(session, message, at=at, reason=f"retry: {reason}", now=now)
+    metrics.MESSAGES_RETRIED.labels(channel=message.channel).inc()
+
+
+def fail(
+    session: Session,
+    message: Message,
+    *,
+    reason: str,
+    patient: Patient | None,
+    now: datetime,
+    error: DeliveryError | None = None,
+) -> None:
+    """Failed for good: mark the patient's channel, fall back, and tell staff if it mattered."""
+    transition(
+        session,
+        message,
+        MessageStatus.FAILED,
+        reason=reason[:500],
+        now=now,
+        error_code=error.provider_code if error else None,
+    )
+    metrics.MESSAGES_FAILED.labels(channel=message.channel).inc()
+    log.warning(kv("dispatch.failed", message_id=message.id, code=message.error_code))
+    if patient is not None and error is not None:
+        _mark_contact(session, patient, message, error, now=now)
+    fallback = _queue_fallback(session, message, patient, now=now)
+    if message.priority == Priority.SAFETY and fallback is None:
+        open_safety_task(session, message, reason=reason, now=now)
+
+
+def _mark_contact(
+    session: Session, patient: Patient, message: Message, error: DeliveryError, *, now: datetime
+) -> None:
+    if message.channel != Channel.SMS:
+        return
+    if error.opted_out and patient.sms_opted_out_at is None:
+        patient.sms_opted_out_at = now  # the carrier says STOP: honour it everywhere
+        session.add(patient)
+    if error.not_mobile:
+        patient.phone_can_sms = False
+        session.add(patient)
+
+
+def _queue_fallback(
+    session: Session, message: Message, patient: Patient | None, *, now: datetime
+) -> Message | None:
+    """The plan's other channel, same words, when the patient can receive it."""
+    if message.fallback_channel != Channel.EMAIL or patient is None or not patient.email:
+        return None
+    if patient.email_opted_out_at is not None or message.body is None:
+        return None
+    fallback = queue_message(
+        session,
+        clinic_id=message.clinic_id,
+        channel=Channel.EMAIL,
+        body=message.body,
+        subject=message.subject or "A message from your clinic",
+        kind=MessageKind.FALLBACK,
+        priority=Priority(message.priority),
+        due_at=now,
+        valid_until=message.valid_until,
+        dedupe_key=f"fallback:{message.id}",
+        patient_id=patient.id,
+        enrollment_id=message.enrollment_id,
+        language=message.language,
+        reason=f"email fallback for message {message.id}",
+    )
+    fallback.fallback_of_id = message.id
+    fallback.step_key = message.step_key
+    return fallback
+
+
+def open_safety_task(session: Session, message: Message, *, reason: str, now: datetime) -> Alert:
+    """A safety message that cannot reach the patient: staff must phone them instead."""
+    alert = Alert(
+        clinic_id=message.clinic_id,
+        patient_id=message.patient_id,
+        enrollment_id=message.enrollment_id,
+        message_id=message.id,
+        severity=AlertSeverity.TASK,
+        kind=SAFETY_TASK_KIND,
+        summary=f"Safety message could not be delivered ({reason[:200]}): phone the patient",
+        created_at=now,
+    )
+    session.add(alert)
+    metrics.ALERTS_OPENED.labels(severity=AlertSeverity.TASK).inc()
+    return alert

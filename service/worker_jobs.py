@@ -1,0 +1,43 @@
+"""The worker's own periodic jobs (listed in `service.worker.JOBS`)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from sqlmodel import col, delete
+
+from service.db.engine import session_scope
+from service.db.models import WorkerHeartbeat
+from service.dispatch.reconcile import reconcile_in_doubt
+
+if TYPE_CHECKING:
+    from service.worker import JobContext
+
+
+def dispatch_tick(ctx: JobContext) -> None:
+    ctx.dispatcher.tick()
+
+
+def reconcile(ctx: JobContext) -> None:
+    reconcile_in_doubt(ctx.dispatch, now=ctx.dispatch.clock())
+
+
+def heartbeat(ctx: JobContext) -> None:
+    now = ctx.dispatch.clock()
+    with session_scope(ctx.engine) as session:
+        row = session.get(WorkerHeartbeat, ctx.worker_id)
+        if row is None:
+            row = WorkerHeartbeat(
+                worker_id=ctx.worker_id, hostname=ctx.hostname, pid=ctx.pid, started_at=now
+            )
+        row.last_tick_at = now
+        row.last_claimed = ctx.dispatcher.claimed_total
+        session.add(row)
+
+
+def retention(ctx: JobContext) -> None:
+    """Forget workers that have been silent for days (the health page shows live ones)."""
+    cutoff = ctx.dispatch.clock() - timedelta(days=ctx.options.heartbeat_retention_days)
+    with session_scope(ctx.engine) as session:
+        session.exec(delete(WorkerHeartbeat).where(col(WorkerHeartbeat.last_tick_at) < cutoff))

@@ -1,0 +1,128 @@
+"""Reconciliation of rows left in `sending`: ask the provider, never resend blindly."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+from sqlmodel import Session
+
+from service.channels.base import DeliveryError, Receipt
+from service.db.models import Message
+from service.dispatch.context import DispatchContext
+from service.dispatch.dispatcher import Dispatcher
+from service.dispatch.options import DispatchOptions
+from service.dispatch.reconcile import reconcile_in_doubt
+from service.dispatch.send import send_claimed
+from service.domain import Channel, MessageStatus
+from service.retry import RetryPolicy
+from tests.dispatch_support import ScriptedAdapter, ad_hoc, consenting
+
+GRACE = timedelta(seconds=10 + 15 + 2)  # claim TTL + the longest adapter timeout + margin
+
+
+@pytest.fixture
+def sms() -> ScriptedAdapter:
+    return ScriptedAdapter()
+
+
+@pytest.fixture
+def email() -> ScriptedAdapter:
+    return ScriptedAdapter(can_find_sent=False)
+
+
+@pytest.fixture
+def ctx(settings, engine, now, sms, email) -> DispatchContext:
+    settings = settings.model_copy(
+        update={"twilio_timeout_seconds": 5.0, "smtp_timeout_seconds": 15.0}
+    )
+    context = DispatchContext(
+        settings=settings,
+        engine=engine,
+        worker_id="w1",
+        clock=lambda: now,
+        options=DispatchOptions(claim_ttl_seconds=10, provider_window_seconds=60),
+        policy=RetryPolicy(base=timedelta(seconds=10), jitter=0),
+    )
+    context.adapters.update({Channel.SMS: sms, Channel.EMAIL: email})
+    return context
+
+
+def in_doubt(
+    session: Session,
+    factory,
+    ctx: DispatchContext,
+    adapter: ScriptedAdapter,
+    now: datetime,
+    channel: Channel = Channel.SMS,
+) -> Message:
+    clinic = factory.clinic()
+    message = ad_hoc(
+        session, clinic=clinic, patient=consenting(factory, clinic), due_at=now, channel=channel
+    )
+    dispatcher = Dispatcher(ctx)
+    adapter.outcomes.append(DeliveryError("HTTP 502", permanent=False, in_doubt=True))
+    assert [send_claimed(ctx, c, stopping=lambda: False) for c in dispatcher.claim(5)] == [
+        "in_doubt"
+    ]
+    dispatcher.pool.shutdown()
+    session.expire_all()
+    return session.get(Message, message.id)
+
+
+def test_a_young_in_doubt_row_is_left_alone(session, factory, ctx, sms, now) -> None:
+    message = in_doubt(session, factory, ctx, sms, now)
+    report = reconcile_in_doubt(ctx, now=now + GRACE - timedelta(seconds=1))
+    assert report.found == report.retried == report.waiting == []
+    assert session.get(Message, message.id).status == MessageStatus.SENDING
+
+
+def test_what_the_provider_has_is_marked_sent_with_its_id(session, factory, ctx, sms, now) -> None:
+    message = in_doubt(session, factory, ctx, sms, now)
+    sms.found[message.id] = Receipt("scripted", "SMfound")
+    report = reconcile_in_doubt(ctx, now=now + GRACE + timedelta(seconds=1))
+    assert report.found == [message.id]
+    session.expire_all()
+    row = session.get(Message, message.id)
+    assert (row.status, row.provider_id) == ("sent", "SMfound")
+    assert len(sms.sent) == 1
+
+
+def test_not_found_waits_out_the_provider_window_then_retries(
+    session, factory, ctx, sms, now
+) -> None:
+    message = in_doubt(session, factory, ctx, sms, now)
+    early = now + GRACE + timedelta(seconds=30)
+    assert reconcile_in_doubt(ctx, now=early).waiting == [message.id]
+    late = now + GRACE + timedelta(seconds=61)
+    assert reconcile_in_doubt(ctx, now=late).retried == [message.id]
+    session.expire_all()
+    row = session.get(Message, message.id)
+    assert row.status == MessageStatus.SCHEDULED
+    assert row.next_attempt_at == late + timedelta(seconds=10)
+
+
+def test_an_adapter_that_cannot_tell_sends_the_row_to_review(
+    session, factory, ctx, email, now
+) -> None:
+    message = in_doubt(session, factory, ctx, email, now, channel=Channel.EMAIL)
+    report = reconcile_in_doubt(ctx, now=now + GRACE + timedelta(hours=1))
+    assert report.review == [message.id]
+    session.expire_all()
+    assert session.get(Message, message.id).status == MessageStatus.REVIEW
+
+
+def test_a_provider_id_owned_by_another_row_is_not_this_rows_send(
+    session, factory, ctx, sms, now
+) -> None:
+    clinic = factory.clinic()
+    other = ad_hoc(
+        session, clinic=clinic, patient=None, due_at=now, to_address="+14155550999", key="other"
+    )
+    other.provider_id, other.status = "SMtwin", MessageStatus.SENT
+    session.add(other)
+    session.commit()
+    message = in_doubt(session, factory, ctx, sms, now)
+    sms.found[message.id] = Receipt("scripted", "SMtwin")
+    report = reconcile_in_doubt(ctx, now=now + GRACE + timedelta(seconds=61))
+    assert report.retried == [message.id]
