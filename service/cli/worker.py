@@ -1,0 +1,22 @@
+"""`aftercare worker`: the scheduler and dispatcher without the web server.
+
+Run N of them against PostgreSQL; they share the queue through row locks. SIGTERM (or
+Ctrl-C) stops claiming, lets in-flight sends finish and releases the rest.
+"""
+
+from __future__ import annotations
+
+from service.cli.common import settings
+from service.logs import configure_logging
+
+
+def worker() -> None:
+    """Scheduler and dispatcher only (run several of them against PostgreSQL)."""
+    from service.db import migrate
+    from service.worker import run_worker
+
+    config = settings()
+    configure_logging(config.log_level, json_output=config.log_json)
+    if config.is_sqlite:
+        migrate.upgrade(config)  # the embedded default migrates itself
+    run_worker(config)
