@@ -122,7 +122,7 @@ class TwilioSmsAdapter:
             )
         if exc.status >= 500:
             return DeliveryError(reason, permanent=False, in_doubt=True, provider_code=pcode)
-        if code in PERMANENT_CODES or exc.status in (400, 404):
+        if code in PERMANENT_CODES or exc.status not in (401, 403):
             return DeliveryError(
                 reason, permanent=True, opted_out=code == 21610, not_mobile=code == 21614,
                 provider_code=pcode,

@@ -119,7 +119,8 @@ class FakeTwilio:
             "messaging_service_sid": form.get("MessagingServiceSid"),
             "body": form.get("Body", ""),
             "status": "queued",
-            "num_segments": "1",
+            "num_segments": str(max(1, -(-len(form.get("Body", "")) // 153))),
+            "num_media": "0",
             "direction": "outbound-api",
             "api_version": "2010-04-01",
             "price": None,
@@ -130,6 +131,9 @@ class FakeTwilio:
             "date_updated": format_datetime(now, usegmt=True),
             "date_sent": format_datetime(now, usegmt=True),
             "uri": f"/2010-04-01/Accounts/{self.account_sid}/Messages/{sid}.json",
+            "subresource_uris": {
+                "media": f"/2010-04-01/Accounts/{self.account_sid}/Messages/{sid}/Media.json"
+            },
             "_created": now,
         }
         with self.lock:
