@@ -135,3 +135,70 @@ def consenting(factory: Any, clinic: Clinic, **overrides: object) -> Patient:
     values.update(overrides)
     patient: Patient = factory.patient(clinic, **values)
     return patient
+
+
+def seed_plan_messages(
+    session: Session,
+    *,
+    clinic: Clinic,
+    count: int,
+    due_at: datetime,
+    step: str = "day1_care",
+    phone_base: int = 14_155_000_000,
+) -> list[str]:
+    """`count` consenting patients, each enrolled with one due plan SMS. Returns phones."""
+    from service.config import DEFAULT_TEMPLATES_DIR
+
+    pinned = pin_plan(session, load_catalog(DEFAULT_TEMPLATES_DIR).get("botox"))
+    consent = due_at - timedelta(days=2)
+    phones = [f"+{phone_base + i}" for i in range(count)]
+    patients = [
+        Patient(
+            clinic_id=clinic.id,
+            first_name=f"P{i}",
+            phone=phone,
+            timezone="UTC",
+            sms_consent_at=consent,
+            email_consent_at=consent,
+        )
+        for i, phone in enumerate(phones)
+    ]
+    session.add_all(patients)
+    session.flush()
+    enrollments = [
+        Enrollment(
+            clinic_id=clinic.id,
+            patient_id=p.id,
+            plan_key=pinned.key,
+            plan_version=pinned.version,
+            procedure_at=due_at - timedelta(days=1),
+        )
+        for p in patients
+    ]
+    session.add_all(enrollments)
+    session.flush()
+    session.add_all(
+        Message(
+            dedupe_key=f"enr:{e.id}:{step}:0:sms",
+            clinic_id=clinic.id,
+            patient_id=e.patient_id,
+            enrollment_id=e.id,
+            kind=MessageKind.PLAN,
+            step_key=step,
+            channel=Channel.SMS,
+            due_at=due_at,
+            next_attempt_at=due_at,
+            valid_until=due_at + timedelta(hours=6),
+        )
+        for e in enrollments
+    )
+    session.commit()
+    return phones
+
+
+def status_counts(session: Session) -> dict[str, int]:
+    from sqlalchemy import func
+    from sqlmodel import select
+
+    rows = session.exec(select(Message.status, func.count()).group_by(Message.status)).all()
+    return {status: n for status, n in rows}

@@ -17,8 +17,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from service.config import Settings
 from service.retry import RetryPolicy
 
-_MARGIN_SECONDS = 2.0  # scheduling jitter and clock reads between the claim and the call
-
 
 class DispatchOptions(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DISPATCH_", extra="ignore")
@@ -27,6 +25,8 @@ class DispatchOptions(BaseSettings):
     retry_cap_seconds: float = Field(default=1800.0, gt=0)
     retry_max_attempts: int = Field(default=8, ge=1)
     claim_ttl_seconds: float = Field(default=30.0, gt=0)
+    # Scheduling jitter and clock reads between the claim check and the call.
+    reconcile_margin_seconds: float = Field(default=2.0, ge=0)
     provider_window_seconds: float = Field(default=60.0, ge=0)  # listing may lag a send
     reconcile_interval_seconds: float = Field(default=10.0, gt=0)
     reconcile_batch: int = Field(default=200, ge=1)
@@ -45,7 +45,7 @@ class DispatchOptions(BaseSettings):
     def reconcile_grace(self, settings: Settings) -> timedelta:
         """How old a claim must be before no provider call for it can still be running."""
         timeout = max(settings.twilio_timeout_seconds, settings.smtp_timeout_seconds)
-        return timedelta(seconds=self.claim_ttl_seconds + timeout + _MARGIN_SECONDS)
+        return timedelta(seconds=self.claim_ttl_seconds + timeout + self.reconcile_margin_seconds)
 
     @property
     def claim_ttl(self) -> timedelta:

@@ -1,0 +1,206 @@
+"""The dispatcher with the real twilio SDK against the local fake, SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, SQLModel, select
+
+from service.db.engine import make_engine, session_scope
+from service.db.models import Message, Patient
+from service.dispatch.context import DispatchContext
+from service.dispatch.dispatcher import Dispatcher
+from service.dispatch.options import DispatchOptions
+from service.dispatch.reconcile import reconcile_in_doubt
+from service.enrollment.operations import cancel_pending_sms
+from service.retry import RetryPolicy
+from tests.dispatch_support import seed_plan_messages, status_counts
+from tests.factories import Factory
+from tests.integration.conftest import settings_for_twilio
+
+FAST = DispatchOptions(
+    claim_ttl_seconds=1.0,
+    reconcile_margin_seconds=0.2,
+    provider_window_seconds=0.3,
+    reconcile_interval_seconds=0.3,
+)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request, settings, fake_twilio):
+    """(settings, engine) on either back-end, with the SDK pointed at the fake."""
+    if request.param == "postgresql":
+        settings = settings.model_copy(update={"database_url": request.getfixturevalue("pg_url")})
+    settings = settings_for_twilio(
+        settings,
+        fake_twilio.url,
+        twilio_timeout_seconds=0.5,
+        smtp_timeout_seconds=0.5,
+        dispatch_concurrency=4,
+    )
+    engine = make_engine(settings)
+    if request.param == "sqlite":
+        SQLModel.metadata.create_all(engine)
+    fake_twilio.fake.configure(callbacks=False)
+    yield settings, engine
+    engine.dispose()
+
+
+def dispatcher_for(settings, engine: Engine) -> Dispatcher:
+    ctx = DispatchContext(
+        settings=settings,
+        engine=engine,
+        worker_id="it",
+        options=FAST,
+        policy=RetryPolicy(base=timedelta(seconds=0.05), jitter=0.5),
+    )
+    return Dispatcher(ctx)
+
+
+def run_until_settled(dispatcher: Dispatcher, engine: Engine, *, timeout: float = 30) -> dict:
+    """Dispatch and reconcile (in real time) until nothing is scheduled or sending."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        dispatcher.tick(horizon=0.1)
+        dispatcher.drain(10)
+        reconcile_in_doubt(dispatcher.ctx, now=datetime.now(UTC))
+        with Session(engine) as session:
+            counts = status_counts(session)
+        if not counts.get("scheduled") and not counts.get("sending"):
+            return counts
+        time.sleep(0.05)
+    raise AssertionError(f"not settled in {timeout}s: {counts}")
+
+
+def seed(engine: Engine, count: int, **kwargs) -> tuple[int, list[str]]:
+    with Session(engine, expire_on_commit=False) as session:
+        clinic = Factory(session).clinic(timezone="UTC", quiet_start=time_(0), quiet_end=time_(0))
+        due = datetime.now(UTC) - timedelta(seconds=1)
+        return clinic.id, seed_plan_messages(
+            session, clinic=clinic, count=count, due_at=due, **kwargs
+        )
+
+
+def time_(hour: int):
+    from datetime import time as t
+
+    return t(hour)
+
+
+def test_every_due_message_goes_out_once_with_the_providers_id(db, fake_twilio):
+    settings, engine = db
+    _, phones = seed(engine, 40)
+    dispatcher = dispatcher_for(settings, engine)
+    try:
+        assert run_until_settled(dispatcher, engine) == {"sent": 40}
+    finally:
+        dispatcher.stop()
+    stats = fake_twilio.fake.stats()
+    assert stats["by_to"] == {phone: 1 for phone in phones}
+    with Session(engine) as session:
+        rows = session.exec(select(Message)).all()
+    for row in rows:
+        stored = fake_twilio.fake.messages[row.provider_id]
+        assert (stored["to"], stored["body"]) == (row.to_address, row.body)
+
+
+def test_an_unsubscribed_number_fails_and_opts_the_patient_out(db, fake_twilio):
+    settings, engine = db
+    seed(engine, 1, phone_base=15_005_550_004)  # Twilio's magic "unsubscribed" number
+    dispatcher = dispatcher_for(settings, engine)
+    try:
+        assert run_until_settled(dispatcher, engine) == {"failed": 1}
+    finally:
+        dispatcher.stop()
+    with Session(engine) as session:
+        message = session.exec(select(Message)).one()
+        patient = session.get(Patient, message.patient_id)
+    assert message.error_code == "21610"
+    assert patient is not None and patient.sms_opted_out_at is not None
+
+
+def test_a_429_is_retried_and_sent_once(db, fake_twilio):
+    settings, engine = db
+    _, phones = seed(engine, 3)
+    fake_twilio.fake.configure(fail_next=[{"status": 429, "code": 20429, "retry_after": 0}])
+    dispatcher = dispatcher_for(settings, engine)
+    try:
+        assert run_until_settled(dispatcher, engine) == {"sent": 3}
+    finally:
+        dispatcher.stop()
+    assert fake_twilio.fake.stats()["by_to"] == {phone: 1 for phone in phones}
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"status": 500, "accept": True},  # accepted, then the answer was lost
+        {"status": 503, "accept": False},  # refused with a 5xx: in doubt, never sent
+        {"hang": True, "accept": True},  # accepted, answered after our timeout
+    ],
+    ids=["accepted-then-5xx", "5xx", "read-timeout"],
+)
+def test_in_doubt_sends_are_reconciled_not_resent(db, fake_twilio, fault):
+    settings, engine = db
+    _, phones = seed(engine, 2)
+    fake_twilio.fake.configure(fail_next=[fault], hang_seconds=1.0)
+    dispatcher = dispatcher_for(settings, engine)
+    try:
+        assert run_until_settled(dispatcher, engine) == {"sent": 2}
+    finally:
+        dispatcher.stop()
+    assert fake_twilio.fake.stats()["by_to"] == {phone: 1 for phone in phones}
+    with Session(engine) as session:
+        provider_ids = {m.provider_id for m in session.exec(select(Message))}
+    assert provider_ids == set(fake_twilio.fake.messages)
+
+
+@pytest.mark.postgres
+def test_no_sms_leaves_after_an_opt_out_commits_mid_batch(settings, pg_url, fake_twilio):
+    settings = settings_for_twilio(
+        settings.model_copy(update={"database_url": pg_url}),
+        fake_twilio.url,
+        twilio_timeout_seconds=2.0,
+        dispatch_concurrency=8,
+    )
+    engine = make_engine(settings)
+    fake_twilio.fake.configure(callbacks=False, latency=0.02)
+    _, phones = seed(engine, 120)
+    dispatcher = dispatcher_for(settings, engine)
+    stopping = threading.Event()
+    worker = threading.Thread(
+        target=lambda: [dispatcher.tick(horizon=0.2) for _ in range(40) if not stopping.is_set()]
+    )
+    worker.start()
+    while fake_twilio.fake.stats()["accepted"] < 10:
+        time.sleep(0.005)
+    committed = opt_out(engine, phones[60:])  # while batches are being claimed and sent
+    worker.join()
+    dispatcher.stop()
+    engine.dispose()
+    opted = set(phones[60:])
+    late = [
+        m
+        for m in fake_twilio.fake.messages.values()
+        if m["to"] in opted and m["_created"] >= committed
+    ]
+    assert late == []
+    assert fake_twilio.fake.stats()["accepted"] < 120  # the opt-out really cut some off
+
+
+def opt_out(engine: Engine, phones: list[str]) -> datetime:
+    """STOP from each phone as INBOUND handles it; returns the instant before COMMIT."""
+    with session_scope(engine) as session:
+        now = datetime.now(UTC)
+        patients = session.exec(select(Patient).where(Patient.phone.in_(phones))).all()  # type: ignore[union-attr]
+        for patient in patients:
+            patient.sms_opted_out_at = now
+            session.add(patient)
+            session.flush()  # the UPDATE waits for any in-flight send to this patient
+            cancel_pending_sms(session, patient=patient, reason="STOP", now=now)
+        session.flush()
+        return datetime.now(UTC)
