@@ -1,0 +1,152 @@
+"""Patients REST: create (validated, normalised, idempotent) and read.
+
+Staff work in their own clinic (another clinic's patient is 404); admins name the clinic
+with `clinic_id` unless their account belongs to one; operators may not touch patients.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from pydantic import BaseModel, Field
+from sqlmodel import Session
+
+from service.accounts import Principal
+from service.api.deps import ClinicalDep, SessionDep, ensure_visible
+from service.audit import record_audit
+from service.db.models import Clinic, Patient
+from service.domain import ActorType
+from service.patients import PatientError, PatientInput, clean_patient, find_or_create
+
+router = APIRouter(prefix="/api/v1/patients", tags=["patients"])
+
+
+class PatientCreate(BaseModel):
+    first_name: str = Field(min_length=1, max_length=100)
+    last_name: str = Field(default="", max_length=100)
+    phone: str | None = Field(default=None, description="Parsed in the clinic's region, e.g. +1…")
+    email: str | None = None
+    timezone: str | None = Field(default=None, description="IANA name; default: the clinic's")
+    language: str = "en"
+    external_ref: str | None = Field(default=None, max_length=64)
+    sms_consent: bool = True
+    email_consent: bool = True
+    clinic_id: int | None = Field(default=None, description="Required for admins without one")
+
+
+class PatientPublic(BaseModel):
+    id: int
+    clinic_id: int
+    external_ref: str | None
+    first_name: str
+    last_name: str
+    phone: str | None
+    phone_can_sms: bool
+    email: str | None
+    timezone: str
+    language: str
+    sms_opted_out_at: datetime | None
+    email_opted_out_at: datetime | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, patient: Patient) -> PatientPublic:
+        return cls.model_validate(patient, from_attributes=True)
+
+
+def request_now(request: Request) -> datetime:
+    """The current instant; tests set `app.state.clock` to freeze it."""
+    clock = getattr(request.app.state, "clock", None)
+    return clock() if clock is not None else datetime.now(UTC)
+
+
+NowDep = Annotated[datetime, Depends(request_now)]
+
+
+def invalid(field: str, message: str, *, prefix: str = "") -> HTTPException:
+    """A 422 shaped like the app's validation errors, naming the field."""
+    name = f"{prefix}{field}"
+    detail = [
+        {"field": name, "msg": message, "type": "value_error", "loc": ["body", *name.split(".")]}
+    ]
+    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=detail)
+
+
+def resolve_clinic(session: Session, principal: Principal, clinic_id: int | None) -> Clinic:
+    """The clinic a write applies to: the caller's own, or the one an admin names."""
+    wanted = clinic_id if clinic_id is not None else principal.clinic_id
+    if wanted is None:
+        raise invalid("clinic_id", "required: your account does not belong to a clinic")
+    ensure_visible(principal, wanted)
+    clinic = session.get(Clinic, wanted)
+    if clinic is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "clinic not found")
+    return clinic
+
+
+def create_or_find(
+    session: Session,
+    *,
+    principal: Principal,
+    clinic: Clinic,
+    body: PatientCreate,
+    now: datetime,
+    prefix: str = "",
+) -> tuple[Patient, bool]:
+    data = PatientInput(
+        first_name=body.first_name,
+        last_name=body.last_name,
+        phone=body.phone,
+        email=body.email,
+        timezone=body.timezone,
+        language=body.language,
+        external_ref=body.external_ref,
+        sms_consent=body.sms_consent,
+        email_consent=body.email_consent,
+        consent_source=f"api:{principal.label}",
+    )
+    try:
+        clean = clean_patient(data, clinic=clinic)
+    except PatientError as exc:
+        raise invalid(exc.field, exc.message, prefix=prefix) from None
+    patient, created = find_or_create(session, clinic=clinic, clean=clean, now=now)
+    if created:
+        record_audit(
+            session,
+            actor_type=ActorType.USER,
+            actor=principal.label,
+            action="patient.create",
+            entity_type="patient",
+            entity_id=patient.id,
+            clinic_id=clinic.id,
+        )
+    return patient, created
+
+
+@router.post("", response_model=PatientPublic, status_code=status.HTTP_201_CREATED)
+def create_patient(
+    body: PatientCreate,
+    response: Response,
+    session: SessionDep,
+    principal: ClinicalDep,
+    now: NowDep,
+) -> PatientPublic:
+    """Create a patient (201), or return the same clinic's existing one (200)."""
+    clinic = resolve_clinic(session, principal, body.clinic_id)
+    patient, created = create_or_find(
+        session, principal=principal, clinic=clinic, body=body, now=now
+    )
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return PatientPublic.of(patient)
+
+
+@router.get("/{patient_id}", response_model=PatientPublic)
+def get_patient(patient_id: int, session: SessionDep, principal: ClinicalDep) -> PatientPublic:
+    patient = session.get(Patient, patient_id)
+    if patient is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
+    ensure_visible(principal, patient.clinic_id)
+    return PatientPublic.of(patient)
