@@ -1,0 +1,13 @@
+"""Triage of patient replies (DESIGN §6, contract): pure, no I/O beyond reading the
+term files in templates/triage/ once.
+
+    from service.triage import classify
+    result = classify(text, procedure="thread_lift", day=12)
+    result.label    # urgent, concern, normal, stop, start, help or other
+    result.matches  # the phrases behind it, for the staff view
+"""
+
+from service.triage.classifier import LABELS, TriageResult, classify
+from service.triage.lexicon import Lexicon, LexiconError, load_lexicon
+
+__all__ = ["LABELS", "Lexicon", "LexiconError", "TriageResult", "classify", "load_lexicon"]

@@ -1,0 +1,144 @@
+"""classify(): one patient reply -> a triage label (DESIGN §6, contract).
+
+Order of precedence (STYLE §12): an urgent symptom outranks everything, even an
+opt-out word in the same message; then STOP; then START/HELP; then check-in
+answers, which never lower what the text itself says.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from service.triage import context
+from service.triage.context import Finding
+from service.triage.keywords import (
+    detect_checkin,
+    detect_intent,
+    infer_day,
+    infer_procedure,
+    words_of,
+)
+from service.triage.lexicon import SEVERITY, Combo, Lexicon, TermClass, load_lexicon
+from service.triage.text import normalise, strip_quoted, tokenise
+
+LABELS = ("urgent", "concern", "normal", "stop", "start", "help", "other")
+_NAMES = {v: k for k, v in SEVERITY.items()}
+URGENT, CONCERN, NORMAL = SEVERITY["urgent"], SEVERITY["concern"], SEVERITY["normal"]
+
+
+@dataclass(frozen=True)
+class TriageResult:
+    """What classify() found.
+
+    label: urgent, concern, normal, stop, start, help or other.
+    matches: the phrases behind the label, for the staff view ("no fever" shows as
+        "fever (negated)").
+    checkin: 1, 2 or 3 when the reply answers the structured check-in, else None.
+    intent: stop, start or help when a carrier keyword is present, even if the label
+        is urgent (the inbound flow may still honour the opt-out after alerting).
+    severity: the symptom level behind the text (urgent/concern/normal) or None.
+    """
+
+    label: str
+    matches: list[str] = field(default_factory=list)
+    checkin: int | None = None
+    intent: str | None = None
+    severity: str | None = None
+    lexicon_version: str = ""
+
+
+def classify(
+    text: str,
+    procedure: str | None = None,
+    day: int | None = None,
+    *,
+    lexicon: Lexicon | None = None,
+) -> TriageResult:
+    """Triage one patient reply; procedure and day (since the procedure) refine it."""
+    lex = lexicon or load_lexicon()
+    tokens = [lex.typos.correct(t) for t in tokenise(normalise(strip_quoted(text), lex.emoji))]
+    hits = lex.index.find(tokens)
+    findings = context.analyse(tokens, hits, lex)
+    procedure = procedure or infer_procedure(hits)
+    day = day if day is not None else infer_day(tokens, lex)
+    size = len(words_of(tokens))
+    levels = [_level(f, lex.classes[f.term_class], procedure, day, size) for f in findings]
+    level = max([*levels, _combo_level(findings, lex.combos)], default=0)
+    intent = detect_intent(tokens, hits, lex)
+    checkin = detect_checkin(tokens, lex)
+    label = _label(level, intent, checkin, findings, lex)
+    return TriageResult(
+        label=label,
+        matches=_matches(findings, levels, intent, checkin),
+        checkin=checkin,
+        intent=intent,
+        severity=_NAMES.get(level),
+        lexicon_version=lex.version,
+    )
+
+
+def _level(
+    finding: Finding, term: TermClass, procedure: str | None, day: int | None, size: int
+) -> int:
+    """Severity this finding contributes (0: none); size is the reply's word count."""
+    if finding.status in (context.NEGATED, context.HYPOTHETICAL):
+        return 0
+    if term.max_words is not None and size > term.max_words:
+        return 0
+    level = _expected_level(term, procedure, day)
+    if level == NORMAL and term.severity >= CONCERN and (finding.severe or finding.worse):
+        level = CONCERN
+    if term.mild is not None and finding.mild and not finding.severe:
+        level = min(level, term.mild)
+    if finding.status == context.RESOLVED:
+        # A resolved red flag still deserves a call back; anything milder is history.
+        return CONCERN if level == URGENT else NORMAL
+    if finding.status == context.OTHER_PERSON:
+        # Someone else's symptom: only a red flag counts, because a carer may be
+        # writing about the patient and missing an urgent reply is the worst error.
+        return URGENT if level == URGENT else 0
+    return level
+
+
+def _expected_level(term: TermClass, procedure: str | None, day: int | None) -> int:
+    last_day = term.expected.get(procedure or "", term.expected.get("default"))
+    if last_day is None:
+        return term.severity
+    if day is None or day <= last_day:
+        return NORMAL  # expected healing; an unknown day is taken as the early weeks
+    return term.after
+
+
+def _combo_level(findings: list[Finding], combos: tuple[Combo, ...]) -> int:
+    present = {f.term_class for f in findings if f.status == context.PRESENT}
+    return max((c.severity for c in combos if c.classes <= present), default=0)
+
+
+def _label(
+    level: int, intent: str | None, checkin: int | None, findings: list[Finding], lex: Lexicon
+) -> str:
+    if level == URGENT:
+        return "urgent"
+    if intent == "stop" or (intent and level < CONCERN):
+        return intent
+    if checkin is not None:
+        level = max(level, lex.checkin_labels.get(checkin, 0))
+    if level:
+        return _NAMES[level]
+    if any(f.status in (context.NEGATED, context.RESOLVED) for f in findings):
+        return "normal"  # "no fever, no pus": a reassuring report
+    return "other"
+
+
+def _matches(
+    findings: list[Finding], levels: list[int], intent: str | None, checkin: int | None
+) -> list[str]:
+    shown = []
+    for finding, level in zip(findings, levels, strict=True):
+        note = "" if finding.status == context.PRESENT else f" ({finding.status})"
+        shown.append(f"{finding.phrase}{note}" if level or note else finding.phrase)
+    if intent:
+        shown.append(f"keyword: {intent}")
+    if checkin is not None:
+        shown.append(f"check-in: {checkin}")
+    return shown

@@ -1,0 +1,189 @@
+"""Context of each matched term: negated, hypothetical, resolved, someone else's.
+
+A NegEx-style pass: triggers found by the lexicon index open a scope that runs to
+the end of a segment (a clause cut at commas and words such as "but"/"pero"), so
+"no pain but pus coming out" negates pain and not pus.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from service.triage.lexicon import Lexicon
+from service.triage.patterns import Hit
+from service.triage.text import BOUNDARY, COMMA
+
+PRESENT, NEGATED, HYPOTHETICAL, RESOLVED, OTHER_PERSON = (
+    "present",
+    "negated",
+    "hypothetical",
+    "resolved",
+    "other person",
+)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One matched term with its context."""
+
+    term_class: str
+    phrase: str
+    status: str
+    severe: bool = False
+    mild: bool = False
+    worse: bool = False
+
+
+@dataclass(frozen=True)
+class _Layout:
+    clause: list[int]  # per token: clause number (cut at . ! ? ; new line)
+    segment: list[int]  # per token: segment number (also cut at commas and terminators)
+
+
+def analyse(tokens: list[str], hits: list[Hit], lexicon: Lexicon) -> list[Finding]:
+    """Findings for the terms in tokens, in reading order."""
+    layout = _layout(tokens, lexicon.terminators)
+    kinds: dict[str, list[Hit]] = defaultdict(list)
+    for hit in hits:
+        kinds[str(hit.payload[0])].append(hit)
+    terms = _outermost(kinds["term"], lexicon)
+    negpseudo = kinds["negpseudo"] + terms
+    triggers = {
+        "neg": _without(kinds["neg"], negpseudo),
+        "negpost": _without(kinds["negpost"], negpseudo),
+        "hyp": _without(kinds["hyp"], kinds["hyppseudo"] + terms),
+        "res": _without(kinds["res"], negpseudo),
+    }
+    resolved = _resolved(terms, triggers["res"] + kinds["respre"], layout)
+    findings = []
+    for term in terms:
+        status = _status(term, triggers, kinds, layout, lexicon, resolved)
+        findings.append(_finding(term, tokens, status, kinds, layout, lexicon))
+    return findings
+
+
+def _layout(tokens: list[str], terminators: frozenset[str]) -> _Layout:
+    clause, segment = [], []
+    c = s = 0
+    for token in tokens:
+        if token == BOUNDARY:
+            c, s = c + 1, s + 1
+        elif token == COMMA or token in terminators:
+            s += 1
+        clause.append(c)
+        segment.append(s)
+    return _Layout(clause, segment)
+
+
+def _outermost(terms: list[Hit], lexicon: Lexicon) -> list[Hit]:
+    """Terms not inside a longer (or equally long, more severe) term: "eyelid is
+    drooping" (concern) hides "drooping" (urgent), while partly overlapping terms
+    ("tongue is swelling up and its hard to swallow") all count."""
+
+    def rank(hit: Hit) -> tuple[int, int]:
+        return (hit.end - hit.start, lexicon.classes[hit.payload[1]].severity)
+
+    unique = sorted(set(terms), key=lambda h: (h.start, h.end, h.payload))
+    return [
+        hit
+        for hit in unique
+        if not any(
+            o.start <= hit.start and hit.end <= o.end and rank(o) > rank(hit) for o in unique
+        )
+    ]
+
+
+def _overlap(a: Hit, b: Hit) -> bool:
+    return a.start < b.end and b.start < a.end
+
+
+def _without(triggers: list[Hit], blockers: list[Hit]) -> list[Hit]:
+    return [t for t in triggers if not any(_overlap(t, b) for b in blockers)]
+
+
+def _before(trigger: Hit, term: Hit, layout: _Layout, window: int = 99) -> bool:
+    same = layout.segment[trigger.end - 1] == layout.segment[term.start]
+    return same and trigger.end <= term.start and term.start - trigger.end < window
+
+
+def _after(trigger: Hit, term: Hit, layout: _Layout, window: int = 99) -> bool:
+    same = layout.segment[trigger.start] == layout.segment[term.end - 1]
+    return same and trigger.start >= term.end and trigger.start - term.end < window
+
+
+def _resolved(terms: list[Hit], triggers: list[Hit], layout: _Layout) -> set[int]:
+    """Starts of resolved terms. A trigger with no term of its own in its segment
+    ("had some swelling yesterday, gone now") resolves the previous segment's terms."""
+    done: set[int] = set()
+    for trigger in triggers:
+        if trigger.payload == ("respre",):
+            done.update(t.start for t in terms if _before(trigger, t, layout))
+            continue
+        own = [t for t in terms if _after(trigger, t, layout)]
+        if not own:
+            earlier = [t for t in terms if t.end <= trigger.start]
+            last = layout.segment[earlier[-1].start] if earlier else None
+            own = [t for t in earlier if layout.segment[t.start] == last]
+        done.update(t.start for t in own)
+    return done
+
+
+def _status(
+    term: Hit,
+    triggers: dict[str, list[Hit]],
+    kinds: dict[str, list[Hit]],
+    layout: _Layout,
+    lexicon: Lexicon,
+    resolved: set[int],
+) -> str:
+    window = lexicon.negation_window
+    if any(_before(t, term, layout, window) for t in triggers["neg"]) or any(
+        _after(t, term, layout, 3) for t in triggers["negpost"]
+    ):
+        return NEGATED
+    if any(_before(t, term, layout) for t in triggers["hyp"]):
+        return HYPOTHETICAL
+    if term.start in resolved:
+        return RESOLVED
+    if _someone_else(term, kinds, layout):
+        return OTHER_PERSON
+    return PRESENT
+
+
+def _someone_else(term: Hit, kinds: dict[str, list[Hit]], layout: _Layout) -> bool:
+    """ "my daughter has a fever", but not "my husband says my lips are blue"."""
+    for owner in kinds["owner"]:
+        if owner.end > term.start or layout.clause[owner.start] != layout.clause[term.start]:
+            continue
+        reports = any(owner.end <= r.start <= owner.end + 1 for r in kinds["reporter"])
+        mine = any(owner.end <= s.start < term.start for s in kinds["self"])
+        if not reports and not mine:
+            return True
+    return False
+
+
+def _finding(
+    term: Hit,
+    tokens: list[str],
+    status: str,
+    kinds: dict[str, list[Hit]],
+    layout: _Layout,
+    lexicon: Lexicon,
+) -> Finding:
+    window = lexicon.intensity_window
+
+    def near(kind: str) -> bool:
+        return any(
+            _before(m, term, layout, window) or _after(m, term, layout, 2) for m in kinds[kind]
+        )
+
+    segment = layout.segment[term.start]
+    return Finding(
+        term_class=str(term.payload[1]),
+        phrase=" ".join(tokens[term.start : term.end]),
+        status=status,
+        severe=near("severe"),
+        mild=near("mild"),
+        worse=any(layout.segment[w.start] == segment for w in kinds["worse"]),
+    )

@@ -1,0 +1,75 @@
+"""Carrier keywords (STOP/START/HELP and Spanish equivalents), check-in answers and
+the procedure/day hints a reply itself gives."""
+
+from __future__ import annotations
+
+from service.triage.lexicon import Lexicon
+from service.triage.patterns import Hit
+from service.triage.text import BOUNDARY, COMMA
+
+MAX_KEYWORD_WORDS = 6  # "ok stop texting me now please" still counts; a story does not
+_DAYS_PER = {"day": 1, "week": 7, "month": 30, "year": 365}
+_BARE_UNIT_DAYS = {"week": 14, "month": 60, "year": 365}  # "for months", "weeks later"
+
+
+def words_of(tokens: list[str]) -> list[str]:
+    return [t for t in tokens if t not in (BOUNDARY, COMMA)]
+
+
+def detect_intent(tokens: list[str], hits: list[Hit], lexicon: Lexicon) -> str | None:
+    """stop / start / help when the reply is a keyword (plus filler) or a clear phrase."""
+    kinds = {h.payload[0] for h in hits}
+    for intent in ("stop", "start", "help"):
+        if intent in kinds:
+            return intent
+    words = words_of(tokens)
+    if not words or len(words) > MAX_KEYWORD_WORDS:
+        return None
+    found: list[str] = []
+    for word in words:
+        kind = next((k for k in ("stop", "start", "help") if word in lexicon.keywords[k]), None)
+        if kind:
+            found.append(kind)
+        elif word not in lexicon.keywords["filler"]:
+            return None
+    for intent in ("stop", "start", "help"):  # opting out wins over anything else
+        if intent in found:
+            return intent
+    return None
+
+
+def detect_checkin(tokens: list[str], lexicon: Lexicon) -> int | None:
+    """1, 2 or 3 when the reply answers the structured check-in ("2", "3.", "1 all good")."""
+    words = [t for t in tokens if t != BOUNDARY]
+    if not words or words[0] not in ("1", "2", "3"):
+        if len(words) > 1 and words[0] in ("option", "opcion") and words[1] in ("1", "2", "3"):
+            words = words[1:]
+        else:
+            return None
+    following = words[1] if len(words) > 1 else None
+    if following is not None and (following.isdigit() or following in lexicon.checkin_not_after):
+        return None
+    return int(words[0])
+
+
+def infer_procedure(hits: list[Hit]) -> str | None:
+    """The procedure the reply names ("my lip filler"), used when the caller gives none."""
+    return next((h.payload[1] for h in hits if h.payload[0] == "procedure"), None)
+
+
+def infer_day(tokens: list[str], lexicon: Lexicon) -> int | None:
+    """Days the reply mentions ("6 months later", "for weeks"), the longest one."""
+    best: int | None = None
+    for index, token in enumerate(tokens):
+        unit = next((u for u, words in lexicon.durations.items() if token in words), None)
+        if unit is None or len(token) == 1:
+            continue
+        previous = tokens[index - 1] if index else ""
+        if previous.isdigit():
+            days = int(previous) * _DAYS_PER[unit]
+        elif previous in ("a", "one", "un", "una"):
+            days = _DAYS_PER[unit]
+        else:
+            days = _BARE_UNIT_DAYS.get(unit, 0)
+        best = days if best is None else max(best, days)
+    return best

@@ -1,0 +1,170 @@
+"""The triage lexicon: term classes and context rules loaded from templates/triage/.
+
+Loaded once per directory and cached; everything is compiled into one PhraseIndex so a
+reply is scanned a single time.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from service.triage.patterns import PhraseIndex
+from service.triage.typos import TypoCorrector
+
+SEVERITY = {"normal": 1, "concern": 2, "urgent": 3}
+DEFAULT_DIR = Path(__file__).resolve().parents[2] / "templates" / "triage"
+# Context rules: YAML section/key -> payload kind in the index.
+_CONTEXT_KEYS = {
+    ("negation", "pre"): "neg",
+    ("negation", "post"): "negpost",
+    ("negation", "pseudo"): "negpseudo",
+    ("hypothetical", "pre"): "hyp",
+    ("hypothetical", "pseudo"): "hyppseudo",
+    ("resolution", "post"): "res",
+    ("resolution", "pre"): "respre",
+    ("other_person", "owners"): "owner",
+    ("other_person", "reporters"): "reporter",
+    ("other_person", "self"): "self",
+    ("intensity", "severe"): "severe",
+    ("intensity", "mild"): "mild",
+    ("intensity", "worsening"): "worse",
+    ("keywords", "stop_phrases"): "stop",
+    ("keywords", "start_phrases"): "start",
+    ("keywords", "help_phrases"): "help",
+}
+
+
+class LexiconError(ValueError):
+    """A term file is malformed; the message names the file and the entry."""
+
+
+@dataclass(frozen=True)
+class TermClass:
+    name: str
+    severity: int
+    expected: Mapping[str, int]  # procedure (or "default") -> last day it is expected
+    after: int  # severity once past the expected day
+    mild: int | None  # severity when qualified as mild ("lips a bit swollen")
+    max_words: int | None = None  # counts only in replies this short ("ok")
+
+
+@dataclass(frozen=True)
+class Combo:
+    name: str
+    classes: frozenset[str]
+    severity: int
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    version: str
+    index: PhraseIndex
+    classes: Mapping[str, TermClass]
+    combos: tuple[Combo, ...]
+    terminators: frozenset[str]
+    negation_window: int
+    intensity_window: int
+    keywords: Mapping[str, frozenset[str]]  # stop/start/help/filler
+    checkin_labels: Mapping[int, int]
+    checkin_not_after: frozenset[str]
+    durations: Mapping[str, frozenset[str]]
+    emoji: Mapping[str, str]
+    typos: TypoCorrector
+
+
+@functools.lru_cache(maxsize=8)
+def load_lexicon(directory: Path = DEFAULT_DIR) -> Lexicon:
+    """Read terms.yaml and context.yaml from directory (cached per directory)."""
+    terms = _read(directory / "terms.yaml")
+    context = _read(directory / "context.yaml")
+    index = PhraseIndex()
+    classes = _load_classes(terms, index)
+    _load_context(context, index)
+    for procedure, patterns in context.get("procedures", {}).items():
+        for pattern in patterns:
+            index.add(pattern, ("procedure", procedure))
+    keywords = {k: _words(context["keywords"][k], k) for k in ("stop", "start", "help", "filler")}
+    vocabulary = [*index.words(), *(w for words in keywords.values() for w in words)]
+    return Lexicon(
+        version=f"terms v{terms['version']}, context v{context['version']}",
+        index=index,
+        classes=classes,
+        combos=tuple(_combo(c, classes) for c in terms.get("combos", [])),
+        terminators=frozenset(context["terminators"]),
+        negation_window=int(context["negation"]["window"]),
+        intensity_window=int(context["intensity"]["window"]),
+        keywords=keywords,
+        checkin_labels={
+            int(k): _severity(v, "checkin") for k, v in context["checkin"]["labels"].items()
+        },
+        checkin_not_after=frozenset(context["checkin"]["not_after"]),
+        durations={unit: frozenset(words) for unit, words in context["durations"].items()},
+        emoji=dict(context.get("emoji", {})),
+        typos=TypoCorrector(vocabulary, protected=context.get("not_typos", [])),
+    )
+
+
+def _read(path: Path) -> dict[str, Any]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict) or "version" not in data:
+        raise LexiconError(f"{path}: expected a mapping with a 'version' field")
+    return data
+
+
+def _words(values: list[object], where: str) -> frozenset[str]:
+    if not all(isinstance(v, str) for v in values):
+        raise LexiconError(f"context.yaml keywords.{where}: quote yes/no/on/off")
+    return frozenset(str(v) for v in values)
+
+
+def _severity(value: str, where: str) -> int:
+    if value not in SEVERITY:
+        raise LexiconError(f"{where}: unknown severity {value!r} (use {', '.join(SEVERITY)})")
+    return SEVERITY[value]
+
+
+def _load_classes(terms: dict[str, Any], index: PhraseIndex) -> dict[str, TermClass]:
+    classes: dict[str, TermClass] = {}
+    for name, spec in terms["classes"].items():
+        where = f"terms.yaml class {name}"
+        severity = _severity(spec.get("severity", ""), where)
+        classes[name] = TermClass(
+            name=name,
+            severity=severity,
+            expected={str(k): int(v) for k, v in (spec.get("expected") or {}).items()},
+            after=_severity(spec["after"], where) if "after" in spec else severity,
+            mild=_severity(spec["mild"], where) if "mild" in spec else None,
+            max_words=int(spec["max_words"]) if "max_words" in spec else None,
+        )
+        for pattern in spec.get("terms") or []:
+            _add(index, pattern, ("term", name), where)
+    return classes
+
+
+def _load_context(context: dict[str, Any], index: PhraseIndex) -> None:
+    for (section, key), kind in _CONTEXT_KEYS.items():
+        for pattern in context.get(section, {}).get(key) or []:
+            _add(index, pattern, (kind,), f"context.yaml {section}.{key}")
+
+
+def _add(index: PhraseIndex, pattern: object, payload: tuple[str, ...], where: str) -> None:
+    if not isinstance(pattern, str):  # YAML reads a bare yes/no/on/off as a boolean
+        raise LexiconError(f"{where}: {pattern!r} is not text; quote it")
+    try:
+        index.add(pattern, payload)
+    except ValueError as exc:
+        raise LexiconError(f"{where}: {exc}") from exc
+
+
+def _combo(spec: dict[str, Any], classes: Mapping[str, TermClass]) -> Combo:
+    unknown = [c for c in spec["all"] if c not in classes]
+    if unknown:
+        raise LexiconError(f"terms.yaml combo {spec['name']}: unknown classes {unknown}")
+    severity = _severity(spec["severity"], f"terms.yaml combo {spec['name']}")
+    return Combo(name=spec["name"], classes=frozenset(spec["all"]), severity=severity)

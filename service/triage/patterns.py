@@ -1,0 +1,129 @@
+"""Compiled phrase patterns (see templates/triage/terms.yaml for the syntax).
+
+Every pattern is expanded at load time into flat sequences of atoms and indexed by
+its first atom, so matching a reply costs one dictionary look-up per token plus a
+short walk for the few candidates that start there.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from service.triage.text import BOUNDARY, COMMA
+
+Payload = tuple[str, ...]  # ("term", class) or (context kind,)
+GAP = ".."
+END = "$"
+MAX_GAP = 3
+_GROUP = re.compile(r"\([^)]*\)|\S+")
+_BOUNDARIES = frozenset({BOUNDARY, COMMA})
+
+
+@dataclass(frozen=True)
+class Hit:
+    start: int
+    end: int  # exclusive
+    payload: Payload
+
+
+def expand(pattern: str) -> list[tuple[str, ...]]:
+    """All flat atom sequences a pattern stands for: "(a|b c) d*" -> (a, d*), (b, c, d*)."""
+    options: list[list[list[str]]] = []
+    for group in _GROUP.findall(pattern):
+        if group.startswith("("):
+            if "(" in group[1:] or not group.endswith(")"):
+                raise ValueError(f"nested or unclosed parentheses in {pattern!r}")
+            alternatives = group[1:-1].split("|")
+            options.append([alt.split() for alt in alternatives])
+        else:
+            options.append([[group]])
+    return [tuple(a for part in combo for a in part) for combo in itertools.product(*options)]
+
+
+class _Node:
+    """A trie node: sequences sharing a start are walked once."""
+
+    __slots__ = ("end", "gap", "literal", "payloads", "prefixed")
+
+    def __init__(self) -> None:
+        self.literal: dict[str, _Node] = {}
+        self.prefixed: dict[str, _Node] = {}
+        self.gap: _Node | None = None
+        self.end: _Node | None = None
+        self.payloads: list[Payload] = []
+
+    def child(self, atom: str) -> _Node:
+        if atom == GAP:
+            self.gap = self.gap or _Node()
+            return self.gap
+        if atom == END:
+            self.end = self.end or _Node()
+            return self.end
+        table = self.prefixed if atom.endswith("*") else self.literal
+        key = atom.rstrip("*")
+        if key not in table:
+            table[key] = _Node()
+        return table[key]
+
+    def next_nodes(self, token: str) -> list[_Node]:
+        found = [self.literal[token]] if token in self.literal else []
+        if token not in _BOUNDARIES:
+            found.extend(node for key, node in self.prefixed.items() if token.startswith(key))
+        return found
+
+
+class PhraseIndex:
+    """Many patterns, each with a payload, matched in one pass over the tokens."""
+
+    def __init__(self) -> None:
+        self._root = _Node()
+        self._words: set[str] = set()
+        self._first: dict[str, list[_Node]] = {}  # token -> root children, cached
+
+    def add(self, pattern: str, payload: Payload) -> None:
+        for atoms in expand(pattern):
+            if not atoms or atoms[0] in (GAP, END):
+                raise ValueError(f"pattern {pattern!r} must start with a word")
+            node = self._root
+            for atom in atoms:
+                node = node.child(atom)
+            node.payloads.append(payload)
+            self._words.update(a for a in atoms if a not in (GAP, END))
+        self._first.clear()
+
+    def words(self) -> Iterable[str]:
+        """Every word atom used, for the typo vocabulary."""
+        return iter(self._words)
+
+    def find(self, tokens: list[str]) -> list[Hit]:
+        """Every match, the longest one for each start and payload."""
+        ends: dict[tuple[int, Payload], int] = {}
+        for start, token in enumerate(tokens):
+            first = self._first.get(token)
+            if first is None:
+                first = self._root.next_nodes(token)
+                if len(self._first) < 50_000:
+                    self._first[token] = first
+            for node in first:
+                _walk(node, tokens, start + 1, start, ends)
+        return [Hit(start, end, payload) for (start, payload), end in ends.items()]
+
+
+def _walk(node: _Node, tokens: list[str], j: int, start: int, ends: dict) -> None:
+    for payload in node.payloads:
+        key = (start, payload)
+        if ends.get(key, -1) < j:
+            ends[key] = j
+    if j < len(tokens):
+        for child in node.next_nodes(tokens[j]):
+            _walk(child, tokens, j + 1, start, ends)
+    if node.end is not None and (j == len(tokens) or tokens[j] in _BOUNDARIES):
+        _walk(node.end, tokens, j, start, ends)
+    if node.gap is not None:
+        for skip in range(MAX_GAP + 1):
+            if skip and (j + skip - 1 >= len(tokens) or tokens[j + skip - 1] in _BOUNDARIES):
+                break
+            _walk(node.gap, tokens, j + skip, start, ends)

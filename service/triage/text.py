@@ -1,0 +1,66 @@
+"""Reply text preparation: drop quoted email history, normalise, tokenise.
+
+Tokens are lower-case ASCII words (accents and apostrophes removed, so "can't" is
+"cant" and "difícil" is "dificil") plus boundary tokens that end a clause.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+
+BOUNDARY = "|"  # a clause boundary token (. ! ? ; new line)
+COMMA = ","  # a weak boundary: ends negation and hypothetical scopes
+
+_QUOTE_HEADER = re.compile(
+    r"^\s*(on\b.{0,200}\bwrote:?|el\b.{0,200}\bescribi[oó]:?|-{2,}\s*original message\s*-{2,}|"
+    r"_{8,}|from:\s.*|de:\s.*|sent from my \w+.*|enviado desde mi \w+.*)\s*$",
+    re.IGNORECASE,
+)
+# "On Mon, 2 Mar 2026 at 10:00, Clinic <x@y> wrote:" is often wrapped over two lines.
+_WROTE_TAIL = re.compile(r"^\s*.{0,120}\b(wrote|escribi[oó]):\s*$", re.IGNORECASE)
+_TOKEN = re.compile(r"[a-z0-9]+|[.!?;\n]+|,")
+_APOSTROPHES = str.maketrans("", "", "'\u2019`\u00b4")  # apostrophe, right quote, backtick, acute
+_SPANISH_YES = re.compile(r"(?<!\w)sí(?!\w)")
+
+
+def strip_quoted(text: str) -> str:
+    """The reply without quoted history: lines from the first quote header, and "> " lines.
+
+    The inbound caller strips history with a reply parser; this is the defensive
+    second line so the clinic's own words ("fever", "STOP") are never triaged.
+    """
+    kept: list[str] = []
+    lines = text.splitlines()
+    for index, line in enumerate(lines):
+        if line.lstrip().startswith(">"):
+            continue
+        if _QUOTE_HEADER.match(line) or _starts_wrapped_header(line, lines, index):
+            break
+        kept.append(line)
+    return "\n".join(kept)
+
+
+def _starts_wrapped_header(line: str, lines: list[str], index: int) -> bool:
+    if not re.match(r"^\s*(on|el)\s", line, re.IGNORECASE) or index + 1 >= len(lines):
+        return False
+    return bool(_WROTE_TAIL.match(lines[index + 1]))
+
+
+def normalise(text: str, emoji: Mapping[str, str]) -> str:
+    """Lower case, emoji as words, accents and apostrophes removed."""
+    text = text.lower().translate(_APOSTROPHES)
+    if not text.isascii():
+        for symbol, word in emoji.items():
+            if symbol in text:
+                text = text.replace(symbol, f" {word} ")
+        text = _SPANISH_YES.sub("yes", text)  # "sí" is yes; "si" (no accent) means "if"
+        decomposed = unicodedata.normalize("NFKD", text)
+        text = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return text
+
+
+def tokenise(text: str) -> list[str]:
+    """Words and boundary tokens; runs of sentence punctuation become one boundary."""
+    return [tok if tok[0].isalnum() or tok == COMMA else BOUNDARY for tok in _TOKEN.findall(text)]

@@ -1,0 +1,71 @@
+"""Typo correction for words that are not in the lexicon ("swolen", "vission").
+
+A symmetric-delete index (one edit: deletion, insertion, substitution or swap of
+neighbours) is built once from the lexicon's words; each unknown reply word is
+looked up once and the answer cached, so there is no per-call fuzzy scan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+MIN_LENGTH = 5  # shorter words have too many real-word neighbours ("paid" ~ "pain")
+_SUFFIXES = ("", "s", "es", "ed", "ing", "ness")
+_CACHE_LIMIT = 100_000
+
+
+def _deletes(word: str) -> set[str]:
+    return {word[:i] + word[i + 1 :] for i in range(len(word))}
+
+
+def _within_one_edit(a: str, b: str) -> bool:
+    if abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        if len(diff) == 1:
+            return True
+        swap = len(diff) == 2 and diff[1] == diff[0] + 1
+        return swap and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]]
+    short, long_ = (a, b) if len(a) < len(b) else (b, a)
+    return any(long_[:i] + long_[i + 1 :] == short for i in range(len(long_)))
+
+
+class TypoCorrector:
+    """Maps a misspelt word to the lexicon word one edit away (same first letter)."""
+
+    def __init__(self, words: Iterable[str], *, protected: Iterable[str]) -> None:
+        self.vocabulary: set[str] = set()
+        for word in words:
+            if word.endswith("*"):
+                root = word[:-1]
+                self.vocabulary.update(root + s for s in _SUFFIXES if len(root) >= 4)
+            elif word.isalpha():
+                self.vocabulary.add(word)
+        self.protected = frozenset(protected) | self.vocabulary
+        self._by_delete: dict[str, set[str]] = {}
+        for word in self.vocabulary:
+            if len(word) >= MIN_LENGTH - 1:
+                for key in _deletes(word) | {word}:
+                    self._by_delete.setdefault(key, set()).add(word)
+        self._cache: dict[str, str] = {}
+
+    def correct(self, token: str) -> str:
+        """The lexicon word meant by token, or token itself."""
+        cached = self._cache.get(token)
+        if cached is None:
+            cached = self._lookup(token)
+            if len(self._cache) < _CACHE_LIMIT:
+                self._cache[token] = cached
+        return cached
+
+    def _lookup(self, token: str) -> str:
+        if len(token) < MIN_LENGTH or token in self.protected or not token.isalpha():
+            return token
+        found: set[str] = set()
+        for key in _deletes(token) | {token}:
+            found.update(self._by_delete.get(key, ()))
+        matches = sorted(
+            w for w in found if w[0] == token[0] and w != token and _within_one_edit(w, token)
+        )
+        return matches[0] if matches else token
