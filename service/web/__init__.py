@@ -1,0 +1,15 @@
+"""Server-rendered web pages for clinic staff and operators (mounted under /app).
+
+`router` gathers the page routers plus the static files (CSS and the small script
+that refreshes the alert inbox), so app.py registers the whole web app with one line.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from service.web import static, views_alerts, views_auth, views_ops, views_patients
+
+router = APIRouter(include_in_schema=False)
+for _module in (views_auth, views_patients, views_alerts, views_ops, static):
+    router.include_router(_module.router)

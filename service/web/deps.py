@@ -1,0 +1,201 @@
+"""Who is looking at a page, what they may see, and the CSRF check on every form.
+
+Web views raise `WebError`s; `WebRoute` turns them into HTML pages (or a redirect to
+the login page) instead of the REST API's JSON errors. Another clinic's record is a
+404, exactly like a record that does not exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import Depends, Request, Response
+from fastapi.responses import RedirectResponse
+from fastapi.routing import APIRoute
+
+from service.accounts import Principal, principal_for_user
+from service.api.deps import SessionDep, SettingsDep
+from service.db.models import User
+from service.db.types import utcnow
+from service.domain import Role
+from service.web.auth import active_user
+from service.web.session import WebSession, csrf_matches, read_session
+from service.web.templating import render
+
+LOGIN_PATH = "/app/login"
+
+
+@dataclass(frozen=True)
+class NavItem:
+    href: str
+    label: str
+
+
+_STAFF_NAV = (
+    NavItem("/app/alerts", "Alerts"),
+    NavItem("/app/patients", "Patients"),
+    NavItem("/app/enrol", "Enrol"),
+    NavItem("/app/import", "Import CSV"),
+)
+_OPS_NAV = (
+    NavItem("/app/ops/messages", "Delivery log"),
+    NavItem("/app/ops/charts", "Charts"),
+    NavItem("/app/ops/health", "Worker health"),
+)
+
+
+def nav_for(role: Role | None) -> tuple[NavItem, ...]:
+    if role == Role.STAFF:
+        return _STAFF_NAV
+    if role == Role.OPERATOR:
+        return _OPS_NAV
+    if role == Role.ADMIN:
+        return _STAFF_NAV + _OPS_NAV
+    return ()
+
+
+@dataclass(frozen=True)
+class Viewer:
+    user: User
+    principal: Principal
+    web: WebSession
+
+    @property
+    def role(self) -> Role:
+        return self.principal.role
+
+    @property
+    def csrf(self) -> str:
+        return self.web.csrf
+
+    @property
+    def clinic_id(self) -> int | None:
+        return self.principal.clinic_id
+
+    @property
+    def nav(self) -> tuple[NavItem, ...]:
+        return nav_for(self.role)
+
+    def can_see(self, clinic_id: int | None) -> bool:
+        return self.principal.can_see_clinic(clinic_id)
+
+
+class WebError(Exception):
+    status_code = 400
+    title = "Something went wrong"
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+
+    def response(self, request: Request) -> Response:
+        context: dict[str, Any] = {
+            "viewer": None,
+            "notice": None,
+            "title": self.title,
+            "message": self.message,
+        }
+        return render(request, "error.html", context, status_code=self.status_code)
+
+
+class LoginRequired(WebError):
+    def response(self, request: Request) -> Response:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"{LOGIN_PATH}?next={quote(target, safe='')}", status_code=303)
+
+
+class Forbidden(WebError):
+    status_code = 403
+    title = "Not allowed"
+
+
+class NotFound(WebError):
+    status_code = 404
+    title = "Not found"
+
+
+class Conflict(WebError):
+    status_code = 409
+    title = "Already changed"
+
+
+class CsrfFailed(WebError):
+    status_code = 403
+    title = "Form expired"
+
+
+class WebRoute(APIRoute):
+    """Routes whose WebErrors (raised in views or dependencies) become HTML pages."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def guarded(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except WebError as exc:
+                return exc.response(request)
+
+        return guarded
+
+
+def get_viewer(request: Request, session: SessionDep, settings: SettingsDep) -> Viewer:
+    web = read_session(request, settings)
+    user = active_user(session, web.user_id if web else None, now=utcnow())
+    if web is None or user is None:
+        raise LoginRequired()
+    return Viewer(user=user, principal=principal_for_user(user), web=web)
+
+
+def _require(*roles: Role) -> Callable[[Viewer], Viewer]:
+    def check(viewer: Annotated[Viewer, Depends(get_viewer)]) -> Viewer:
+        if viewer.role not in roles:
+            raise Forbidden("Your account cannot open this page.")
+        return viewer
+
+    return check
+
+
+ViewerDep = Annotated[Viewer, Depends(get_viewer)]
+StaffDep = Annotated[Viewer, Depends(_require(Role.STAFF, Role.ADMIN))]
+OpsDep = Annotated[Viewer, Depends(_require(Role.OPERATOR, Role.ADMIN))]
+
+
+async def check_csrf(request: Request, settings: SettingsDep) -> None:
+    """Every state-changing form posts the session's token (session-bound CSRF token)."""
+    form = await request.form()
+    submitted = form.get("csrf_token")
+    token = submitted if isinstance(submitted, str) else None
+    if not csrf_matches(read_session(request, settings), token):
+        raise CsrfFailed(
+            "This form has expired or did not come from this site. Reload the page and try again."
+        )
+
+
+CsrfDep = Depends(check_csrf)
+
+
+def page(request: Request, name: str, viewer: Viewer | None, **context: Any) -> Response:
+    """Render a page with the viewer, navigation, CSRF token and any notice available."""
+    status_code = context.pop("status_code", 200)
+    notice = NOTICES.get(request.query_params.get("done", ""))
+    base = {"viewer": viewer, "notice": notice}
+    return render(request, name, base | context, status_code=status_code)
+
+
+# After a POST the browser is redirected with ?done=<code>; only these fixed texts show,
+# so a crafted link cannot put words on the page.
+NOTICES = {
+    "enrolled": "Patient enrolled. Their plan is below.",
+    "already": "This patient was already enrolled in this plan for this date.",
+    "paused": "Enrolment paused: nothing more will be sent until it is resumed.",
+    "resumed": "Enrolment resumed.",
+    "cancelled": "Enrolment cancelled: no further messages will be sent.",
+    "rescheduled": "Procedure date changed; unsent messages were rescheduled.",
+    "acknowledged": "Alert acknowledged.",
+    "resolved": "Alert resolved.",
+    "loggedout": "You are signed out.",
+}

@@ -1,0 +1,43 @@
+"""Staff pages: patient list and search, and a patient's timeline."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+from service.api.deps import SessionDep
+from service.db.models import Patient
+from service.web.access import visible
+from service.web.deps import StaffDep, WebRoute, page
+from service.web.explain import explain
+from service.web.patient_data import patient_timeline, search_patients
+from service.web.people import names_for
+
+router = APIRouter(route_class=WebRoute, include_in_schema=False)
+
+
+@router.get("/app/patients")
+def patient_list(
+    request: Request, session: SessionDep, viewer: StaffDep, q: str = "", before: int | None = None
+) -> Response:
+    rows, next_cursor = search_patients(
+        session, clinic_id=viewer.clinic_id, query=q[:100], before_id=before
+    )
+    return page(
+        request,
+        "patients.html",
+        viewer,
+        rows=rows,
+        q=q,
+        next_cursor=next_cursor,
+        first=before is None,
+    )
+
+
+@router.get("/app/patients/{patient_id}")
+def patient_page(
+    request: Request, session: SessionDep, viewer: StaffDep, patient_id: int
+) -> Response:
+    patient = visible(session, viewer, Patient, patient_id)
+    timeline = patient_timeline(session, patient)
+    people = names_for(session, timeline.actors())
+    return page(request, "patient.html", viewer, t=timeline, explain=explain, people=people)

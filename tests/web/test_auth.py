@@ -1,0 +1,136 @@
+"""Sign-in, sessions, CSRF and lock-out."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlmodel import select
+
+from service.db.models import AuditLog, User
+from service.db.types import utcnow
+from service.web.session import COOKIE_NAME
+from tests.web.conftest import PASSWORD, csrf_from, login
+
+
+def _post_login(client, email, password, token=None):  # type: ignore[no-untyped-def]
+    token = token or csrf_from(client.get("/app/login").text)
+    return client.post(
+        "/app/login",
+        data={"email": email, "password": password, "csrf_token": token},
+        follow_redirects=False,
+    )
+
+
+def test_pages_redirect_to_login_when_signed_out(client) -> None:
+    response = client.get("/app/patients", follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/app/login?next=%2Fapp%2Fpatients")
+
+
+def test_it_signs_in_staff_and_lands_on_the_alert_inbox(client, staff) -> None:
+    response = _post_login(client, staff.email, PASSWORD)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/app/alerts"
+
+
+def test_the_session_cookie_is_httponly_samesite_lax_and_secure(client, staff) -> None:
+    response = _post_login(client, staff.email, PASSWORD)
+    cookie = response.headers["set-cookie"]
+    assert cookie.startswith(f"{COOKIE_NAME}=")
+    assert "HttpOnly" in cookie
+    assert "SameSite=lax" in cookie or "SameSite=Lax" in cookie
+    assert "Secure" in cookie
+
+
+def test_an_operator_lands_on_the_delivery_log(client, operator) -> None:
+    response = _post_login(client, operator.email, PASSWORD)
+    assert response.headers["location"] == "/app/ops/messages"
+
+
+def test_a_wrong_password_is_refused_without_saying_which_part_was_wrong(client, staff) -> None:
+    response = _post_login(client, staff.email, "not the password")
+    assert response.status_code == 401
+    assert "Email or password is not right." in response.text
+    assert _post_login(client, "nobody@example.test", "x").status_code == 401
+
+
+def test_login_without_the_csrf_token_is_refused(client, staff) -> None:
+    client.get("/app/login")
+    response = _post_login(client, staff.email, PASSWORD, token="forged")
+    assert response.status_code == 403
+    assert "expired" in response.text
+
+
+def test_five_failures_lock_the_account_even_for_the_right_password(client, staff, session) -> None:
+    for _ in range(5):
+        _post_login(client, staff.email, "wrong password!")
+    response = _post_login(client, staff.email, PASSWORD)
+    assert response.status_code == 401
+    assert "locked" in response.text
+    session.expire_all()
+    user = session.get(User, staff.id)
+    assert user.locked_until is not None and user.locked_until > utcnow()
+    actions = session.exec(select(AuditLog.action).where(AuditLog.entity_id == staff.id)).all()
+    assert "user.locked" in actions
+
+
+def test_the_lock_expires(client, staff, session) -> None:
+    staff.locked_until = utcnow() - timedelta(seconds=1)
+    session.add(staff)
+    session.commit()
+    assert _post_login(client, staff.email, PASSWORD).status_code == 303
+
+
+def test_a_successful_login_resets_the_failure_count(client, staff, session) -> None:
+    for _ in range(3):
+        _post_login(client, staff.email, "wrong password!")
+    _post_login(client, staff.email, PASSWORD)
+    session.expire_all()
+    assert session.get(User, staff.id).failed_logins == 0
+
+
+def test_logout_ends_the_session(client, staff) -> None:
+    token = login(client, staff)
+    response = client.post("/app/logout", data={"csrf_token": token}, follow_redirects=False)
+    assert response.status_code == 303
+    assert client.get("/app/alerts", follow_redirects=False).status_code == 303
+
+
+def test_logout_needs_the_csrf_token(client, staff) -> None:
+    login(client, staff)
+    response = client.post("/app/logout", data={"csrf_token": "nope"}, follow_redirects=False)
+    assert response.status_code == 403
+
+
+def test_a_forged_cookie_is_ignored(client, staff) -> None:
+    client.cookies.set(COOKIE_NAME, "eyJ1aWQiOjF9.forged.sig")
+    assert client.get("/app/alerts", follow_redirects=False).status_code == 303
+
+
+def test_a_deactivated_user_loses_their_session(client, staff, session) -> None:
+    login(client, staff)
+    staff.is_active = False
+    session.add(staff)
+    session.commit()
+    assert client.get("/app/alerts", follow_redirects=False).status_code == 303
+
+
+def test_next_only_redirects_within_the_app(client, staff) -> None:
+    token = csrf_from(client.get("/app/login").text)
+    response = client.post(
+        "/app/login",
+        data={
+            "email": staff.email,
+            "password": PASSWORD,
+            "csrf_token": token,
+            "next": "//evil.example/app/",
+        },
+        follow_redirects=False,
+    )
+    assert response.headers["location"] == "/app/alerts"
+
+
+def test_pages_send_a_strict_content_security_policy(client) -> None:
+    response = client.get("/app/login")
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    assert response.headers["cache-control"] == "no-store"
