@@ -25,6 +25,7 @@ ROUTERS = [
     "service.api.routers.patients",
     "service.api.routers.enrollments",
     "service.api.routers.plans",
+    "service.web",
     "service.api.routers.webhooks_status",
     "service.api.routers.unsubscribe",
 ]
