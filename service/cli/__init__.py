@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from service.cli import accounts, db, plans, worker
+from service.cli import accounts, db, plans, triage, worker
 from service.cli.common import settings
 from service.logs import configure_logging
 
@@ -19,6 +19,7 @@ app.add_typer(accounts.users, name="users")
 app.add_typer(accounts.apikeys, name="apikeys")
 app.add_typer(plans.app, name="plans")
 app.command("worker")(worker.worker)
+app.command("triage")(triage.triage)
 
 
 @app.command()

@@ -7,7 +7,15 @@ term files in templates/triage/ once.
     result.matches  # the phrases behind it, for the staff view
 """
 
-from service.triage.classifier import LABELS, TriageResult, classify
+from service.triage.classifier import LABELS, PROCEDURES, TriageResult, classify
 from service.triage.lexicon import Lexicon, LexiconError, load_lexicon
 
-__all__ = ["LABELS", "Lexicon", "LexiconError", "TriageResult", "classify", "load_lexicon"]
+__all__ = [
+    "LABELS",
+    "PROCEDURES",
+    "Lexicon",
+    "LexiconError",
+    "TriageResult",
+    "classify",
+    "load_lexicon",
+]

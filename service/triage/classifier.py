@@ -22,6 +22,14 @@ from service.triage.lexicon import SEVERITY, Combo, Lexicon, TermClass, load_lex
 from service.triage.text import normalise, strip_quoted, tokenise
 
 LABELS = ("urgent", "concern", "normal", "stop", "start", "help", "other")
+PROCEDURES = (
+    "surgery",
+    "thread_lift",
+    "rf_skin_tightening",
+    "botox",
+    "microneedling",
+    "dermal_filler",
+)
 _NAMES = {v: k for k, v in SEVERITY.items()}
 URGENT, CONCERN, NORMAL = SEVERITY["urgent"], SEVERITY["concern"], SEVERITY["normal"]
 
