@@ -15,6 +15,8 @@ from typing import Any
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import insert
+from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session, col, select
 
 from service.config import validate_timezone
@@ -200,6 +202,43 @@ def find_or_create(
     session.add(patient)
     session.flush()
     return patient, True
+
+
+def ensure_patients(
+    session: Session, *, clinic: Clinic, cleans: list[CleanPatient], now: datetime
+) -> list[tuple[Patient, bool]]:
+    """The bulk path: existing or new patient per input, new ones in one executemany.
+
+    Inputs with the same identity (the same person twice in one file) share one row.
+    Existing patients are returned as they are; their details are not overwritten.
+    """
+    clinic_id: int = clinic.id  # type: ignore[assignment]
+    known = find_existing(session, clinic_id=clinic_id, cleans=cleans)
+    fresh: dict[tuple[str, str], dict[str, Any]] = {}
+    for clean in cleans:
+        key = identity(clean)
+        if key not in known and key not in fresh:
+            fresh[key] = patient_values(clean, clinic_id=clinic_id, now=now)
+    created = _insert(session, list(fresh.values()))
+    made = dict(zip(fresh, created, strict=True))
+    return [
+        (known[identity(c)], False) if identity(c) in known else (made[identity(c)], True)
+        for c in cleans
+    ]
+
+
+def _insert(session: Session, values: list[dict[str, Any]]) -> list[Patient]:
+    if not values:
+        return []
+    statement = insert(Patient).returning(col(Patient.id), sort_by_parameter_order=True)
+    ids = session.execute(statement, values).scalars().all()
+    patients = []
+    for value, new_id in zip(values, ids, strict=True):
+        patient = Patient(id=new_id, **value)
+        make_transient_to_detached(patient)  # the row exists: attach it without a SELECT
+        patients.append(patient)
+    session.add_all(patients)
+    return patients
 
 
 def _chunks(items: list[str], size: int) -> list[list[str]]:

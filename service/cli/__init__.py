@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from service.cli import accounts, db, plans, triage, worker
+from service.cli import accounts, db, enrol, plans, triage, worker
 from service.cli.common import settings
 from service.logs import configure_logging
 
@@ -20,6 +20,8 @@ app.add_typer(accounts.apikeys, name="apikeys")
 app.add_typer(plans.app, name="plans")
 app.command("worker")(worker.worker)
 app.command("triage")(triage.triage)
+app.command("enrol")(enrol.enrol_command)
+app.command("import", help=enrol.IMPORT_HELP)(enrol.import_command)
 
 
 @app.command()

@@ -1,0 +1,239 @@
+"""CSV import: many enrolments at once, through the same bulk path as everything else.
+
+Every row is validated first; a bad row is reported with its line number and the column
+at fault and the good rows are imported anyway. Re-running the same file is harmless:
+patients are recognised (by `external_ref`, else by phone or email plus first name) and
+enrolments are idempotent on (patient, plan, procedure time).
+
+Columns (header row required, names case-insensitive, order free):
+  first_name*, last_name, phone, email, timezone, language, external_ref,
+  plan* (or a default plan for the whole file), procedure_at*,
+  sms_consent, email_consent (yes/no, default yes).
+`procedure_at` is ISO 8601; without a UTC offset it is read as local time in the
+patient's time zone (a spring-forward gap moves forward, a repeated hour takes the
+earlier instant, as everywhere else).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import IO
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session
+
+from service.db.models import Clinic
+from service.enrollment import EnrolError, EnrolRequest, check_procedure_at, enrol_many
+from service.patients import (
+    CleanPatient,
+    PatientError,
+    PatientInput,
+    clean_patient,
+    ensure_patients,
+)
+from service.plans.catalog import PlanCatalog
+from service.plans.model import UnknownPlan
+from service.rendering import Renderer
+from service.scheduling import resolve_wall
+
+COLUMNS = (
+    "first_name",
+    "last_name",
+    "phone",
+    "email",
+    "timezone",
+    "language",
+    "external_ref",
+    "plan",
+    "procedure_at",
+    "sms_consent",
+    "email_consent",
+)
+REQUIRED = ("first_name", "procedure_at")
+_YES = {"", "y", "yes", "true", "1"}
+_NO = {"n", "no", "false", "0"}
+BATCH = 2000
+
+
+@dataclass(frozen=True)
+class RowError:
+    line: int
+    column: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.column}: {self.message}"
+
+
+@dataclass
+class ImportReport:
+    rows: int = 0
+    enrolled: int = 0  # new enrolments
+    existing: int = 0  # already enrolled (a re-run)
+    patients_created: int = 0
+    messages: int = 0
+    errors: list[RowError] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Good:
+    line: int
+    patient: CleanPatient
+    plan_key: str
+    procedure_at: datetime
+
+
+class CsvFormatError(ValueError):
+    """The file itself is unusable (no header, missing required columns)."""
+
+
+def read_rows(stream: IO[str]) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line number, row) pairs; the header is line 1. Raises CsvFormatError."""
+    reader = csv.DictReader(stream)
+    if not reader.fieldnames:
+        raise CsvFormatError("the file is empty: a header row is required")
+    reader.fieldnames = [name.strip().lower() for name in reader.fieldnames]
+    missing = [name for name in REQUIRED if name not in reader.fieldnames]
+    if missing:
+        raise CsvFormatError(f"missing column(s): {', '.join(missing)}")
+    for row in reader:
+        yield reader.line_num, {k: (v or "").strip() for k, v in row.items() if k}
+
+
+def validate_row(
+    line: int,
+    row: dict[str, str],
+    *,
+    clinic: Clinic,
+    catalog: PlanCatalog,
+    default_plan: str | None,
+    now: datetime,
+) -> _Good | RowError:
+    try:
+        patient = clean_patient(_patient_input(row), clinic=clinic)
+    except PatientError as exc:
+        return RowError(line, exc.field, exc.message)
+    except ValueError as exc:
+        return RowError(line, "consent", str(exc))
+    plan_key = row.get("plan") or default_plan or ""
+    try:
+        catalog.get(plan_key)
+    except UnknownPlan as exc:
+        return RowError(line, "plan", str(exc) if plan_key else "required")
+    try:
+        procedure_at = parse_procedure_at(row.get("procedure_at", ""), patient.timezone, now)
+    except EnrolError as exc:
+        return RowError(line, "procedure_at", exc.message)
+    return _Good(line, patient, plan_key, procedure_at)
+
+
+def _patient_input(row: dict[str, str]) -> PatientInput:
+    return PatientInput(
+        first_name=row.get("first_name", ""),
+        last_name=row.get("last_name", ""),
+        phone=row.get("phone") or None,
+        email=row.get("email") or None,
+        timezone=row.get("timezone") or None,
+        language=row.get("language") or "en",
+        external_ref=row.get("external_ref") or None,
+        sms_consent=_flag(row.get("sms_consent", ""), "sms_consent"),
+        email_consent=_flag(row.get("email_consent", ""), "email_consent"),
+        consent_source="csv",
+    )
+
+
+def _flag(value: str, column: str) -> bool:
+    if value.lower() in _YES:
+        return True
+    if value.lower() in _NO:
+        return False
+    raise PatientError(column, f"expected yes or no, got {value!r}")
+
+
+def parse_procedure_at(value: str, zone: str, now: datetime) -> datetime:
+    """ISO 8601; a time without an offset is local to `zone`. Raises EnrolError."""
+    if not value:
+        raise EnrolError("procedure_at", "required")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise EnrolError("procedure_at", f"not an ISO 8601 date and time: {value!r}") from None
+    if parsed.tzinfo is None:  # local to the patient, resolved like every wall time
+        parsed = resolve_wall(parsed.date(), parsed.time(), ZoneInfo(zone))
+    return check_procedure_at(parsed, now=now)
+
+
+def import_rows(
+    session: Session,
+    *,
+    clinic: Clinic,
+    catalog: PlanCatalog,
+    rows: Iterable[tuple[int, dict[str, str]]],
+    now: datetime,
+    actor: str,
+    default_plan: str | None = None,
+    daily_cap: int = 3,
+    renderer: Renderer | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> ImportReport:
+    """Validate and enrol every row, in batches; bad rows are reported, not fatal."""
+    report = ImportReport()
+    batch: list[_Good] = []
+    for line, row in rows:
+        report.rows += 1
+        checked = validate_row(
+            line, row, clinic=clinic, catalog=catalog, default_plan=default_plan, now=now
+        )
+        if isinstance(checked, RowError):
+            report.errors.append(checked)
+            if progress:
+                progress(1)
+            continue
+        batch.append(checked)
+        if len(batch) >= BATCH:
+            _flush(session, clinic, catalog, batch, now, actor, daily_cap, renderer, report)
+            if progress:
+                progress(len(batch))
+            batch = []
+    if batch:
+        _flush(session, clinic, catalog, batch, now, actor, daily_cap, renderer, report)
+        if progress:
+            progress(len(batch))
+    return report
+
+
+def _flush(
+    session: Session,
+    clinic: Clinic,
+    catalog: PlanCatalog,
+    batch: list[_Good],
+    now: datetime,
+    actor: str,
+    daily_cap: int,
+    renderer: Renderer | None,
+    report: ImportReport,
+) -> None:
+    patients = ensure_patients(session, clinic=clinic, cleans=[g.patient for g in batch], now=now)
+    report.patients_created += len({id(p) for p, created in patients if created})
+    by_plan: dict[str, list[EnrolRequest]] = {}
+    for good, (patient, _) in zip(batch, patients, strict=True):
+        by_plan.setdefault(good.plan_key, []).append(EnrolRequest(patient, good.procedure_at))
+    for plan_key, requests in by_plan.items():
+        results = enrol_many(
+            session,
+            clinic=clinic,
+            plan=catalog.get(plan_key),
+            requests=requests,
+            now=now,
+            actor=actor,
+            daily_cap=daily_cap,
+            renderer=renderer,
+            reason="csv import",
+        )
+        for result in results:
+            report.enrolled += result.created
+            report.existing += not result.created
+            report.messages += result.messages

@@ -1,0 +1,105 @@
+"""CSV import: line-numbered errors naming the column, good rows kept, idempotent."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+
+import pytest
+from sqlmodel import select
+
+from service.config import DEFAULT_TEMPLATES_DIR
+from service.csv_import import CsvFormatError, import_rows, read_rows
+from service.db.models import Enrollment, Patient
+from service.plans.catalog import load_catalog
+
+HEADER = "first_name,last_name,phone,email,timezone,language,plan,procedure_at,external_ref\n"
+GOOD = [
+    "Ana,Lopez,(415) 555-0142,ana@example.com,America/Los_Angeles,es,botox,"
+    "2026-03-03T10:00:00-08:00,A1\n",
+    "Bob,Smith,415-555-0143,,,en,botox,2026-03-04 09:30,B2\n",
+]
+BAD = [
+    "Cat,Jones,12,,,en,botox,2026-03-03T10:00:00Z,C3\n",  # line 4: phone
+    "Dan,Brown,4155550144,,Mars/Base,en,botox,2026-03-03T10:00:00Z,D4\n",  # line 5: timezone
+    "Eve,Green,4155550145,,,en,lipo,2026-03-03T10:00:00Z,E5\n",  # line 6: plan
+    "Fay,White,4155550146,,,en,botox,next tuesday,F6\n",  # line 7: procedure_at
+    ",Nobody,4155550147,,,en,botox,2026-03-03T10:00:00Z,G7\n",  # line 8: first_name
+    "Gus,Gray,4155550148,,,en,botox,2028-03-03T10:00:00Z,H8\n",  # line 9: procedure_at
+]
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    return load_catalog(DEFAULT_TEMPLATES_DIR)
+
+
+def run(session, clinic, catalog, text, now, **kwargs):
+    return import_rows(
+        session,
+        clinic=clinic,
+        catalog=catalog,
+        rows=read_rows(io.StringIO(text)),
+        now=now,
+        actor="test",
+        **kwargs,
+    )
+
+
+def test_it_reports_every_bad_row_with_line_and_column_and_imports_the_good_ones(
+    session, factory, catalog, now
+):
+    clinic = factory.clinic()
+    report = run(session, clinic, catalog, HEADER + "".join(GOOD + BAD), now)
+    assert [(e.line, e.column) for e in report.errors] == [
+        (4, "phone"),
+        (5, "timezone"),
+        (6, "plan"),
+        (7, "procedure_at"),
+        (8, "first_name"),
+        (9, "procedure_at"),
+    ]
+    assert "unknown plan 'lipo'" in report.errors[2].message
+    assert (report.rows, report.enrolled, report.patients_created) == (8, 2, 2)
+    assert report.messages > 0
+    assert len(session.exec(select(Enrollment)).all()) == 2
+
+
+def test_a_time_without_offset_is_local_to_the_patient(session, factory, catalog, now):
+    clinic = factory.clinic(timezone="America/New_York")
+    run(session, clinic, catalog, HEADER + GOOD[1], now)
+    enrollment = session.exec(select(Enrollment)).one()
+    assert enrollment.procedure_at == datetime(2026, 3, 4, 14, 30, tzinfo=UTC)
+
+
+def test_a_rerun_imports_nothing_twice(session, factory, catalog, now):
+    clinic = factory.clinic()
+    text = HEADER + "".join(GOOD + BAD)
+    run(session, clinic, catalog, text, now)
+    again = run(session, clinic, catalog, text, now)
+    assert (again.enrolled, again.existing, again.patients_created) == (0, 2, 0)
+    assert len(again.errors) == len(BAD)
+    assert len(session.exec(select(Patient)).all()) == 2
+
+
+def test_a_default_plan_fills_rows_without_one(session, factory, catalog, now):
+    clinic = factory.clinic()
+    text = "first_name,phone,procedure_at\nAna,4155550142,2026-03-03T10:00:00Z\n"
+    report = run(session, clinic, catalog, text, now, default_plan="botox")
+    assert report.enrolled == 1 and not report.errors
+    missing = run(session, clinic, catalog, text.replace("Ana", "Bea"), now)
+    assert [(e.line, e.column, e.message) for e in missing.errors] == [(2, "plan", "required")]
+
+
+def test_progress_counts_every_row(session, factory, catalog, now):
+    clinic = factory.clinic()
+    seen = []
+    run(session, clinic, catalog, HEADER + "".join(GOOD + BAD), now, progress=seen.append)
+    assert sum(seen) == len(GOOD + BAD)
+
+
+def test_a_file_without_the_required_columns_is_refused():
+    with pytest.raises(CsvFormatError, match="procedure_at"):
+        list(read_rows(io.StringIO("first_name,phone\nAna,1\n")))
+    with pytest.raises(CsvFormatError, match="empty"):
+        list(read_rows(io.StringIO("")))
