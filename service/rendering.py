@@ -17,10 +17,11 @@ from typing import Any
 
 from jinja2 import (
     BaseLoader,
-    DictLoader,
+    Environment,
     FileSystemLoader,
     StrictUndefined,
     TemplateError,
+    TemplateNotFound,
     TemplateSyntaxError,
 )
 from jinja2.sandbox import SandboxedEnvironment
@@ -54,7 +55,26 @@ class Rendered:
     segments: int | None  # SMS only
 
 
-def make_environment(loader: BaseLoader) -> SandboxedEnvironment:
+class NamedDictLoader(BaseLoader):
+    """Templates from a mapping (a plan's frozen sources) that reports each template's
+    name as its file name, so an error names the template and line it came from."""
+
+    def __init__(self, mapping: Mapping[str, str]) -> None:
+        self.mapping = dict(mapping)
+
+    def get_source(
+        self, environment: Environment, template: str
+    ) -> tuple[str, str | None, Callable[[], bool] | None]:
+        if template not in self.mapping:
+            raise TemplateNotFound(template)
+        source = self.mapping[template]
+        return source, template, lambda: self.mapping.get(template) == source
+
+    def list_templates(self) -> list[str]:
+        return sorted(self.mapping)
+
+
+def make_environment(loader: BaseLoader | None) -> SandboxedEnvironment:
     return SandboxedEnvironment(
         loader=loader,
         undefined=StrictUndefined,
@@ -110,7 +130,7 @@ class Renderer:
     def _plan_env(self, plan: Plan) -> SandboxedEnvironment:
         env = self._plans.get(plan.sha256)
         if env is None:
-            env = make_environment(DictLoader(dict(plan.templates)))
+            env = make_environment(NamedDictLoader(dict(plan.templates)))
             self._plans[plan.sha256] = env
         return env
 
@@ -138,8 +158,13 @@ class Renderer:
             if missing:
                 raise RenderError(name, None, f"email needs block(s): {', '.join(sorted(missing))}")
             ctx = template.new_context(values)
-            subject = "".join(template.blocks["subject"](ctx))
-            text = "".join(template.blocks["text"](ctx))
+            try:
+                subject = "".join(template.blocks["subject"](ctx))
+                text = "".join(template.blocks["text"](ctx))
+            except Exception:
+                # Blocks called directly skip Jinja's traceback rewriting; this restores
+                # template names and lines in the error.
+                env.handle_exception()
             return " ".join(subject.split()), _tidy(text)
 
         subject, text = _guarded(name, parts)
@@ -156,25 +181,31 @@ def _guarded(name: str, render: Callable[[], Any]) -> Any:
     except RenderError:
         raise
     except TemplateSyntaxError as exc:
-        raise RenderError(exc.name or name, exc.lineno, exc.message or "syntax error") from exc
-    except TemplateError as exc:
-        raise RenderError(name, _error_line(exc, name), str(exc)) from exc
-    except (TypeError, ValueError, KeyError) as exc:
-        raise RenderError(name, _error_line(exc, name), f"{type(exc).__name__}: {exc}") from exc
+        where = _relative(exc.filename or exc.name or name)
+        raise RenderError(where, exc.lineno, exc.message or "syntax error") from exc
+    except (TemplateError, TypeError, ValueError, KeyError) as exc:
+        where, line = _error_location(exc, name)
+        reason = str(exc) if isinstance(exc, TemplateError) else f"{type(exc).__name__}: {exc}"
+        raise RenderError(where, line, reason) from exc
 
 
-def _error_line(exc: BaseException, name: str) -> int | None:
-    """The template line of a runtime error, read from the traceback Jinja rewrites."""
-    line = None
+def _error_location(exc: BaseException, name: str) -> tuple[str, int | None]:
+    """The innermost template frame of a runtime error (Jinja rewrites the traceback
+    so template code appears with the template's file name and line)."""
+    where, line = name, None
     tb = exc.__traceback__
     while tb is not None:
-        if tb.tb_frame.f_code.co_filename in (
-            name,
-            f"<template>/{name}",
-        ) or tb.tb_frame.f_globals.get("__jinja_template__"):
-            line = tb.tb_lineno
+        code = tb.tb_frame.f_code
+        if code.co_name == "top-level template code" or code.co_name.startswith("block "):
+            where, line = _relative(code.co_filename), tb.tb_lineno
         tb = tb.tb_next
-    return line
+    return where, line
+
+
+def _relative(filename: str) -> str:
+    """`.../templates/messages/_system/x.sms.en.j2` -> `_system/x.sms.en.j2`."""
+    marker = "/messages/"
+    return filename.rsplit(marker, 1)[1] if marker in filename else filename
 
 
 def _tidy(text: str) -> str:
@@ -187,14 +218,23 @@ def _tidy(text: str) -> str:
 
 
 def paragraphs(text: str) -> list[dict[str, Any]]:
-    """Plain text to HTML-ready blocks: paragraphs, and '- ' lines as bullet lists."""
+    """Plain text to HTML-ready blocks: paragraphs, and runs of '- ' lines as lists."""
     blocks: list[dict[str, Any]] = []
     for chunk in text.split("\n\n"):
-        lines = [line.strip() for line in chunk.splitlines() if line.strip()]
-        if lines and all(line.startswith("- ") for line in lines):
-            blocks.append({"bullets": [line[2:] for line in lines]})
-        elif lines:
-            blocks.append({"lines": lines})
+        for line in (line.strip() for line in chunk.splitlines()):
+            kind, value = ("bullets", line[2:]) if line.startswith("- ") else ("lines", line)
+            if not line:
+                continue
+            if blocks and kind in blocks[-1] and not blocks[-1].get("closed"):
+                blocks[-1][kind].append(value)
+            else:
+                if blocks:
+                    blocks[-1]["closed"] = True
+                blocks.append({kind: [value]})
+        if blocks:
+            blocks[-1]["closed"] = True
+    for block in blocks:
+        block.pop("closed", None)
     return blocks
 
 

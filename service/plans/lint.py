@@ -69,7 +69,7 @@ def _step_lines(path: Path) -> dict[str, int]:
     for node in steps.value if isinstance(steps, yaml.SequenceNode) else []:
         key = _mapping_get(node, "key")
         if isinstance(key, yaml.ScalarNode):
-            lines.setdefault(str(key.value), node.start_mark.line + 1)
+            lines[str(key.value)] = node.start_mark.line + 1  # a duplicate: the later one
     return lines
 
 
@@ -139,21 +139,28 @@ def _render_one(
 def _check_plan_content(plan: Plan, rendered: dict[Key, Rendered]) -> list[Finding]:
     findings = []
     for lang in plan.languages:
-        flags = plan.red_flags.get(lang)
-        day0 = [
-            r
-            for (s, _, lg), r in rendered.items()
-            if lg == lang and plan.step(s).offset.calendar_days == 0
-        ]
-        if flags is None or not any(
-            _has_red_flags(r.text, flags.items, flags.summary) for r in day0
-        ):
-            msg = (
-                f"red-flag list missing: no day-0 message in {lang!r} carries the plan's red flags"
-            )
-            findings.append(Finding("error", msg, plan.key))
+        findings += _check_red_flags(plan, rendered, lang)
         findings += _check_opt_out(plan, rendered, lang)
     return findings
+
+
+def _check_red_flags(plan: Plan, rendered: dict[Key, Rendered], lang: str) -> list[Finding]:
+    """Some day-0 message must carry the plan's red flags (the summary or every item)."""
+    wanted = [
+        (step.key, channel, lang)
+        for step in plan.steps
+        if step.offset.calendar_days == 0
+        for channel in step_channels(step)
+    ]
+    if any(key not in rendered for key in wanted):
+        return []  # a day-0 template failed or is missing: that error is already reported
+    flags = plan.red_flags.get(lang)
+    if flags is not None and any(
+        _has_red_flags(rendered[key].text, flags.items, flags.summary) for key in wanted
+    ):
+        return []
+    msg = f"red-flag list missing: no day-0 message in {lang!r} carries the plan's red flags"
+    return [Finding("error", msg, plan.key)]
 
 
 def _has_red_flags(text: str, items: tuple[str, ...], summary: str) -> bool:

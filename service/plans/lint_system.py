@@ -26,6 +26,17 @@ SAMPLE_EXTRAS: dict[str, object] = {
 }
 
 
+class Sample(str):
+    """A stand-in for a caller-supplied value: prints as text, allows `.attribute`."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Sample:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return Sample(f"{self}.{name}")
+
+
 def lint_system(templates_dir: Path, renderer: Renderer) -> list[Finding]:
     folder = templates_dir / "messages" / "_system"
     findings: list[Finding] = []
@@ -60,7 +71,7 @@ def lint_system_template(path: Path, templates_dir: Path, renderer: Renderer) ->
 
 def _extra_variables(path: Path, templates_dir: Path, lang: str) -> dict[str, object]:
     """Sample values for the variables a template reads beyond the standard ones."""
-    env = make_environment(loader=None)  # type: ignore[arg-type]
+    env = make_environment(loader=None)
     source = path.read_text(encoding="utf-8")
     try:
         names = meta.find_undeclared_variables(env.parse(source))
@@ -68,4 +79,4 @@ def _extra_variables(path: Path, templates_dir: Path, lang: str) -> dict[str, ob
         template = path.relative_to(templates_dir / "messages").as_posix()
         raise RenderError(template, exc.lineno, exc.message or "syntax error") from exc
     standard = set(sample_context(lang))
-    return {n: SAMPLE_EXTRAS.get(n, f"sample-{n}") for n in names - standard}
+    return {n: SAMPLE_EXTRAS.get(n, Sample(f"sample-{n}")) for n in names - standard}

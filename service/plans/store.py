@@ -8,6 +8,7 @@ change under them.
 
 from __future__ import annotations
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from service.db.models import PlanVersion
@@ -24,12 +25,7 @@ def pin_plan(session: Session, plan: Plan) -> PlanVersion:
     """Store the frozen copy the first time; refuse a changed plan under the same version."""
     row = find_pinned(session, plan.key, plan.version)
     if row is not None:
-        if row.sha256 != plan.sha256:
-            raise PlanError(
-                f"plan {plan.key!r} v{plan.version} changed since it was first used: "
-                "give the edited plan a new version number"
-            )
-        return row
+        return _check(row, plan)
     row = PlanVersion(
         key=plan.key,
         version=plan.version,
@@ -37,8 +33,24 @@ def pin_plan(session: Session, plan: Plan) -> PlanVersion:
         definition=dict(plan.definition),
         templates=dict(plan.templates),
     )
-    session.add(row)
-    session.flush()
+    try:
+        # A savepoint: two first enrolments racing on one version must not fail the
+        # loser's whole transaction; it reads the winner's row and compares instead.
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        return _check(find_pinned(session, plan.key, plan.version), plan)
+    return row
+
+
+def _check(row: PlanVersion | None, plan: Plan) -> PlanVersion:
+    if row is None:
+        raise PlanError(f"plan {plan.key!r} v{plan.version} could not be pinned")
+    if row.sha256 != plan.sha256:
+        raise PlanError(
+            f"plan {plan.key!r} v{plan.version} changed since it was first used: "
+            "give the edited plan a new version number"
+        )
     return row
 
 
