@@ -35,6 +35,7 @@ class SmtpEmailAdapter:
         try:
             smtp = self._connect()
             try:
+                self._secure(smtp)
                 self._deliver(smtp, email, message.to)
             finally:
                 _close(smtp)  # after DATA succeeded, a failing QUIT changes nothing
@@ -75,18 +76,17 @@ class SmtpEmailAdapter:
     def _connect(self) -> smtplib.SMTP:
         s = self.settings
         host, timeout = s.smtp_host or "localhost", s.smtp_timeout_seconds
-        context = ssl.create_default_context()
         if s.smtp_ssl:
-            smtp: smtplib.SMTP = smtplib.SMTP_SSL(
-                host, s.smtp_port, timeout=timeout, context=context
-            )
-        else:
-            smtp = smtplib.SMTP(host, s.smtp_port, timeout=timeout)
-            if s.smtp_starttls:
-                smtp.starttls(context=context)
+            context = ssl.create_default_context()
+            return smtplib.SMTP_SSL(host, s.smtp_port, timeout=timeout, context=context)
+        return smtplib.SMTP(host, s.smtp_port, timeout=timeout)
+
+    def _secure(self, smtp: smtplib.SMTP) -> None:
+        s = self.settings
+        if s.smtp_starttls and not s.smtp_ssl:
+            smtp.starttls(context=ssl.create_default_context())
         if s.smtp_username and s.smtp_password:
             smtp.login(s.smtp_username, s.smtp_password.get_secret_value())
-        return smtp
 
     def _deliver(self, smtp: smtplib.SMTP, email: EmailMessage, to: str) -> None:
         smtp.ehlo_or_helo_if_needed()
@@ -97,7 +97,7 @@ class SmtpEmailAdapter:
         if code not in (250, 251):
             raise _reply_error(code, reply)
         try:
-            smtp.data(email.as_bytes())
+            code, reply = smtp.data(email.as_bytes())
         except smtplib.SMTPDataError:
             raise  # the server answered: it did not take the message
         except (OSError, smtplib.SMTPServerDisconnected) as exc:
@@ -106,6 +106,8 @@ class SmtpEmailAdapter:
                 permanent=False,
                 in_doubt=True,
             ) from exc
+        if code != 250:  # smtplib returns the final reply to DATA rather than raising
+            raise _reply_error(code, reply)
 
 
 def _close(smtp: smtplib.SMTP) -> None:

@@ -123,7 +123,16 @@ class SmtpSink:
 
     received: list[tuple[list[str], EmailMessage]] = field(default_factory=list)
     replies: list[str] = field(default_factory=list)  # e.g. "451 4.3.0 try later"
+    rcpt_replies: list[str] = field(default_factory=list)  # e.g. "550 5.1.1 no such user"
     hang_after_data: float = 0.0
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
+        if self.rcpt_replies:
+            return self.rcpt_replies.pop(0)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         if self.replies:
