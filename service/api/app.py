@@ -28,6 +28,7 @@ ROUTERS = [
     "service.web",
     "service.api.routers.webhooks_status",
     "service.api.routers.unsubscribe",
+    "service.api.routers.messages",
 ]
 
 
