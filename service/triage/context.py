@@ -175,7 +175,10 @@ def _finding(
 
     def near(kind: str) -> bool:
         return any(
-            _before(m, term, layout, window) or _after(m, term, layout, 2) for m in kinds[kind]
+            _before(m, term, layout, window)
+            or _after(m, term, layout, 2)
+            or term.start <= m.start < m.end <= term.end  # "lips a bit swollen"
+            for m in kinds[kind]
         )
 
     segment = layout.segment[term.start]

@@ -36,12 +36,15 @@ class TypoCorrector:
 
     def __init__(self, words: Iterable[str], *, protected: Iterable[str]) -> None:
         self.vocabulary: set[str] = set()
+        derived: set[str] = set()  # forms of "word*" roots, not words of any list
         for word in words:
             if word.endswith("*"):
                 root = word[:-1]
-                self.vocabulary.update(root + s for s in _SUFFIXES if len(root) >= 4)
+                derived.update(root + s for s in _SUFFIXES if len(root) >= 4)
             elif word.isalpha():
                 self.vocabulary.add(word)
+        self._derived = frozenset(derived - self.vocabulary)
+        self.vocabulary |= derived
         self.protected = frozenset(protected) | self.vocabulary
         self._by_delete: dict[str, set[str]] = {}
         for word in self.vocabulary:
@@ -65,7 +68,15 @@ class TypoCorrector:
         found: set[str] = set()
         for key in _deletes(token) | {token}:
             found.update(self._by_delete.get(key, ()))
+        # Words of the lists first, then derived forms; alphabetical for determinism.
         matches = sorted(
-            w for w in found if w[0] == token[0] and w != token and _within_one_edit(w, token)
+            (w for w in found if self._plausible(w, token)), key=lambda w: (w in self._derived, w)
         )
         return matches[0] if matches else token
+
+    def _plausible(self, word: str, token: str) -> bool:
+        if word[0] != token[0] or word == token or not _within_one_edit(word, token):
+            return False
+        # A derived form only absorbs a dropped or doubled letter ("brusing"): a changed
+        # letter is too often another real word ("crushed" is not "crusted").
+        return word not in self._derived or len(word) != len(token)
