@@ -26,6 +26,7 @@ _KEEP = 1000
 
 class ConsoleAdapter:
     name = "console"
+    can_find_sent = True  # it remembers what it recorded
 
     def __init__(self, *, settings: Settings | None = None, channel: Channel = Channel.SMS) -> None:
         self.channel = channel

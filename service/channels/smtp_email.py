@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 class SmtpEmailAdapter:
     name = "smtp"
+    can_find_sent = False  # SMTP cannot list what a server accepted: in doubt -> review
 
     def __init__(self, *, settings: Settings, channel: Channel = Channel.EMAIL) -> None:
         self.settings = settings

@@ -56,6 +56,7 @@ class _HttpClient(TwilioHttpClient):
 
 class TwilioSmsAdapter:
     name = "twilio"
+    can_find_sent = True  # Twilio lists what it sent: in-doubt sends are reconciled
 
     def __init__(self, *, settings: Settings, channel: Channel = Channel.SMS) -> None:
         assert settings.twilio_auth_token is not None, "TWILIO_AUTH_TOKEN is required"

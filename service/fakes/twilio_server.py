@@ -55,7 +55,10 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlparse(self.path)
         form = self._form()
         if url.path == "/_fake/config":
-            self.server.fake.configure(**json.loads(form.get("json", "{}")))
+            try:
+                self.server.fake.configure(**json.loads(form.get("json", "{}")))
+            except (ValueError, TypeError) as exc:
+                return self._json(400, {"message": str(exc)})
             return self._json(200, self.server.fake.config)
         if url.path == "/_fake/reset":
             self.server.fake.reset()

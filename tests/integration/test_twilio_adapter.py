@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -9,13 +11,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+import requests
 
 from service.channels.base import DeliveryError, OutboundMessage, load_adapter
 from service.channels.twilio_sms import TwilioSmsAdapter
 from service.channels.twilio_webhooks import signature_is_valid
 from service.domain import Channel
 from service.fakes.twilio_server import TEST_AUTH_TOKEN
-from tests.integration.conftest import free_port, settings_for_twilio
+from tests.integration.conftest import free_port, settings_for_twilio, wait_for_port
 
 
 def sms(
@@ -220,3 +223,37 @@ def test_the_fake_posts_signed_status_callbacks_in_order(twilio_settings, fake_t
         )
     assert sorted(by_id["mid=5"]) == [("delivered", None), ("sent", None)]
     assert sorted(by_id["mid=6"]) == [("sent", None), ("undelivered", "30003")]
+
+
+def test_the_fake_runs_as_its_own_process_and_is_driven_over_http(settings):
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "service.fakes.twilio_server",
+        "--port",
+        str(port),
+        "--no-callbacks",
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    try:
+        wait_for_port(port, timeout=20, process=process)
+        url = f"http://127.0.0.1:{port}"
+        adapter = load_adapter(settings_for_twilio(settings, url), Channel.SMS)
+        requests.post(f"{url}/_fake/config", json={"fail_next": [{"status": 503}]}, timeout=5)
+        with pytest.raises(DeliveryError):
+            adapter.send(sms())
+        adapter.send(sms())
+        adapter.send(sms(to="+14155550999"))
+        stats = requests.get(f"{url}/_fake/stats", timeout=5).json()
+        assert stats == {
+            "requests": 3,
+            "accepted": 2,
+            "by_to": {"+14155550123": 1, "+14155550999": 1},
+        }
+        assert (
+            requests.post(f"{url}/_fake/config", json={"no_such": 1}, timeout=5).status_code == 400
+        )
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
