@@ -8,8 +8,27 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from service.web import static, views_alerts, views_auth, views_ops, views_patients
+from service.web import (
+    static,
+    views_alerts,
+    views_auth,
+    views_enrol,
+    views_enrollments,
+    views_ops,
+    views_patients,
+    views_record,
+)
 
 router = APIRouter(include_in_schema=False)
-for _module in (views_auth, views_patients, views_alerts, views_ops, static):
+_PAGES = (
+    views_auth,
+    views_patients,
+    views_enrol,
+    views_enrollments,
+    views_record,
+    views_alerts,
+    views_ops,
+    static,
+)
+for _module in _PAGES:
     router.include_router(_module.router)

@@ -87,9 +87,10 @@ class WebError(Exception):
     status_code = 400
     title = "Something went wrong"
 
-    def __init__(self, message: str = "") -> None:
+    def __init__(self, message: str = "", *, back: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.back = back  # where the person should go next
 
     def response(self, request: Request) -> Response:
         context: dict[str, Any] = {
@@ -97,6 +98,7 @@ class WebError(Exception):
             "notice": None,
             "title": self.title,
             "message": self.message,
+            "back": self.back,
         }
         return render(request, "error.html", context, status_code=self.status_code)
 

@@ -43,6 +43,11 @@ def local_time(value: datetime | None, tz: str | None = None, fmt: str = "%Y-%m-
     return f"{local.strftime(fmt)} {local.tzname()}"
 
 
+def wall(value: datetime | None, tz: str) -> str:
+    """The value for a datetime-local input: the wall clock in `tz`, no zone."""
+    return value.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%dT%H:%M") if value else ""
+
+
 def iso(value: datetime | None) -> str:
     return value.isoformat() if value else ""
 
@@ -56,7 +61,9 @@ def templates_at(directory: str) -> Jinja2Templates:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(local=local_time, iso=iso, mask_phone=mask_phone, mask_email=mask_email)
+    env.filters.update(
+        local=local_time, iso=iso, wall=wall, mask_phone=mask_phone, mask_email=mask_email
+    )
     return Jinja2Templates(env=env)
 
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import date
 
@@ -18,6 +16,7 @@ from service.db.models import Clinic, Message, MessageEvent, Patient
 from service.db.types import utcnow
 from service.domain import Channel, MessageStatus
 from service.web.access import visible
+from service.web.csvout import csv_line
 from service.web.deps import OpsDep, WebRoute, page
 from service.web.log_data import LogFilter, decode_cursor, delivery_log, masked_destination
 
@@ -98,19 +97,19 @@ CSV_HEADER = [
 
 def _csv_rows(engine: Engine, flt: LogFilter) -> Iterator[str]:
     """Stream the filtered log in keyset batches (bounded memory, own DB session)."""
-    yield _csv_line(CSV_HEADER)
+    yield csv_line(CSV_HEADER)
     sent = 0
     with Session(engine) as session:
         while sent < EXPORT_LIMIT:
             batch = delivery_log(session, flt, limit=min(EXPORT_BATCH, EXPORT_LIMIT - sent))
             for row in batch.rows:
-                yield _csv_line(_csv_fields(row.message, row.clinic_name, row.destination))
+                yield csv_line(_csv_fields(row.message, row.clinic_name, row.destination))
             sent += len(batch.rows)
             if batch.next_cursor is None:
                 return
             flt = replace(flt, before=decode_cursor(batch.next_cursor))
             session.expunge_all()
-    yield _csv_line([f"# stopped after {EXPORT_LIMIT} rows: narrow the filters"])
+    yield csv_line([f"# stopped after {EXPORT_LIMIT} rows: narrow the filters"])
 
 
 def _csv_fields(m: Message, clinic: str, destination: str) -> list[object]:
@@ -120,19 +119,6 @@ def _csv_fields(m: Message, clinic: str, destination: str) -> list[object]:
         m.delivered_at and m.delivered_at.isoformat(), m.attempts, m.provider, m.error_code,
         m.error_text,
     ]  # fmt: skip
-
-
-def _csv_line(fields: Sequence[object]) -> str:
-    out = io.StringIO()
-    csv.writer(out).writerow([_no_formula(f) for f in fields])
-    return out.getvalue()
-
-
-def _no_formula(value: object) -> object:
-    # A cell starting with = + - @ runs as a formula in spreadsheets (CSV injection).
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value
-    return "" if value is None else value
 
 
 @router.get("/app/ops/messages/{message_id}")

@@ -1,0 +1,92 @@
+"""Enrolling from the web form: success, idempotence, and errors named by field."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+
+from service.db.models import Enrollment, Message, Patient
+from tests.web.conftest import login
+
+
+def _form(token: str, **overrides: str) -> dict[str, str]:
+    values = {
+        "csrf_token": token,
+        "first_name": "Dana",
+        "last_name": "Reyes",
+        "phone": "+14155550142",
+        "email": "dana@example.com",
+        "language": "en",
+        "plan": "botox",
+        "procedure_at": "2026-12-01T10:00",
+        "sms_consent": "on",
+        "email_consent": "on",
+    }
+    values.update(overrides)
+    return values
+
+
+def test_enrolling_creates_the_patient_and_their_plan_and_shows_the_timeline(
+    client, clinic, staff, session
+) -> None:
+    token = login(client, staff)
+    response = client.post("/app/enrol", data=_form(token), follow_redirects=False)
+    assert response.status_code == 303, response.text
+    patient = session.exec(select(Patient).where(Patient.first_name == "Dana")).one()
+    assert response.headers["location"] == f"/app/patients/{patient.id}?done=enrolled"
+    enrollment = session.exec(select(Enrollment).where(Enrollment.patient_id == patient.id)).one()
+    assert enrollment.created_by == f"user:{staff.id}"
+    timeline = client.get(response.headers["location"]).text
+    assert "Patient enrolled." in timeline
+    messages = session.exec(select(Message).where(Message.enrollment_id == enrollment.id)).all()
+    assert messages
+    assert f"message-{messages[0].id}" in timeline
+
+
+def test_the_procedure_time_is_the_patients_local_time(client, clinic, staff, session) -> None:
+    token = login(client, staff)
+    client.post("/app/enrol", data=_form(token, timezone="America/Los_Angeles"))
+    enrollment = session.exec(select(Enrollment)).one()
+    assert enrollment.procedure_at.isoformat() == "2026-12-01T18:00:00+00:00"
+
+
+def test_enrolling_the_same_patient_twice_says_so(client, clinic, staff, session) -> None:
+    token = login(client, staff)
+    client.post("/app/enrol", data=_form(token))
+    again = client.post("/app/enrol", data=_form(token))
+    assert "already enrolled" in again.text
+    assert len(session.exec(select(Enrollment)).all()) == 1
+
+
+def test_every_bad_field_is_named_and_nothing_is_saved(client, clinic, staff, session) -> None:
+    token = login(client, staff)
+    response = client.post(
+        "/app/enrol",
+        data=_form(token, phone="12", plan="nose_job", procedure_at="next tuesday"),
+    )
+    assert response.status_code == 422
+    assert 'id="e-phone"' in response.text
+    assert 'id="e-plan"' in response.text
+    assert 'id="e-procedure_at"' in response.text
+    assert 'aria-invalid="true"' in response.text
+    assert 'value="Dana"' in response.text  # what was typed is kept
+    assert session.exec(select(Patient)).all() == []
+
+
+def test_a_patient_needs_a_phone_or_an_email(client, clinic, staff) -> None:
+    token = login(client, staff)
+    response = client.post("/app/enrol", data=_form(token, phone="", email=""))
+    assert response.status_code == 422
+    assert "a phone number or an email address is required" in response.text
+
+
+def test_a_procedure_far_in_the_future_is_refused(client, clinic, staff) -> None:
+    token = login(client, staff)
+    response = client.post("/app/enrol", data=_form(token, procedure_at="2031-01-01T10:00"))
+    assert response.status_code == 422
+    assert "within a year" in response.text
+
+
+def test_the_enrol_form_needs_the_csrf_token(client, clinic, staff, session) -> None:
+    login(client, staff)
+    assert client.post("/app/enrol", data=_form("forged")).status_code == 403
+    assert session.exec(select(Patient)).all() == []

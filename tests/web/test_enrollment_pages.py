@@ -1,0 +1,137 @@
+"""Pause, resume, cancel, change date, and the exportable record, from the patient page."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from sqlmodel import select
+
+from service import alerts
+from service.db.models import Enrollment, InboundMessage, Message
+from service.domain import AlertSeverity, EnrollmentStatus, MessageStatus
+from tests.web.conftest import login
+from tests.web.test_enrol import _form
+
+
+def _enrol(client, staff, session):  # type: ignore[no-untyped-def]
+    token = login(client, staff)
+    client.post("/app/enrol", data=_form(token))
+    return token, session.exec(select(Enrollment)).one()
+
+
+def _refresh(session, enrollment):  # type: ignore[no-untyped-def]
+    session.expire_all()
+    return session.get(Enrollment, enrollment.id)
+
+
+def test_pause_then_resume(client, clinic, staff, session) -> None:
+    token, enrollment = _enrol(client, staff, session)
+    paused = client.post(
+        f"/app/enrollments/{enrollment.id}/pause", data={"csrf_token": token, "reason": "travel"}
+    )
+    assert "Enrolment paused" in paused.text
+    assert _refresh(session, enrollment).status == EnrollmentStatus.PAUSED
+    assert "Resume" in paused.text
+    client.post(f"/app/enrollments/{enrollment.id}/resume", data={"csrf_token": token})
+    assert _refresh(session, enrollment).status == EnrollmentStatus.ACTIVE
+
+
+def test_cancel_stops_every_pending_message_with_the_reason(client, clinic, staff, session) -> None:
+    token, enrollment = _enrol(client, staff, session)
+    page = client.post(
+        f"/app/enrollments/{enrollment.id}/cancel",
+        data={"csrf_token": token, "reason": "procedure not done"},
+    )
+    assert "Enrolment cancelled" in page.text
+    rows = session.exec(select(Message).where(Message.enrollment_id == enrollment.id)).all()
+    assert {m.status for m in rows} <= {MessageStatus.CANCELLED, MessageStatus.SKIPPED}
+    assert "procedure not done" in page.text
+
+
+def test_resuming_a_cancelled_enrolment_is_explained(client, clinic, staff, session) -> None:
+    token, enrollment = _enrol(client, staff, session)
+    client.post(f"/app/enrollments/{enrollment.id}/cancel", data={"csrf_token": token})
+    response = client.post(f"/app/enrollments/{enrollment.id}/resume", data={"csrf_token": token})
+    assert response.status_code == 409
+    assert "cannot resume a cancelled enrolment" in response.text
+
+
+def test_changing_the_procedure_date_moves_unsent_messages(client, clinic, staff, session) -> None:
+    token, enrollment = _enrol(client, staff, session)
+    response = client.post(
+        f"/app/enrollments/{enrollment.id}/reschedule",
+        data={"csrf_token": token, "procedure_at": "2026-12-08T10:00"},
+    )
+    assert "Procedure date changed" in response.text
+    assert _refresh(session, enrollment).procedure_at.isoformat() == "2026-12-08T15:00:00+00:00"
+
+
+def test_a_bad_new_date_is_named(client, clinic, staff, session) -> None:
+    token, enrollment = _enrol(client, staff, session)
+    response = client.post(
+        f"/app/enrollments/{enrollment.id}/reschedule",
+        data={"csrf_token": token, "procedure_at": "soon"},
+    )
+    assert response.status_code == 422
+    assert "New procedure date" in response.text
+
+
+def test_actions_on_another_clinics_enrolment_are_not_found(
+    client, factory, clinic, staff, session
+) -> None:
+    _, enrollment = _enrol(client, staff, session)
+    other_staff = factory.user(factory.clinic(name="Other"), password="correct horse battery")
+    client.cookies.clear()
+    token = login(client, other_staff)
+    response = client.post(f"/app/enrollments/{enrollment.id}/cancel", data={"csrf_token": token})
+    assert response.status_code == 404
+    assert _refresh(session, enrollment).status == EnrollmentStatus.ACTIVE
+    assert client.get(f"/app/enrollments/{enrollment.id}/record").status_code == 404
+    assert client.get(f"/app/enrollments/{enrollment.id}/record.csv").status_code == 404
+
+
+def test_the_record_lists_messages_replies_alerts_and_who_acted(
+    client, clinic, staff, session, now
+) -> None:
+    token, enrollment = _enrol(client, staff, session)
+    client.post(
+        f"/app/enrollments/{enrollment.id}/pause", data={"csrf_token": token, "reason": "flu"}
+    )
+    reply = InboundMessage(
+        provider_id="SMx",
+        channel="sms",
+        clinic_id=clinic.id,
+        patient_id=enrollment.patient_id,
+        enrollment_id=enrollment.id,
+        from_address="+14155550142",
+        body="=cmd| pus and fever",
+        intent="urgent",
+        matches=["pus", "fever"],
+    )
+    session.add(reply)
+    session.commit()
+    alert = alerts.open_alert(
+        session,
+        clinic=clinic,
+        severity=AlertSeverity.URGENT,
+        kind="triage_urgent",
+        summary="Pus with fever",
+        now=now,
+        patient_id=enrollment.patient_id,
+        enrollment_id=enrollment.id,
+        inbound_id=reply.id,
+    )
+    alerts.acknowledge(session, alert=alert, actor=f"user:{staff.id}", now=now)
+    session.commit()
+    page = client.get(f"/app/enrollments/{enrollment.id}/record").text
+    assert "Pus with fever" in page and "pus and fever" in page
+    assert "enrollment.pause" in page and staff.name in page
+    rows = list(
+        csv.DictReader(io.StringIO(client.get(f"/app/enrollments/{enrollment.id}/record.csv").text))
+    )
+    kinds = {r["kind"] for r in rows}
+    assert {"message", "reply", "alert", "action"} <= kinds
+    replies = [r for r in rows if r["kind"] == "reply"]
+    assert replies[0]["detail"].startswith("'=cmd")  # a formula is neutralised
+    assert any(r["by"] == staff.name for r in rows if r["kind"] == "action")
