@@ -64,15 +64,17 @@ def classify(
 ) -> TriageResult:
     """Triage one patient reply; procedure and day (since the procedure) refine it."""
     lex = lexicon or load_lexicon()
-    tokens = [lex.typos.correct(t) for t in tokenise(normalise(strip_quoted(text), lex.emoji))]
+    correct = lex.typos.correct
+    tokens = [correct(t) for t in tokenise(normalise(strip_quoted(text), lex.emoji))]
     hits = lex.index.find(tokens)
-    findings = context.analyse(tokens, hits, lex)
-    procedure = procedure or infer_procedure(hits)
-    day = day if day is not None else infer_day(tokens, lex)
-    size = len(words_of(tokens))
-    levels = [_level(f, lex.classes[f.term_class], procedure, day, size) for f in findings]
+    findings = context.analyse(tokens, hits, lex) if hits else []
+    if findings and any(lex.classes[f.term_class].expected for f in findings):
+        procedure = procedure or infer_procedure(hits)
+        day = day if day is not None else infer_day(tokens, lex)
+    words = words_of(tokens)
+    levels = [_level(f, lex.classes[f.term_class], procedure, day, len(words)) for f in findings]
     level = max([*levels, _combo_level(findings, lex.combos)], default=0)
-    intent = detect_intent(tokens, hits, lex)
+    intent = detect_intent(words, hits, lex)
     checkin = detect_checkin(tokens, lex)
     label = _label(level, intent, checkin, findings, lex)
     return TriageResult(

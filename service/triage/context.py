@@ -81,15 +81,15 @@ def _outermost(terms: list[Hit], lexicon: Lexicon) -> list[Hit]:
     drooping" (concern) hides "drooping" (urgent), while partly overlapping terms
     ("tongue is swelling up and its hard to swallow") all count."""
 
-    def rank(hit: Hit) -> tuple[int, int]:
-        return (hit.end - hit.start, lexicon.classes[hit.payload[1]].severity)
-
+    if len(terms) == 1:
+        return terms
     unique = sorted(set(terms), key=lambda h: (h.start, h.end, h.payload))
+    rank = {h: (h.end - h.start, lexicon.classes[h.payload[1]].severity) for h in unique}
     return [
         hit
         for hit in unique
         if not any(
-            o.start <= hit.start and hit.end <= o.end and rank(o) > rank(hit) for o in unique
+            o.start <= hit.start and hit.end <= o.end and rank[o] > rank[hit] for o in unique
         )
     ]
 

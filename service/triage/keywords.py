@@ -16,13 +16,13 @@ def words_of(tokens: list[str]) -> list[str]:
     return [t for t in tokens if t not in (BOUNDARY, COMMA)]
 
 
-def detect_intent(tokens: list[str], hits: list[Hit], lexicon: Lexicon) -> str | None:
-    """stop / start / help when the reply is a keyword (plus filler) or a clear phrase."""
+def detect_intent(words: list[str], hits: list[Hit], lexicon: Lexicon) -> str | None:
+    """stop / start / help when the reply (its words, without boundaries) is a keyword
+    (plus filler) or holds a clear phrase."""
     kinds = {h.payload[0] for h in hits}
     for intent in ("stop", "start", "help"):
         if intent in kinds:
             return intent
-    words = words_of(tokens)
     if not words or len(words) > MAX_KEYWORD_WORDS:
         return None
     found: list[str] = []
@@ -60,8 +60,9 @@ def infer_procedure(hits: list[Hit]) -> str | None:
 def infer_day(tokens: list[str], lexicon: Lexicon) -> int | None:
     """Days the reply mentions ("6 months later", "for weeks"), the longest one."""
     best: int | None = None
+    units = lexicon.duration_units
     for index, token in enumerate(tokens):
-        unit = next((u for u, words in lexicon.durations.items() if token in words), None)
+        unit = units.get(token)
         if unit is None or len(token) == 1:
             continue
         previous = tokens[index - 1] if index else ""

@@ -74,6 +74,7 @@ class Lexicon:
     checkin_labels: Mapping[int, int]
     checkin_not_after: frozenset[str]
     durations: Mapping[str, frozenset[str]]
+    duration_units: Mapping[str, str]  # word -> unit ("meses" -> "month")
     emoji: Mapping[str, str]
     typos: TypoCorrector
 
@@ -105,6 +106,7 @@ def load_lexicon(directory: Path = DEFAULT_DIR) -> Lexicon:
         },
         checkin_not_after=frozenset(context["checkin"]["not_after"]),
         durations={unit: frozenset(words) for unit, words in context["durations"].items()},
+        duration_units={w: unit for unit, words in context["durations"].items() for w in words},
         emoji=dict(context.get("emoji", {})),
         typos=TypoCorrector(vocabulary, protected=context.get("not_typos", [])),
     )

@@ -69,10 +69,13 @@ class _Node:
         return table[key]
 
     def next_nodes(self, token: str) -> list[_Node]:
-        found = [self.literal[token]] if token in self.literal else []
+        if not self.prefixed:  # most nodes: one dictionary look-up
+            found = self.literal.get(token)
+            return [found] if found is not None else []
+        found_all = [self.literal[token]] if token in self.literal else []
         if token not in _BOUNDARIES:
-            found.extend(node for key, node in self.prefixed.items() if token.startswith(key))
-        return found
+            found_all.extend(node for key, node in self.prefixed.items() if token.startswith(key))
+        return found_all
 
 
 class PhraseIndex:

@@ -31,6 +31,8 @@ def strip_quoted(text: str) -> str:
     The inbound caller strips history with a reply parser; this is the defensive
     second line so the clinic's own words ("fever", "STOP") are never triaged.
     """
+    if "\n" not in text and not text.lstrip().startswith(">"):
+        return text  # a one-line SMS has no quoted history
     kept: list[str] = []
     lines = text.splitlines()
     for index, line in enumerate(lines):

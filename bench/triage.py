@@ -1,0 +1,167 @@
+"""Triage: our classifier against a NegEx baseline on the labelled dev set.
+
+The baseline is negspacy's NegEx on a blank spaCy English pipeline (sentencizer +
+EntityRuler fed the SAME term lists from templates/triage/terms.yaml, no model
+download), labelling a reply with the most severe non-negated term (with the same
+day-dependent expectations) and recognising a lone carrier keyword. It has no
+hypothetical, resolved, someone-else, typo, Spanish-negation or combination rules:
+those are what we add. Both see the same quoted-history-free, normalised text.
+
+Figures: accuracy, urgent recall/precision, macro-F1 and replies/s on one core, for
+both; the last line is one JSON object. Needs the bench group (`make bench`).
+
+    .venv/bin/python bench/triage.py [--repeat 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import spacy
+from negspacy.negation import Negex  # noqa: F401  (registers the "negex" factory)
+
+from service.triage import LABELS, classify, load_lexicon
+from service.triage.classifier import _expected_level
+from service.triage.lexicon import SEVERITY, Lexicon
+from service.triage.patterns import END, GAP, MAX_GAP, expand
+from service.triage.text import normalise, strip_quoted
+
+DEVSET = Path(__file__).resolve().parent.parent / "tests" / "data" / "triage_devset.jsonl"
+TERMS = Path(__file__).resolve().parent.parent / "templates" / "triage" / "terms.yaml"
+NAMES = {v: k for k, v in SEVERITY.items()}
+
+
+def token_pattern(atoms: tuple[str, ...]) -> list[dict]:
+    """Our pattern atoms as a spaCy token pattern (gaps as up to 3 optional tokens)."""
+    tokens: list[dict] = []
+    for atom in atoms:
+        if atom == GAP:
+            tokens.extend({"OP": "?"} for _ in range(MAX_GAP))
+        elif atom.endswith("*"):
+            tokens.append({"LOWER": {"REGEX": f"^{atom[:-1]}"}})
+        elif atom != END:
+            tokens.append({"LOWER": atom})
+    return tokens
+
+
+def build_baseline(lexicon: Lexicon) -> Callable[[str, str | None, int | None], str]:
+    import yaml
+
+    classes = yaml.safe_load(TERMS.read_text(encoding="utf-8"))["classes"]
+    nlp = spacy.blank("en")
+    nlp.add_pipe("sentencizer")
+    ruler = nlp.add_pipe("entity_ruler")
+    patterns = [
+        {"label": name.upper(), "pattern": token_pattern(atoms)}
+        for name, spec in classes.items()
+        for term in spec["terms"]
+        for atoms in expand(term)
+    ]
+    ruler.add_patterns(patterns)  # type: ignore[attr-defined]
+    nlp.add_pipe("negex", config={"ent_types": [n.upper() for n in classes]})
+    keywords = {k: lexicon.keywords[k] for k in ("stop", "start", "help")}
+
+    def baseline(text: str, procedure: str | None, day: int | None) -> str:
+        clean = normalise(strip_quoted(text), lexicon.emoji)
+        doc = nlp(clean)
+        level = 0
+        for ent in doc.ents:
+            if not ent._.negex:
+                term = lexicon.classes[ent.label_.lower()]
+                level = max(level, _expected_level(term, procedure, day))
+        if level == SEVERITY["urgent"]:
+            return "urgent"
+        words = [t.text for t in doc if t.is_alpha]
+        for intent, vocabulary in keywords.items():
+            if len(words) == 1 and words[0] in vocabulary:
+                return intent
+        return NAMES.get(level, "other")
+
+    return baseline
+
+
+def evaluate(rows: list[dict], predict: Callable[[dict], str]) -> dict[str, float]:
+    pairs = [(r["label"], predict(r)) for r in rows]
+    f1s = []
+    for label in LABELS:
+        said = sum(p == label for _, p in pairs)
+        gold = sum(g == label for g, _ in pairs)
+        right = sum(g == p == label for g, p in pairs)
+        precision = right / said if said else 1.0
+        recall = right / gold if gold else 1.0
+        f1s.append(2 * precision * recall / (precision + recall) if precision + recall else 0.0)
+        if label == "urgent":
+            urgent = (precision, recall)
+    return {
+        "accuracy": sum(g == p for g, p in pairs) / len(pairs),
+        "urgent_recall": urgent[1],
+        "urgent_precision": urgent[0],
+        "macro_f1": sum(f1s) / len(f1s),
+    }
+
+
+def throughput(rows: list[dict], predict: Callable[[dict], str], repeat: int) -> dict:
+    """Replies per second of CPU time (one core, unaffected by other load) and wall time."""
+    for row in rows:  # warm caches, as a long-running worker would be
+        predict(row)
+    cpu, wall = time.process_time(), time.perf_counter()
+    for _ in range(repeat):
+        for row in rows:
+            predict(row)
+    count = repeat * len(rows)
+    return {
+        "replies_per_s": count / (time.process_time() - cpu),
+        "replies_per_s_wall": count / (time.perf_counter() - wall),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=20, help="passes over the dev set")
+    args = parser.parse_args()
+    rows = [json.loads(line) for line in DEVSET.read_text(encoding="utf-8").splitlines()]
+    lexicon = load_lexicon()
+    baseline = build_baseline(lexicon)
+
+    def ours(row: dict) -> str:
+        return classify(row["text"], procedure=row.get("procedure"), day=row.get("day")).label
+
+    def theirs(row: dict) -> str:
+        return baseline(row["text"], row.get("procedure"), row.get("day"))
+
+    results = {"ours": evaluate(rows, ours), "negex": evaluate(rows, theirs)}
+    results["ours"].update(throughput(rows, ours, args.repeat))
+    results["negex"].update(throughput(rows, theirs, max(1, args.repeat // 10)))
+    print(f"dev set: {len(rows)} labelled replies, lexicon {lexicon.version}")
+    print(
+        f"{'':6} {'accuracy':>9} {'urg.recall':>10} {'urg.prec':>9} {'macroF1':>8} "
+        f"{'replies/s cpu':>14} {'(wall)':>8}"
+    )
+    for name, r in results.items():
+        print(
+            f"{name:6} {r['accuracy']:9.3f} {r['urgent_recall']:10.3f} "
+            f"{r['urgent_precision']:9.3f} {r['macro_f1']:8.3f} "
+            f"{r['replies_per_s']:14.0f} {r['replies_per_s_wall']:8.0f}"
+        )
+    speedup = results["ours"]["replies_per_s"] / results["negex"]["replies_per_s"]
+    print(f"speed ratio ours/negex: {speedup:.1f}x; target >= 20,000 replies/s on one core")
+    summary = {
+        "bench": "triage",
+        "replies": len(rows),
+        **{f"{name}_{k}": round(v, 4) for name, r in results.items() for k, v in r.items()},
+        "speed_ratio": round(speedup, 2),
+        "target_replies_per_s": 20000,
+        "meets_target": results["ours"]["replies_per_s"] >= 20000,
+    }
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()
