@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Annotated
 
@@ -25,7 +26,8 @@ class FormData:
         self.errors.setdefault(name, message)
 
 
-async def read_form(request: Request) -> FormData:
+async def read_form(request: Request) -> AsyncIterator[FormData]:
+    """The submitted form; uploaded files are closed once the response is made."""
     form = await request.form()
     values: dict[str, str] = {}
     files: dict[str, UploadFile] = {}
@@ -34,7 +36,10 @@ async def read_form(request: Request) -> FormData:
             values[key] = value
         else:
             files[key] = value
-    return FormData(values, files)
+    try:
+        yield FormData(values, files)
+    finally:
+        await form.close()
 
 
 FormDep = Annotated[FormData, Depends(read_form)]
