@@ -12,6 +12,7 @@ from service.web import (
     static,
     views_alerts,
     views_auth,
+    views_charts,
     views_enrol,
     views_enrollments,
     views_import,
@@ -30,6 +31,7 @@ _PAGES = (
     views_record,
     views_alerts,
     views_ops,
+    views_charts,
     static,
 )
 for _module in _PAGES:
