@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from service.triage.patterns import PhraseIndex
+from service.triage.patterns import PhraseIndex, expand
 from service.triage.typos import TypoCorrector
 
 SEVERITY = {"normal": 1, "concern": 2, "urgent": 3}
@@ -91,7 +91,9 @@ def load_lexicon(directory: Path = DEFAULT_DIR) -> Lexicon:
         for pattern in patterns:
             index.add(pattern, ("procedure", procedure))
     keywords = {k: _words(context["keywords"][k], k) for k in ("stop", "start", "help", "filler")}
-    vocabulary = [*index.words(), *(w for words in keywords.values() for w in words)]
+    # Typos are corrected towards symptom and keyword words only: a near miss of a
+    # context word ("stays" ~ "says") must not change a reply's meaning.
+    vocabulary = [*_term_words(terms), *(w for words in keywords.values() for w in words)]
     return Lexicon(
         version=f"terms v{terms['version']}, context v{context['version']}",
         index=index,
@@ -110,6 +112,17 @@ def load_lexicon(directory: Path = DEFAULT_DIR) -> Lexicon:
         emoji=dict(context.get("emoji", {})),
         typos=TypoCorrector(vocabulary, protected=context.get("not_typos", [])),
     )
+
+
+def _term_words(terms: dict[str, Any]) -> set[str]:
+    return {
+        atom
+        for spec in terms["classes"].values()
+        for pattern in spec.get("terms") or []
+        if isinstance(pattern, str)
+        for atoms in expand(pattern)
+        for atom in atoms
+    }
 
 
 def _read(path: Path) -> dict[str, Any]:

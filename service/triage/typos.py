@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 MIN_LENGTH = 5  # shorter words have too many real-word neighbours ("paid" ~ "pain")
+MIN_SWAP_LENGTH = 7  # a changed or swapped letter only from this length ("bleading")
 _SUFFIXES = ("", "s", "es", "ed", "ing", "ness")
 _CACHE_LIMIT = 100_000
 
@@ -77,6 +78,8 @@ class TypoCorrector:
     def _plausible(self, word: str, token: str) -> bool:
         if word[0] != token[0] or word == token or not _within_one_edit(word, token):
             return False
+        if len(word) == len(token) and len(token) < MIN_SWAP_LENGTH:
+            return False  # "stays" ~ "stars": a changed letter in a short word is a new word
         # A derived form only absorbs a dropped or doubled letter ("brusing"): a changed
         # letter is too often another real word ("crushed" is not "crusted").
         return word not in self._derived or len(word) != len(token)

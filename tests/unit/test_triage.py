@@ -82,6 +82,16 @@ KEYWORDS = [
     ("I need to cancel my appointment", "other"),
     ("can I stop taking the antibiotics?", "other"),
 ]
+NEVER_DROPPED = [  # red flags that a careless negation, "if" or "gone" would hide
+    ("No I can't breathe", "urgent"),
+    ("I'm not ok I can't breathe", "urgent"),
+    ("if I press on it, it turns white and stays white", "urgent"),
+    ("my vision is gone", "urgent"),
+    ("I was fine yesterday but now I can't breathe", "urgent"),
+    ("the swelling went down but now my lip is white", "urgent"),
+    ("my sister had filler and her lip is white", "urgent"),
+    ("the bleeding stopped then started again", "concern"),
+]
 QUOTED_EMAIL = [
     ("Thanks, all fine.\n\nOn Mon, 2 Mar 2026, Clinic <c@x.example> wrote:\n> fever?", "normal"),
     ("Can we move it to 3pm?\n> If you can't breathe call 999", "other"),
@@ -91,7 +101,13 @@ QUOTED_EMAIL = [
 
 @pytest.mark.parametrize(
     ("text", "label"),
-    NEGATION + HYPOTHETICALS + PAST_AND_RESOLVED + SOMEONE_ELSE + TYPOS_AND_EMOJI + SPANISH,
+    NEGATION
+    + HYPOTHETICALS
+    + PAST_AND_RESOLVED
+    + SOMEONE_ELSE
+    + TYPOS_AND_EMOJI
+    + SPANISH
+    + NEVER_DROPPED,
 )
 def test_it_reads_symptoms_in_context(text: str, label: str) -> None:
     result = classify(text)

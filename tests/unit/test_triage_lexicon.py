@@ -76,6 +76,7 @@ def test_typos_are_corrected_only_to_nearby_lexicon_words() -> None:
     assert typos.correct("brusing") == "bruising"
     assert typos.correct("never") == "never"  # a real word, and another first letter
     assert typos.correct("paid") == "paid"  # too short to guess
+    assert TypoCorrector(["stars"], protected=[]).correct("stays") == "stays"  # short swap
 
 
 def test_quoted_history_is_dropped_before_triage() -> None:
