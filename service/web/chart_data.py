@@ -18,8 +18,8 @@ from sqlmodel import Session, col, select
 from service.db.models import InboundMessage, Message
 from service.domain import Channel, MessageStatus
 
-LATENCY_BUCKETS = ((10, "< 10 s"), (30, "10–30 s"), (60, "30 s–1 min"), (300, "1–5 min"),
-                   (1800, "5–30 min"), (7200, "30 min–2 h"))  # fmt: skip
+LATENCY_BUCKETS = ((10, "< 10 s"), (30, "10-30 s"), (60, "30 s-1 min"), (300, "1-5 min"),
+                   (1800, "5-30 min"), (7200, "30 min-2 h"))  # fmt: skip
 SLOWEST = "≥ 2 h"
 _FAILED = (MessageStatus.FAILED.value, MessageStatus.UNDELIVERED.value)
 CACHE_SECONDS = 60.0

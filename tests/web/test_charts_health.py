@@ -37,7 +37,7 @@ def test_charts_count_real_rows(client, factory, clinic, operator, session) -> N
     assert "9 sent, 5 delivered, 4 failed or undelivered" in page
     assert "<svg" in page and 'role="img"' in page
     assert "&lt; 10 s: 3" in page  # the latency bucket's tooltip
-    assert "5–30 min: 2" in page
+    assert "5-30 min: 2" in page
     assert "landline cannot receive SMS: 4" in page
     assert "urgent: 1" in page
 
