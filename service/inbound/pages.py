@@ -1,0 +1,127 @@
+"""Pages to the clinic's on-call staff, queued through the normal outbox.
+
+A page carries as little PHI as it can: the patient's first name and id and a link to
+the alert, never the reply text. Urgent pages have priority URGENT (quiet hours do not
+apply) and no validity limit: a late page is still better than none.
+
+Escalation level L pages the first L+1 recipients in position order: level 0 is the
+first on-call, each escalation re-pages those already paged and adds the next one.
+A clinic with no on-call recipients is paged on its own contact number and email.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlmodel import Session, select
+
+from service.db.models import Alert, Clinic, Message, OnCallRecipient, Patient
+from service.domain import Channel, MessageKind, Priority
+from service.inbound.replies import Composer
+from service.logs import kv
+from service.outbox import queue_message
+
+log = logging.getLogger(__name__)
+
+
+def recipients(session: Session, clinic: Clinic) -> list[OnCallRecipient]:
+    rows = session.exec(
+        select(OnCallRecipient)
+        .where(OnCallRecipient.clinic_id == clinic.id)
+        .order_by(OnCallRecipient.position)  # type: ignore[arg-type]
+    ).all()
+    if rows:
+        return list(rows)
+    log.warning(kv("page.no_oncall", clinic_id=clinic.id))
+    return [OnCallRecipient(id=0, clinic_id=clinic.id or 0, name=clinic.name,
+                            phone=clinic.contact_phone, email=clinic.email_from)]  # fmt: skip
+
+
+def patient_label(patient: Patient | None, alert: Alert) -> str:
+    if patient is None:
+        return "(unknown number)"
+    return f"{patient.first_name} (#{patient.id})"
+
+
+def page_urgent(
+    session: Session, *, composer: Composer, alert: Alert, clinic: Clinic, now: datetime
+) -> list[Message]:
+    """Page everyone up to the alert's escalation level, by SMS and email."""
+    on_call = recipients(session, clinic)[: alert.escalation_level + 1]
+    patient = session.get(Patient, alert.patient_id) if alert.patient_id else None
+    pages = []
+    for recipient in on_call:
+        for channel, address in ((Channel.SMS, recipient.phone), (Channel.EMAIL, recipient.email)):
+            if address:
+                pages.append(
+                    _queue_page(session, composer=composer, alert=alert, clinic=clinic,
+                                patient=patient, channel=channel, address=address,
+                                recipient_id=recipient.id, name="page_urgent", now=now)
+                )  # fmt: skip
+    return pages
+
+
+def page_task(
+    session: Session, *, composer: Composer, alert: Alert, clinic: Clinic, task: str, now: datetime
+) -> Message | None:
+    """Tell the first on-call about a follow-up task (opt-out, call-back), email first."""
+    first = recipients(session, clinic)[0]
+    patient = session.get(Patient, alert.patient_id) if alert.patient_id else None
+    channel, address = (Channel.EMAIL, first.email) if first.email else (Channel.SMS, first.phone)
+    if not address:
+        return None
+    return _queue_page(session, composer=composer, alert=alert, clinic=clinic, patient=patient,
+                       channel=channel, address=address, recipient_id=first.id,
+                       name="page_task", now=now, task=task)  # fmt: skip
+
+
+def _queue_page(
+    session: Session,
+    *,
+    composer: Composer,
+    alert: Alert,
+    clinic: Clinic,
+    patient: Patient | None,
+    channel: Channel,
+    address: str,
+    recipient_id: int | None,
+    name: str,
+    now: datetime,
+    task: str = "",
+) -> Message:
+    rendered = composer.renderer.render_system(
+        name=name,
+        channel=channel,
+        language="en",
+        context={
+            "clinic_name": clinic.name,
+            "patient_label": patient_label(patient, alert),
+            "alert_link": composer.alert_link(alert.id),
+            "alert_id": alert.id,
+            "escalation_level": alert.escalation_level,
+            "task": task,
+        },
+    )
+    urgent = name == "page_urgent"
+    message = queue_message(
+        session,
+        clinic_id=clinic.id,  # type: ignore[arg-type]
+        channel=channel,
+        body=rendered.text,
+        subject=rendered.subject,
+        body_html=rendered.html,
+        segments=rendered.segments,
+        # Not linked to the patient: their opt-out and holds must never stop a page.
+        patient_id=None,
+        to_address=address,
+        kind=MessageKind.PAGE,
+        priority=Priority.URGENT if urgent else Priority.ROUTINE,
+        due_at=now,
+        dedupe_key=f"page:{alert.id}:{alert.escalation_level}:{recipient_id}:{channel.value}",
+        reason=f"{name} for alert {alert.id} level {alert.escalation_level}",
+    )
+    message.context = {"alert_id": alert.id, "page": name, "level": alert.escalation_level}
+    session.add(message)
+    log.info(kv("page.queued", alert_id=alert.id, message_id=message.id, channel=channel.value))
+    return message

@@ -1,0 +1,344 @@
+"""The inbound use case on an in-memory database: what each kind of reply leaves behind."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import pytest
+from sqlmodel import Session, select
+
+from service import accounts
+from service.config import Settings
+from service.db.models import (
+    Alert,
+    AuditLog,
+    Clinic,
+    Enrollment,
+    InboundMessage,
+    Message,
+    Patient,
+)
+from service.domain import (
+    AlertSeverity,
+    AlertStatus,
+    Channel,
+    MessageKind,
+    MessageStatus,
+    Priority,
+)
+from service.inbound.handle import handle_reply
+from service.inbound.matching import triage_hints
+from service.inbound.replies import Composer
+from service.inbound.reply import InboundReply
+from service.outbox import queue_message
+from service.rendering import Renderer
+from tests.factories import Factory
+
+CLINIC_NUMBER = "+14155550999"
+
+
+@pytest.fixture
+def composer(settings: Settings) -> Composer:
+    return Composer(renderer=Renderer(settings.templates_dir), base_url="https://care.test")
+
+
+@pytest.fixture
+def clinic(factory: Factory, session: Session) -> Clinic:
+    clinic = factory.clinic(sms_from=CLINIC_NUMBER, email_from="care@glow.test")
+    accounts.add_oncall(
+        session, clinic=clinic, name="Dr A", phone="+14155550501", email="a@glow.test"
+    )
+    accounts.add_oncall(session, clinic=clinic, name="Dr B", phone="+14155550502", email=None)
+    session.commit()
+    return clinic
+
+
+@pytest.fixture
+def patient(factory: Factory, clinic: Clinic) -> Patient:
+    return factory.patient(clinic, first_name="Ana", phone="+14155550123", email="ana@example.test")
+
+
+class Inbox:
+    """Sends replies through `handle_reply` with fresh provider ids."""
+
+    def __init__(self, session: Session, composer: Composer, now: datetime) -> None:
+        self.session, self.composer, self.now, self.n = session, composer, now, 0
+
+    def sms(self, text: str, *, sender: str = "+14155550123", sid=None, to=CLINIC_NUMBER, **kw):  # type: ignore[no-untyped-def]
+        self.n += 1
+        reply = InboundReply(
+            provider_id=sid or f"SM{self.n:032d}",
+            channel=Channel.SMS,
+            from_address=sender,
+            to_address=to,
+            body=text,
+            text=text.strip(),
+            **kw,
+        )
+        return self.handle(reply)
+
+    def handle(self, reply: InboundReply):  # type: ignore[no-untyped-def]
+        outcome = handle_reply(self.session, reply=reply, composer=self.composer, now=self.now)
+        self.session.commit()
+        return outcome
+
+
+@pytest.fixture
+def inbox(session: Session, composer: Composer, now: datetime, clinic: Clinic) -> Inbox:
+    return Inbox(session, composer, now)
+
+
+def rows(session: Session, model, **where):  # type: ignore[no-untyped-def]
+    query = select(model)
+    for name, value in where.items():
+        query = query.where(getattr(model, name) == value)
+    return list(session.exec(query))
+
+
+def replies(session: Session) -> list[Message]:
+    return rows(session, Message, kind=MessageKind.AUTO_REPLY)
+
+
+def pages(session: Session) -> list[Message]:
+    return rows(session, Message, kind=MessageKind.PAGE)
+
+
+def test_an_urgent_reply_opens_an_alert_pages_on_call_and_sends_the_safety_net(
+    session: Session, inbox: Inbox, patient: Patient, now: datetime
+) -> None:
+    outcome = inbox.sms("help my face is drooping")
+    [alert] = rows(session, Alert)
+    assert (alert.severity, alert.status, alert.patient_id) == ("urgent", "open", patient.id)
+    assert alert.next_escalation_at == now + timedelta(minutes=15)
+    assert outcome.alert_id == alert.id
+    # Level 0 pages the first on-call by SMS and email, urgently, without the reply text.
+    assert sorted((p.channel, p.to_address) for p in pages(session)) == [
+        ("email", "a@glow.test"),
+        ("sms", "+14155550501"),
+    ]
+    for page in pages(session):
+        assert page.priority == Priority.URGENT and page.patient_id is None
+        assert "drooping" not in (page.body or "") and f"/alerts/{alert.id}" in (page.body or "")
+        assert "Ana" in (page.body or "")
+    [reply] = replies(session)
+    assert (reply.patient_id, reply.channel, reply.priority) == (patient.id, "sms", "urgent")
+    assert "trouble breathing" in (reply.body or "") and "911" in (reply.body or "")
+    [inbound] = rows(session, InboundMessage)
+    assert inbound.intent == "urgent" and inbound.matches
+
+
+def test_a_replayed_message_sid_changes_nothing(session: Session, inbox: Inbox, patient) -> None:  # type: ignore[no-untyped-def]
+    first = inbox.sms("my lips are turning blue", sid="SM" + "f" * 32)
+    second = inbox.sms("my lips are turning blue", sid="SM" + "f" * 32)
+    assert second.duplicate and second.inbound_id == first.inbound_id
+    assert len(rows(session, InboundMessage)) == 1
+    assert len(rows(session, Alert)) == 1
+    assert len(replies(session)) == 1
+
+
+def test_a_second_urgent_text_joins_the_open_alert_but_still_gets_the_safety_net(
+    session: Session, inbox: Inbox, patient: Patient
+) -> None:
+    inbox.sms("my lips are turning blue")
+    inbox.sms("my lips are still turning blue")
+    assert len(rows(session, Alert)) == 1
+    assert len(pages(session)) == 2  # the first page only
+    assert [r.context["compliance"] for r in replies(session)] == ["urgent_safety_net"] * 2  # type: ignore[index]
+
+
+def plan_sms(session: Session, clinic: Clinic, patient: Patient, now: datetime, n: int) -> Message:
+    return queue_message(
+        session, clinic_id=clinic.id, channel=Channel.SMS, body="tip", kind=MessageKind.PLAN,
+        priority=Priority.ROUTINE, due_at=now + timedelta(days=n), dedupe_key=f"plan:{n}",
+        patient_id=patient.id,
+    )  # fmt: skip
+
+
+def test_stop_opts_out_cancels_pending_sms_confirms_once_and_tells_the_clinic(
+    session: Session, inbox: Inbox, clinic: Clinic, patient: Patient, now: datetime
+) -> None:
+    pending = [plan_sms(session, clinic, patient, now, n) for n in (1, 2)]
+    session.commit()
+    inbox.sms("Stop.")
+    session.refresh(patient)
+    assert patient.sms_opted_out_at == now
+    assert all(session.get(Message, m.id).status == MessageStatus.CANCELLED for m in pending)  # type: ignore[union-attr]
+    [confirmation] = replies(session)
+    assert confirmation.context == {"compliance": "stop_confirmation", "inbound_id": 1}
+    assert "START" in (confirmation.body or "") and "911" in (confirmation.body or "")
+    [task] = rows(session, Alert)
+    assert (task.severity, task.kind) == (AlertSeverity.TASK, "opt_out")
+    [page] = pages(session)
+    assert page.to_address == "a@glow.test" and "opted out" in (page.subject or "")
+    assert rows(session, AuditLog, action="patient.opt_out.sms")
+    inbox.sms("STOP")  # carriers allow a single confirmation
+    assert len(replies(session)) == 1 and len(rows(session, Alert)) == 1
+
+
+def test_an_urgent_symptom_outranks_an_opt_out_word(
+    session: Session, inbox: Inbox, patient: Patient
+) -> None:
+    inbox.sms("STOP my lips are turning blue")
+    session.refresh(patient)
+    assert patient.sms_opted_out_at is None
+    [alert] = rows(session, Alert)
+    assert alert.severity == "urgent" and "opt-out" in alert.summary
+
+
+def test_the_pain_wont_stop_is_not_an_opt_out(session: Session, inbox: Inbox, patient) -> None:  # type: ignore[no-untyped-def]
+    inbox.sms("The pain won't stop")
+    session.refresh(patient)
+    assert patient.sms_opted_out_at is None
+    [alert] = rows(session, Alert)
+    assert alert.severity == "concern"
+    assert [r.context["compliance"] for r in replies(session)] == ["concern_reply"]  # type: ignore[index]
+
+
+def test_start_after_stop_opts_back_in_with_a_confirmation(
+    session: Session, inbox: Inbox, patient: Patient
+) -> None:
+    inbox.sms("STOP")
+    inbox.sms("START")
+    session.refresh(patient)
+    assert patient.sms_opted_out_at is None
+    names = [r.context["compliance"] for r in replies(session)]  # type: ignore[index]
+    assert names == ["stop_confirmation", "start_confirmation"]
+
+
+def test_help_names_the_clinic_its_phone_and_how_to_opt_out(
+    session: Session, inbox: Inbox, clinic: Clinic, patient: Patient
+) -> None:
+    inbox.sms("HELP")
+    [reply] = replies(session)
+    assert clinic.name in (reply.body or "") and clinic.contact_phone in (reply.body or "")
+    assert "STOP" in (reply.body or "")
+    assert not rows(session, Alert)
+
+
+def test_spanish_patients_get_spanish_replies(session: Session, inbox: Inbox, patient) -> None:  # type: ignore[no-untyped-def]
+    patient.language = "es"
+    session.add(patient)
+    session.commit()
+    inbox.sms("AYUDA")
+    [reply] = replies(session)
+    assert reply.language == "es" and "emergencia" in (reply.body or "")
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "alert_kind", "reply_name"),
+    [
+        ("1", "1", None, "checkin_ack"),
+        ("2", "2", "checkin_worry", "checkin_ack"),
+        ("3", "3", "callback", "callback_ack"),
+    ],
+)
+def test_checkin_answers_are_recorded_and_three_asks_for_a_call_back(
+    session: Session,
+    inbox: Inbox,
+    patient: Patient,
+    text,
+    intent,
+    alert_kind,
+    reply_name,  # type: ignore[no-untyped-def]
+) -> None:
+    inbox.sms(text)
+    [inbound] = rows(session, InboundMessage)
+    assert inbound.intent == intent
+    assert [a.kind for a in rows(session, Alert)] == ([alert_kind] if alert_kind else [])
+    assert [r.context["compliance"] for r in replies(session)] == [reply_name]  # type: ignore[index]
+
+
+def test_a_photo_is_kept_as_links_and_queued_for_staff_review(
+    session: Session, inbox: Inbox, patient: Patient
+) -> None:
+    inbox.sms("", media_urls=("https://api.twilio.test/Media/ME1",))
+    [inbound] = rows(session, InboundMessage)
+    assert inbound.media_urls == ["https://api.twilio.test/Media/ME1"]
+    [task] = rows(session, Alert)
+    assert task.kind == "media_review" and task.severity == "task"
+
+
+@pytest.mark.parametrize("text", ["", "🙂👍", "ok " * 533, "😷" * 400])
+def test_odd_bodies_are_recorded_without_a_fuss(
+    session: Session, inbox: Inbox, patient, text
+) -> None:  # type: ignore[no-untyped-def]
+    inbox.sms(text)
+    [inbound] = rows(session, InboundMessage)
+    assert inbound.body == text and inbound.handled_at is not None
+    assert not rows(session, Alert, severity="urgent")
+
+
+def test_an_unknown_number_is_recorded_and_answered_once(session: Session, inbox: Inbox) -> None:
+    inbox.sms("hi who is this", sender="+14155550777")
+    inbox.sms("hello?", sender="+14155550777")
+    assert len(rows(session, InboundMessage)) == 2
+    [reply] = replies(session)
+    assert reply.to_address == "+14155550777" and reply.patient_id is None
+    assert reply.context["compliance"] == "unknown_sender"  # type: ignore[index]
+
+
+def test_an_urgent_text_from_an_unknown_number_still_pages(session: Session, inbox: Inbox) -> None:
+    inbox.sms("this is Ana on my husband's phone, my face is drooping", sender="+14155550777")
+    [alert] = rows(session, Alert)
+    assert alert.severity == "urgent" and alert.patient_id is None
+    assert pages(session)
+    assert [r.context["compliance"] for r in replies(session)] == ["urgent_safety_net"]  # type: ignore[index]
+
+
+def test_the_loop_guard_caps_auto_replies_but_never_the_safety_net(
+    session: Session, inbox: Inbox, patient: Patient
+) -> None:
+    for _ in range(5):
+        inbox.sms("HELP")
+    assert len(replies(session)) == 3
+    inbox.sms("I can't breathe properly")
+    assert replies(session)[-1].context["compliance"] == "urgent_safety_net"  # type: ignore[index]
+
+
+def test_a_safety_net_reply_to_an_opted_out_patient_goes_by_email(
+    session: Session, inbox: Inbox, patient: Patient, now: datetime
+) -> None:
+    patient.sms_opted_out_at = now
+    session.add(patient)
+    session.commit()
+    inbox.sms("my lips are turning blue")
+    [reply] = replies(session)
+    assert reply.channel == Channel.EMAIL and "trouble breathing" in (reply.body or "")
+
+
+def test_a_reply_nobody_can_route_is_recorded_without_a_reply(session: Session, inbox) -> None:  # type: ignore[no-untyped-def]
+    outcome = inbox.sms("hello", sender="+19999999999", to="+10000000000")
+    assert outcome.action == "unrouted"
+    [inbound] = rows(session, InboundMessage)
+    assert inbound.clinic_id is None and not replies(session)
+
+
+def test_a_known_patient_writing_to_an_unknown_number_is_matched_by_phone(
+    session: Session, inbox: Inbox, patient: Patient
+) -> None:
+    inbox.sms("HELP", to="+10000000000")
+    [inbound] = rows(session, InboundMessage)
+    assert (inbound.clinic_id, inbound.patient_id) == (patient.clinic_id, patient.id)
+
+
+def test_triage_is_told_the_procedure_and_day_of_the_latest_enrolment(
+    session: Session, clinic: Clinic, patient: Patient, now: datetime
+) -> None:
+    enrollment = Enrollment(
+        clinic_id=clinic.id, patient_id=patient.id, plan_key="thread_lift", plan_version=1,  # type: ignore[arg-type]
+        procedure_at=now - timedelta(days=12, hours=3),
+    )  # fmt: skip
+    session.add(enrollment)
+    session.commit()
+    assert triage_hints(session, enrollment, now=now) == ("thread_lift", 12)
+    assert triage_hints(session, None, now=now) == (None, None)
+
+
+def test_acknowledged_alerts_still_count_until_resolved(session, inbox, patient) -> None:  # type: ignore[no-untyped-def]
+    from service.alerts import acknowledge, patient_has_open_alert
+
+    inbox.sms("my lips are turning blue")
+    [alert] = rows(session, Alert)
+    acknowledge(session, alert=alert, actor="user:1", now=inbox.now)
+    assert alert.status == AlertStatus.ACKNOWLEDGED
+    assert patient_has_open_alert(session, patient.id)
