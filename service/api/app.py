@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 # Explicit registry of routers: adding a resource is one file plus one line here.
 ROUTERS = [
     "service.api.routers.health",
+    "service.api.routers.webhooks_inbound",
+    "service.api.routers.alerts",
     "service.api.routers.patients",
     "service.api.routers.enrollments",
     "service.api.routers.plans",
