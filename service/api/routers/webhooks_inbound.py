@@ -67,7 +67,7 @@ def twilio_sms(
     try:
         reply = parse_twilio_form(params)
     except InboundParseError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from None
+        raise HTTPException(422, str(exc)) from None
     _handle(session, reply, settings)
     return Response(EMPTY_TWIML, media_type="application/xml")
 
@@ -99,13 +99,13 @@ def email_inbound(
         log.warning(kv("webhook.email.bad_secret"))
         raise HTTPException(status.HTTP_403_FORBIDDEN, "invalid or missing inbound secret")
     if not raw.strip():
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "body: empty message")
+        raise HTTPException(422, "body: empty message")
     if len(raw) > MAX_EMAIL_BYTES:
-        raise HTTPException(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, "body: message too large")
+        raise HTTPException(413, "body: message too large")
     try:
         reply = parse_email(raw)
     except InboundParseError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(exc)) from None
+        raise HTTPException(422, str(exc)) from None
     outcome = _handle(session, reply, settings)
     return {"id": outcome.inbound_id, "duplicate": outcome.duplicate, "action": outcome.action}
 
