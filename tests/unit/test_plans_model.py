@@ -153,3 +153,25 @@ def test_occurrences_expand_repeats_in_plan_order() -> None:
     keys = [occ.step.key for occ in plan.occurrences()]
     assert keys[:3] == ["day0_expect", "day1_care", "day2_checkin"]
     assert keys.count("red_flag_reminder") == 4  # days 4, 7, 10 and 13
+
+
+def test_filler_treats_vascular_occlusion_signs_as_call_now_in_both_languages() -> None:
+    plan = load_catalog(DEFAULT_TEMPLATES_DIR).get("dermal_filler")
+    english = " ".join(plan.red_flags["en"].items).lower()
+    for sign in ["white", "blanching", "dusky", "blue", "mottled", "severe pain", "vision"]:
+        assert sign in english
+    spanish = " ".join(plan.red_flags["es"].items).lower()
+    for sign in ["blanca", "azulada", "moteada", "dolor fuerte", "vista"]:
+        assert sign in spanish
+    sms = plan.templates["dermal_filler/day0_expect.sms.en.j2"]
+    assert "call us NOW" in sms and plan.step("day0_expect").priority is Priority.SAFETY
+
+
+def test_nerve_plans_say_tingling_is_normal_in_week_two() -> None:
+    catalog = load_catalog(DEFAULT_TEMPLATES_DIR)
+    for key in ["surgery", "thread_lift"]:
+        plan = catalog.get(key)
+        step = plan.step("week2_nerves")
+        assert step.offset.weeks == 2
+        assert "tingling" in plan.templates[f"{key}/week2_nerves.sms.en.j2"]
+        assert "hormigueo" in plan.templates[f"{key}/week2_nerves.sms.es.j2"]
