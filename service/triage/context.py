@@ -48,12 +48,12 @@ def analyse(tokens: list[str], hits: list[Hit], lexicon: Lexicon) -> list[Findin
     for hit in hits:
         kinds[str(hit.payload[0])].append(hit)
     terms = _outermost(kinds["term"], lexicon)
-    negpseudo = kinds["negpseudo"] + terms
+    pseudo = kinds["negpseudo"]
     triggers = {
-        "neg": _without(kinds["neg"], negpseudo),
-        "negpost": _without(kinds["negpost"], negpseudo),
-        "hyp": _without(kinds["hyp"], kinds["hyppseudo"] + terms),
-        "res": _without(kinds["res"], negpseudo),
+        "neg": _without(kinds["neg"], pseudo, terms),
+        "negpost": _without(kinds["negpost"], pseudo, terms),
+        "hyp": _without(kinds["hyp"], kinds["hyppseudo"], terms),
+        "res": _without(kinds["res"], pseudo, terms),
     }
     resolved = _resolved(terms, triggers["res"] + kinds["respre"], layout)
     findings = []
@@ -98,13 +98,21 @@ def _overlap(a: Hit, b: Hit) -> bool:
     return a.start < b.end and b.start < a.end
 
 
-def _without(triggers: list[Hit], blockers: list[Hit]) -> list[Hit]:
-    return [t for t in triggers if not any(_overlap(t, b) for b in blockers)]
+def _without(triggers: list[Hit], pseudo: list[Hit], terms: list[Hit]) -> list[Hit]:
+    """Triggers that are not part of a pseudo-trigger ("no idea") nor of a term's own
+    words ("no puedo respirar"); one may overlap a term's start ("no more | pain")."""
+    return [
+        t
+        for t in triggers
+        if not any(_overlap(t, p) for p in pseudo)
+        and not any(m.start <= t.start and t.end <= m.end for m in terms)
+    ]
 
 
 def _before(trigger: Hit, term: Hit, layout: _Layout, window: int = 99) -> bool:
-    same = layout.segment[trigger.end - 1] == layout.segment[term.start]
-    return same and trigger.end <= term.start and term.start - trigger.end < window
+    same = layout.segment[trigger.start] == layout.segment[term.start]
+    gap = term.start - min(trigger.end, term.start)
+    return same and trigger.start < term.start and gap < window
 
 
 def _after(trigger: Hit, term: Hit, layout: _Layout, window: int = 99) -> bool:

@@ -52,7 +52,7 @@ def _starts_wrapped_header(line: str, lines: list[str], index: int) -> bool:
 
 def normalise(text: str, emoji: Mapping[str, str]) -> str:
     """Lower case, emoji as words, accents and apostrophes removed."""
-    text = text.lower().translate(_APOSTROPHES)
+    text = text.lower().translate(_APOSTROPHES).replace("&", " and ")
     if not text.isascii():
         for symbol, word in emoji.items():
             if symbol in text:

@@ -36,15 +36,18 @@ class TypoCorrector:
     """Maps a misspelt word to the lexicon word one edit away (same first letter)."""
 
     def __init__(self, words: Iterable[str], *, protected: Iterable[str]) -> None:
+        words_list = list(words)
         self.vocabulary: set[str] = set()
         derived: set[str] = set()  # forms of "word*" roots, not words of any list
-        for word in words:
+        for word in words_list:
             if word.endswith("*"):
                 root = word[:-1]
                 derived.update(root + s for s in _SUFFIXES if len(root) >= 4)
             elif word.isalpha():
                 self.vocabulary.add(word)
         self._derived = frozenset(derived - self.vocabulary)
+        # A word a "root*" pattern already matches is not a typo ("infection", "infect*").
+        self._roots = tuple(sorted({w[:-1] for w in words_list if w.endswith("*")}))
         self.vocabulary |= derived
         self.protected = frozenset(protected) | self.vocabulary
         self._by_delete: dict[str, set[str]] = {}
@@ -65,6 +68,8 @@ class TypoCorrector:
 
     def _lookup(self, token: str) -> str:
         if len(token) < MIN_LENGTH or token in self.protected or not token.isalpha():
+            return token
+        if token.startswith(self._roots):
             return token
         found: set[str] = set()
         for key in _deletes(token) | {token}:

@@ -91,6 +91,17 @@ NEVER_DROPPED = [  # red flags that a careless negation, "if" or "gone" would hi
     ("the swelling went down but now my lip is white", "urgent"),
     ("my sister had filler and her lip is white", "urgent"),
     ("the bleeding stopped then started again", "concern"),
+    ("breathing is not fine", "urgent"),
+    ("I can't tell if my lip is white", "urgent"),
+    ("no more bleeding from the cut but my lip is white", "urgent"),
+    ("I read that filler can cause blindness because a friend had it", "other"),
+]
+REASSURANCE = [
+    ("Breathing fine, vision fine", "normal"),
+    ("no more pain", "normal"),
+    ("nothing unusual", "normal"),
+    ("How do I know if I have an infection?", "other"),
+    ("I have a bad headache that won't go away", "concern"),
 ]
 QUOTED_EMAIL = [
     ("Thanks, all fine.\n\nOn Mon, 2 Mar 2026, Clinic <c@x.example> wrote:\n> fever?", "normal"),
@@ -107,7 +118,8 @@ QUOTED_EMAIL = [
     + SOMEONE_ELSE
     + TYPOS_AND_EMOJI
     + SPANISH
-    + NEVER_DROPPED,
+    + NEVER_DROPPED
+    + REASSURANCE,
 )
 def test_it_reads_symptoms_in_context(text: str, label: str) -> None:
     result = classify(text)
