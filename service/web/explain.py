@@ -6,6 +6,8 @@ this only puts it into a sentence with the relevant times.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from service.db.models import Message
 from service.domain import MessageStatus
 from service.web.templating import local_time
@@ -37,7 +39,8 @@ def explain(message: Message, tz: str) -> str:
 
 def _scheduled(message: Message, tz: str) -> str:
     text = f"Planned for {local_time(message.due_at, tz)}"
-    if message.next_attempt_at != message.due_at:
+    # Pacing moves a send by seconds; only a move a reader would notice is worth a word.
+    if abs(message.next_attempt_at - message.due_at) >= timedelta(minutes=1):
         text += f"; will go at {local_time(message.next_attempt_at, tz)}"
     if message.status_reason:
         text += f" ({message.status_reason})"

@@ -25,9 +25,9 @@ class Series:
 
 
 def _nice_max(value: float) -> int:
-    """A round axis maximum at or above `value` (1, 2, 5 x 10^n)."""
-    if value <= 0:
-        return 1
+    """A round axis maximum at or above `value` (5, 10, 20, 50...: five whole ticks)."""
+    if value <= 5:
+        return 5
     step = 1
     while True:
         for factor in (1, 2, 5):
@@ -80,9 +80,9 @@ def grouped_bars(
 
 def _y_axis(left: int, top: int, plot_w: int, plot_h: int, top_value: int) -> list[str]:
     parts = []
-    for k in range(5):
-        value = top_value * k / 4
-        y = top + plot_h - plot_h * k / 4
+    for k in range(6):
+        value = top_value * k / 5
+        y = top + plot_h - plot_h * k / 5
         parts.append(
             f'<line class="grid" x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}"/>'
         )
