@@ -17,7 +17,7 @@ from service.alerts import open_alert
 from service.db.models import Alert, Clinic, InboundMessage
 from service.domain import AlertSeverity
 from service.inbound.actions import HANDLERS, Turn
-from service.inbound.compliance import Action, Decision, decide
+from service.inbound.compliance import Action, Decision, decide, is_opt_out
 from service.inbound.matching import Sender, match_sender, triage_hints
 from service.inbound.pages import page_urgent
 from service.inbound.replies import SAFETY_NET, Composer, queue_reply
@@ -136,15 +136,16 @@ def _unknown_sender(
     composer: Composer,
     now: datetime,
 ) -> Outcome:
-    """Answer a number we do not know once, politely - and still page on a red flag:
-    a patient texting from a new phone must not be missed."""
+    """Answer a number we do not know once, politely (never after STOP: the carrier
+    would refuse it) - and still page on a red flag: a patient texting from a new phone
+    must not be missed."""
     inbound.intent, inbound.handled_at = label, now
     alert = None
     if label == "urgent":
         alert = _urgent_unknown(session, clinic, inbound, composer, now)
         queue_reply(session, composer=composer, clinic=clinic, inbound=inbound,
                     name=SAFETY_NET, now=now)  # fmt: skip
-    elif not _answered_before(session, clinic, reply):
+    elif not is_opt_out(reply.text) and not _answered_before(session, clinic, reply):
         queue_reply(session, composer=composer, clinic=clinic, inbound=inbound,
                     name="unknown_sender", now=now)  # fmt: skip
     return Outcome(inbound.id, action=f"unknown:{label}", alert_id=alert.id if alert else None)

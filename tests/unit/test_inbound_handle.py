@@ -277,6 +277,11 @@ def test_an_unknown_number_is_recorded_and_answered_once(session: Session, inbox
     assert reply.context["compliance"] == "unknown_sender"  # type: ignore[index]
 
 
+def test_stop_from_an_unknown_number_gets_no_reply(session: Session, inbox: Inbox) -> None:
+    inbox.sms("STOP", sender="+14155550777")
+    assert not replies(session)
+
+
 def test_an_urgent_text_from_an_unknown_number_still_pages(session: Session, inbox: Inbox) -> None:
     inbox.sms("this is Ana on my husband's phone, my face is drooping", sender="+14155550777")
     [alert] = rows(session, Alert)
