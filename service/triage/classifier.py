@@ -64,8 +64,7 @@ def classify(
 ) -> TriageResult:
     """Triage one patient reply; procedure and day (since the procedure) refine it."""
     lex = lexicon or load_lexicon()
-    correct = lex.typos.correct
-    tokens = [correct(t) for t in tokenise(normalise(strip_quoted(text), lex.emoji))]
+    tokens = lex.typos.correct_all(tokenise(normalise(strip_quoted(text), lex.emoji)))
     hits = lex.index.find(tokens)
     findings = context.analyse(tokens, hits, lex) if hits else []
     if findings and any(lex.classes[f.term_class].expected for f in findings):

@@ -58,7 +58,7 @@ def analyse(tokens: list[str], hits: list[Hit], lexicon: Lexicon) -> list[Findin
     resolved = _resolved(terms, triggers["res"] + kinds["respre"], layout)
     findings = []
     for term in terms:
-        status = _status(term, triggers, kinds, layout, lexicon, resolved)
+        status = _status(term, tokens, triggers, kinds, layout, lexicon, resolved)
         findings.append(_finding(term, tokens, status, kinds, layout, lexicon))
     return findings
 
@@ -139,6 +139,7 @@ def _resolved(terms: list[Hit], triggers: list[Hit], layout: _Layout) -> set[int
 
 def _status(
     term: Hit,
+    tokens: list[str],
     triggers: dict[str, list[Hit]],
     kinds: dict[str, list[Hit]],
     layout: _Layout,
@@ -154,18 +155,20 @@ def _status(
         return HYPOTHETICAL
     if term.start in resolved:
         return RESOLVED
-    if _someone_else(term, kinds, layout):
+    if kinds["owner"] and _someone_else(term, kinds, layout, lexicon, tokens):
         return OTHER_PERSON
     return PRESENT
 
 
-def _someone_else(term: Hit, kinds: dict[str, list[Hit]], layout: _Layout) -> bool:
+def _someone_else(
+    term: Hit, kinds: dict[str, list[Hit]], layout: _Layout, lexicon: Lexicon, tokens: list[str]
+) -> bool:
     """ "my daughter has a fever", but not "my husband says my lips are blue"."""
     for owner in kinds["owner"]:
         if owner.end > term.start or layout.clause[owner.start] != layout.clause[term.start]:
             continue
         reports = any(owner.end <= r.start <= owner.end + 1 for r in kinds["reporter"])
-        mine = any(owner.end <= s.start < term.start for s in kinds["self"])
+        mine = any(t in lexicon.self_words for t in tokens[owner.end : term.start])
         if not reports and not mine:
             return True
     return False

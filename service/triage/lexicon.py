@@ -30,7 +30,6 @@ _CONTEXT_KEYS = {
     ("resolution", "pre"): "respre",
     ("other_person", "owners"): "owner",
     ("other_person", "reporters"): "reporter",
-    ("other_person", "self"): "self",
     ("intensity", "severe"): "severe",
     ("intensity", "mild"): "mild",
     ("intensity", "worsening"): "worse",
@@ -68,6 +67,7 @@ class Lexicon:
     classes: Mapping[str, TermClass]
     combos: tuple[Combo, ...]
     terminators: frozenset[str]
+    self_words: frozenset[str]  # "i", "my", "me": the patient speaking of themself
     negation_window: int
     intensity_window: int
     keywords: Mapping[str, frozenset[str]]  # stop/start/help/filler
@@ -100,6 +100,9 @@ def load_lexicon(directory: Path = DEFAULT_DIR) -> Lexicon:
         classes=classes,
         combos=tuple(_combo(c, classes) for c in terms.get("combos", [])),
         terminators=frozenset(context["terminators"]),
+        self_words=frozenset(
+            a for p in context["other_person"]["self"] for atoms in expand(p) for a in atoms
+        ),
         negation_window=int(context["negation"]["window"]),
         intensity_window=int(context["intensity"]["window"]),
         keywords=keywords,

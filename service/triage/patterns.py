@@ -10,7 +10,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from service.triage.text import BOUNDARY, COMMA
 
@@ -22,8 +22,7 @@ _GROUP = re.compile(r"\([^)]*\)|\S+")
 _BOUNDARIES = frozenset({BOUNDARY, COMMA})
 
 
-@dataclass(frozen=True)
-class Hit:
+class Hit(NamedTuple):  # a tuple: cheap to build by the thousand
     start: int
     end: int  # exclusive
     payload: Payload
@@ -116,13 +115,20 @@ class PhraseIndex:
 
 
 def _walk(node: _Node, tokens: list[str], j: int, start: int, ends: dict) -> None:
+    # The hot loop of triage: plain local look-ups, no helper calls.
     for payload in node.payloads:
         key = (start, payload)
         if ends.get(key, -1) < j:
             ends[key] = j
     if j < len(tokens):
-        for child in node.next_nodes(tokens[j]):
+        token = tokens[j]
+        child = node.literal.get(token)
+        if child is not None:
             _walk(child, tokens, j + 1, start, ends)
+        if node.prefixed and token not in _BOUNDARIES:
+            for prefix, child in node.prefixed.items():
+                if token.startswith(prefix):
+                    _walk(child, tokens, j + 1, start, ends)
     if node.end is not None and (j == len(tokens) or tokens[j] in _BOUNDARIES):
         _walk(node.end, tokens, j, start, ends)
     if node.gap is not None:

@@ -20,6 +20,8 @@ _QUOTE_HEADER = re.compile(
 )
 # "On Mon, 2 Mar 2026 at 10:00, Clinic <x@y> wrote:" is often wrapped over two lines.
 _WROTE_TAIL = re.compile(r"^\s*.{0,120}\b(wrote|escribi[oó]):\s*$", re.IGNORECASE)
+# "---- On Mon, Clinic wrote ----" and other clients' variants of the header line.
+_WROTE_ANY = re.compile(r"^[\s\-_*]*(on|el)\b.{0,200}\b(wrote|escribi[oó])\b.{0,10}$", re.I)
 _TOKEN = re.compile(r"[a-z0-9]+|[.!?;\n]+|,")
 _APOSTROPHES = str.maketrans("", "", "'\u2019`\u00b4")  # apostrophe, right quote, backtick, acute
 _SPANISH_YES = re.compile(r"(?<!\w)sí(?!\w)")
@@ -38,7 +40,9 @@ def strip_quoted(text: str) -> str:
     for index, line in enumerate(lines):
         if line.lstrip().startswith(">"):
             continue
-        if _QUOTE_HEADER.match(line) or _starts_wrapped_header(line, lines, index):
+        if _QUOTE_HEADER.match(line) or _WROTE_ANY.match(line):
+            break
+        if _starts_wrapped_header(line, lines, index):
             break
         kept.append(line)
     return "\n".join(kept)

@@ -57,6 +57,11 @@ class TypoCorrector:
                     self._by_delete.setdefault(key, set()).add(word)
         self._cache: dict[str, str] = {}
 
+    def correct_all(self, tokens: list[str]) -> list[str]:
+        """correct() for each token (the cached path inlined: it runs per reply)."""
+        cache = self._cache
+        return [cache.get(t) or self.correct(t) for t in tokens]
+
     def correct(self, token: str) -> str:
         """The lexicon word meant by token, or token itself."""
         cached = self._cache.get(token)
