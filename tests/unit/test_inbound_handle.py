@@ -347,3 +347,42 @@ def test_acknowledged_alerts_still_count_until_resolved(session, inbox, patient)
     acknowledge(session, alert=alert, actor="user:1", now=inbox.now)
     assert alert.status == AlertStatus.ACKNOWLEDGED
     assert patient_has_open_alert(session, patient.id)
+
+
+def email_reply(text: str, *, whole: str | None = None, automated: bool = False) -> InboundReply:
+    return InboundReply(
+        provider_id=f"<{abs(hash((text, whole, automated)))}@mail.test>",
+        channel=Channel.EMAIL,
+        from_address="ana@example.test",
+        to_address="care@glow.test",
+        body=whole or text,
+        text=text,
+        unstripped_text=whole or text,
+        automated=automated,
+    )
+
+
+def test_unsubscribe_by_email_opts_out_of_email_only(
+    session: Session, inbox: Inbox, patient: Patient, now: datetime
+) -> None:
+    inbox.handle(email_reply("Unsubscribe"))
+    session.refresh(patient)
+    assert patient.email_opted_out_at == now and patient.sms_opted_out_at is None
+    [confirmation] = replies(session)
+    assert confirmation.channel == Channel.EMAIL and confirmation.subject
+
+
+def test_a_red_flag_the_reply_parser_took_for_a_signature_still_pages(
+    session: Session, inbox: Inbox, patient: Patient
+) -> None:
+    inbox.handle(email_reply("Hi", whole="Hi\nThanks, but I have trouble breathing"))
+    [alert] = rows(session, Alert)
+    assert alert.severity == "urgent"
+
+
+def test_an_out_of_office_reply_is_recorded_and_never_answered(
+    session: Session, inbox: Inbox, patient: Patient
+) -> None:
+    outcome = inbox.handle(email_reply("I am out of the office", automated=True))
+    assert outcome.action == "automated"
+    assert not replies(session) and not rows(session, Alert)
