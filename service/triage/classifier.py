@@ -3,6 +3,19 @@
 Order of precedence (STYLE §12): an urgent symptom outranks everything, even an
 opt-out word in the same message; then STOP; then START/HELP; then check-in
 answers, which never lower what the text itself says.
+
+Decisions where the brief left a choice (safer label when unsure):
+- Check-in "3" (call me) is `concern`: a call-back must reach a person within the
+  day; "2" is `concern`, "1" is `normal`; `result.checkin` carries the number.
+- STOP plus a concern-level symptom is `stop` (the opt-out is a legal duty), with
+  `result.severity == "concern"` so the inbound flow can still tell the clinic.
+- Someone else's symptom ("my daughter has a fever") is `other` unless it is a red
+  flag, which stays `urgent`: a carer may be writing about the patient.
+- A resolved red flag ("had trouble breathing last night, fine now") is `concern`;
+  a resolved ordinary symptom is `normal`.
+- A day-dependent symptom (swelling, numbness, redness...) with no day known is read
+  as early healing; the reply's own "6 months later" is used when the caller gives
+  no day, and "my lip filler" when it gives no procedure.
 """
 
 from __future__ import annotations
@@ -30,7 +43,7 @@ PROCEDURES = (
     "microneedling",
     "dermal_filler",
 )
-_NAMES = {v: k for k, v in SEVERITY.items()}
+_NAMES = {v: k for k, v in SEVERITY.items() if v}
 URGENT, CONCERN, NORMAL = SEVERITY["urgent"], SEVERITY["concern"], SEVERITY["normal"]
 
 

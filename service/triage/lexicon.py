@@ -17,7 +17,8 @@ import yaml
 from service.triage.patterns import PhraseIndex, expand
 from service.triage.typos import TypoCorrector
 
-SEVERITY = {"normal": 1, "concern": 2, "urgent": 3}
+# "none": a phrase that looks like a symptom but is not one ("red wine", "blurry photo").
+SEVERITY = {"none": 0, "normal": 1, "concern": 2, "urgent": 3}
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "templates" / "triage"
 # Context rules: YAML section/key -> payload kind in the index.
 _CONTEXT_KEYS = {

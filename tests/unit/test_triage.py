@@ -96,6 +96,12 @@ NEVER_DROPPED = [  # red flags that a careless negation, "if" or "gone" would hi
     ("no more bleeding from the cut but my lip is white", "urgent"),
     ("I read that filler can cause blindness because a friend had it", "other"),
 ]
+LOOK_ALIKES = [  # symptom words that are not symptoms, and the red flag next to them
+    ("Can I drink red wine?", "other"),
+    ("sorry the photo is blurry", "other"),
+    ("in the photo my lips are blue", "urgent"),
+    ("I'm sick of waiting for my results", "other"),
+]
 REASSURANCE = [
     ("Breathing fine, vision fine", "normal"),
     ("no more pain", "normal"),
@@ -119,7 +125,8 @@ QUOTED_EMAIL = [
     + TYPOS_AND_EMOJI
     + SPANISH
     + NEVER_DROPPED
-    + REASSURANCE,
+    + REASSURANCE
+    + LOOK_ALIKES,
 )
 def test_it_reads_symptoms_in_context(text: str, label: str) -> None:
     result = classify(text)
