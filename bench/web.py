@@ -29,16 +29,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from fastapi.testclient import TestClient  # noqa: E402
-from sqlalchemy import create_engine, text  # noqa: E402
-from sqlmodel import Session  # noqa: E402
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+from sqlmodel import Session
 
-from service import accounts  # noqa: E402
-from service.api.app import create_app  # noqa: E402
-from service.config import load_settings  # noqa: E402
-from service.db import migrate  # noqa: E402
-from service.db.engine import make_engine  # noqa: E402
-from service.domain import Role  # noqa: E402
+from service import accounts
+from service.api.app import create_app
+from service.config import load_settings
+from service.db import migrate
+from service.db.engine import make_engine
+from service.domain import Role
 
 ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 PASSWORD = "bench password 123"
@@ -63,7 +63,8 @@ SELECT 'bench:' || g,
        CASE WHEN s.status = 'delivered' THEN t.due + (g % 600) * interval '1 second' END,
        CASE WHEN s.status IN ('sent', 'delivered', 'undelivered') THEN 'twilio' END,
        CASE WHEN s.status IN ('sent', 'delivered', 'undelivered') THEN 'SM' || md5(g::text) END,
-       CASE WHEN s.status IN ('failed', 'undelivered') THEN (ARRAY['30003','30005','21610'])[1 + g % 3] END,
+       CASE WHEN s.status IN ('failed', 'undelivered')
+            THEN (ARRAY['30003', '30005', '21610'])[1 + g % 3] END,
        CASE WHEN s.status IN ('failed', 'undelivered') THEN 'unreachable destination handset' END,
        t.due - interval '30 days', t.due
 FROM generate_series(1, :rows) AS g

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
+from argon2 import PasswordHasher
 from sqlmodel import Session, select
 
 from service.accounts import verify_password
@@ -38,6 +40,7 @@ _LOCKED = "Too many failed attempts: this account is locked for 15 minutes."
 def attempt_login(session: Session, *, email: str, password: str, now: datetime) -> LoginOutcome:
     user = session.exec(select(User).where(User.email == email.strip().lower())).first()
     if user is None or not user.is_active:
+        _spend_a_hash(password)
         return LoginOutcome(None, _WRONG)
     if user.locked_until is not None and user.locked_until > now:
         return LoginOutcome(None, _LOCKED)
@@ -49,6 +52,16 @@ def attempt_login(session: Session, *, email: str, password: str, now: datetime)
     session.add(user)
     _audit(session, user, "user.login")
     return LoginOutcome(user, None)
+
+
+@lru_cache(maxsize=1)
+def _decoy() -> User:
+    return User(email="decoy@invalid", role="staff", password_hash=PasswordHasher().hash("decoy"))
+
+
+def _spend_a_hash(password: str) -> None:
+    """Take as long as a real check, so response time does not reveal which emails exist."""
+    verify_password(_decoy(), password)
 
 
 def _record_failure(session: Session, user: User, *, now: datetime) -> str:
