@@ -6,6 +6,7 @@ the result to `create_app(settings)`, the worker and the CLI commands.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -130,11 +131,26 @@ def _require(settings: Settings, *names: str) -> None:
 
 
 def load_settings(**overrides: object) -> Settings:
-    """Build settings from the environment, raising SettingsError naming the bad setting."""
+    """Build settings from the environment, raising SettingsError naming the bad setting.
+
+    Any setting may instead be given as `NAME_FILE=/path` (Docker/Kubernetes secrets).
+    """
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return Settings(**(_from_files() | overrides))  # type: ignore[arg-type]
     except ValidationError as exc:
         raise SettingsError(_describe(exc)) from None
+
+
+def _from_files() -> dict[str, object]:
+    values: dict[str, object] = {}
+    for name in Settings.model_fields:
+        path = os.environ.get(f"{name.upper()}_FILE")
+        if path and f"{name.upper()}" not in os.environ:
+            try:
+                values[name] = Path(path).read_text().strip()
+            except OSError as exc:
+                raise SettingsError(f"{name.upper()}_FILE: cannot read {path}: {exc}") from None
+    return values
 
 
 def _describe(exc: ValidationError) -> str:

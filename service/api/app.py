@@ -28,6 +28,7 @@ ROUTERS = [
     "service.api.routers.enrollments",
     "service.api.routers.plans",
     "service.web",
+    "service.api.routers.me",
     "service.api.routers.webhooks_status",
     "service.api.routers.unsubscribe",
     "service.api.routers.messages",
@@ -35,6 +36,7 @@ ROUTERS = [
 
 
 def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
+    owns_engine = engine is None
     engine = engine or make_engine(settings)
 
     @asynccontextmanager
@@ -44,6 +46,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
             yield
         finally:
             stop()
+            if owns_engine:
+                engine.dispose()
 
     app = FastAPI(
         title="Aftercare",
