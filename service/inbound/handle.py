@@ -108,6 +108,16 @@ def _triage(session: Session, reply: InboundReply, sender: Sender, now: datetime
     if not reply.text.strip():
         return TriageResult(label="other")  # media-only or empty: nothing to classify
     procedure, day = triage_hints(session, sender.enrollment, now=now)
+    try:
+        return _classify(reply, procedure, day)
+    except Exception:
+        # The reply must not be lost with the webhook: keywords still work, and a person
+        # reads it today (concern: review alert + a reply with the emergency number).
+        log.exception(kv("inbound.triage_failed", channel=reply.channel))
+        return TriageResult(label="concern", matches=["automatic triage failed: read it"])
+
+
+def _classify(reply: InboundReply, procedure: str | None, day: int | None) -> TriageResult:
     result = classify(reply.text, procedure=procedure, day=day)
     if result.label != "urgent" and reply.unstripped_text and reply.unstripped_text != reply.text:
         # A line the reply parser took for a signature ("Thanks, but I can't breathe")

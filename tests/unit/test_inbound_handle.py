@@ -386,3 +386,18 @@ def test_an_out_of_office_reply_is_recorded_and_never_answered(
     outcome = inbox.handle(email_reply("I am out of the office", automated=True))
     assert outcome.action == "automated"
     assert not replies(session) and not rows(session, Alert)
+
+
+def test_a_broken_classifier_loses_nothing_and_keywords_still_work(
+    session: Session, inbox: Inbox, patient: Patient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("lexicon failed to load")
+
+    monkeypatch.setattr("service.inbound.handle.classify", broken)
+    inbox.sms("my face feels weird")
+    [alert] = rows(session, Alert)
+    assert alert.severity == "concern" and "triage failed" in alert.summary
+    inbox.sms("STOP")
+    session.refresh(patient)
+    assert patient.sms_opted_out_at is not None
