@@ -44,7 +44,8 @@ class Composer:
     base_url: str
 
     def alert_link(self, alert_id: int | None) -> str:
-        return f"{self.base_url.rstrip('/')}/alerts/{alert_id}"
+        """The staff alert inbox, scrolled to this alert (the page needs a login)."""
+        return f"{self.base_url.rstrip('/')}/app/alerts#alert-{alert_id}"
 
 
 def clinic_context(clinic: Clinic, patient: Patient | None) -> dict[str, object]:

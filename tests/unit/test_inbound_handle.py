@@ -118,7 +118,9 @@ def test_an_urgent_reply_opens_an_alert_pages_on_call_and_sends_the_safety_net(
     ]
     for page in pages(session):
         assert page.priority == Priority.URGENT and page.patient_id is None
-        assert "drooping" not in (page.body or "") and f"/alerts/{alert.id}" in (page.body or "")
+        assert "drooping" not in (page.body or "") and f"/app/alerts#alert-{alert.id}" in (
+            page.body or ""
+        )
         assert "Ana" in (page.body or "")
     [reply] = replies(session)
     assert (reply.patient_id, reply.channel, reply.priority) == (patient.id, "sms", "urgent")
