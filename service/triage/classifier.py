@@ -47,7 +47,7 @@ _NAMES = {v: k for k, v in SEVERITY.items() if v}
 URGENT, CONCERN, NORMAL = SEVERITY["urgent"], SEVERITY["concern"], SEVERITY["normal"]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: built once per reply, on the hot path
 class TriageResult:
     """What classify() found.
 
@@ -79,7 +79,8 @@ def classify(
     lex = lexicon or load_lexicon()
     tokens = lex.typos.correct_all(tokenise(normalise(strip_quoted(text), lex.emoji)))
     hits = lex.index.find(tokens)
-    findings = context.analyse(tokens, hits, lex) if hits else []
+    has_terms = any(h.payload[0] == "term" for h in hits)
+    findings = context.analyse(tokens, hits, lex) if has_terms else []
     if findings and any(lex.classes[f.term_class].expected for f in findings):
         procedure = procedure or infer_procedure(hits)
         day = day if day is not None else infer_day(tokens, lex)

@@ -23,7 +23,7 @@ PRESENT, NEGATED, HYPOTHETICAL, RESOLVED, OTHER_PERSON = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Finding:
     """One matched term with its context."""
 
@@ -35,7 +35,7 @@ class Finding:
     worse: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class _Layout:
     clause: list[int]  # per token: clause number (cut at . ! ? ; new line)
     segment: list[int]  # per token: segment number (also cut at commas and terminators)
