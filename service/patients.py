@@ -15,8 +15,7 @@ from typing import Any
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import insert
-from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy import Table, insert
 from sqlmodel import Session, col, select
 
 from service.config import validate_timezone
@@ -152,10 +151,15 @@ def patient_values(clean: CleanPatient, *, clinic_id: int, now: datetime) -> dic
 
 def identity(clean: CleanPatient) -> tuple[str, str]:
     """How a re-submitted patient is recognised: the clinic's record id, else contact+name."""
-    if clean.external_ref:
-        return ("ref", clean.external_ref)
-    contact = clean.phone or clean.email or ""
-    return ("contact", f"{contact}|{clean.first_name.lower()}")
+    return _row_identity(clean.external_ref, clean.phone, clean.email, clean.first_name)
+
+
+def _row_identity(
+    ref: str | None, phone: str | None, email: str | None, first_name: str
+) -> tuple[str, str]:
+    if ref:
+        return ("ref", ref)
+    return ("contact", f"{phone or email or ''}|{first_name.lower()}")
 
 
 def identity_of(patient: Patient) -> list[tuple[str, str]]:
@@ -204,9 +208,36 @@ def find_or_create(
     return patient, True
 
 
+@dataclass(slots=True)
+class PatientRow:
+    """A patient as the bulk path sees it, once inserted.
+
+    Not an ORM object on purpose: building SQLModel instances costs more than inserting
+    the rows. It has the attributes enrolment reads (see `enrollment.schedule.PatientLike`).
+    """
+
+    id: int
+    clinic_id: int
+    external_ref: str | None
+    first_name: str
+    last_name: str
+    phone: str | None
+    phone_can_sms: bool
+    email: str | None
+    timezone: str
+    language: str
+    sms_consent_at: datetime | None
+    sms_consent_source: str | None
+    email_consent_at: datetime | None
+    email_consent_source: str | None
+    sms_opted_out_at: datetime | None
+    email_opted_out_at: datetime | None
+    created_at: datetime
+
+
 def ensure_patients(
     session: Session, *, clinic: Clinic, cleans: list[CleanPatient], now: datetime
-) -> list[tuple[Patient, bool]]:
+) -> list[tuple[Patient | PatientRow, bool]]:
     """The bulk path: existing or new patient per input, new ones in one executemany.
 
     Inputs with the same identity (the same person twice in one file) share one row.
@@ -227,18 +258,23 @@ def ensure_patients(
     ]
 
 
-def _insert(session: Session, values: list[dict[str, Any]]) -> list[Patient]:
+def _insert(session: Session, values: list[dict[str, Any]]) -> list[PatientRow]:
     if not values:
         return []
-    statement = insert(Patient).returning(col(Patient.id), sort_by_parameter_order=True)
-    ids = session.execute(statement, values).scalars().all()
-    patients = []
-    for value, new_id in zip(values, ids, strict=True):
-        patient = Patient(id=new_id, **value)
-        make_transient_to_detached(patient)  # the row exists: attach it without a SELECT
-        patients.append(patient)
-    session.add_all(patients)
-    return patients
+    # Core, one executemany; RETURNING without sort_by_parameter_order stays batched on
+    # SQLite, so rows are matched back by identity (unique within `values`).
+    t: Table = Patient.__table__  # type: ignore[attr-defined]
+    statement = insert(t).returning(t.c.id, t.c.external_ref, t.c.phone, t.c.email, t.c.first_name)
+    ids = {}
+    for new_id, ref, phone, email, first_name in session.execute(statement, values):
+        ids[_row_identity(ref, phone, email, first_name)] = new_id
+    rows = []
+    for value in values:
+        ref, phone, email = value["external_ref"], value["phone"], value["email"]
+        rows.append(
+            PatientRow(id=ids[_row_identity(ref, phone, email, value["first_name"])], **value)
+        )
+    return rows
 
 
 def _chunks(items: list[str], size: int) -> list[list[str]]:

@@ -30,6 +30,7 @@ import calendar
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
@@ -109,6 +110,27 @@ def local_due(procedure_at: datetime, offset: Offset, *, tz: ZoneInfo) -> dateti
     else:
         base = local.astimezone(UTC)
     return base + timedelta(hours=offset.hours, minutes=offset.minutes)
+
+
+def planned_time(
+    procedure_at: datetime, offset: Offset, *, tz: ZoneInfo, window: QuietHours | None
+) -> datetime:
+    """`local_due` moved out of `window`: when a step may first go (UTC).
+
+    Offsets with a wall-clock time depend only on the procedure's local date, so the
+    result is memoised on (date, offset, zone, window): a batch of patients operated on
+    the same days computes each send time once.
+    """
+    if offset.at is None:
+        return next_allowed(local_due(procedure_at, offset, tz=tz), tz=tz, window=window)
+    day = _aware(procedure_at).astimezone(tz).date()
+    return _planned_on(day, offset, tz, window)
+
+
+@lru_cache(maxsize=16384)
+def _planned_on(day: date, offset: Offset, tz: ZoneInfo, window: QuietHours | None) -> datetime:
+    anchor = resolve_wall(day, time(12, 0), tz)  # any instant on that local day will do
+    return next_allowed(local_due(anchor, offset, tz=tz), tz=tz, window=window)
 
 
 def shift_local_days(instant: datetime, days: int, *, tz: ZoneInfo) -> datetime:

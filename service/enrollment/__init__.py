@@ -6,6 +6,7 @@ pure, `planning` reads the database once per batch, `core` writes with bulk inse
 """
 
 from service.enrollment.core import (
+    BulkResult,
     EnrolRequest,
     EnrolResult,
     check_procedure_at,
@@ -17,6 +18,7 @@ from service.enrollment.operations import cancel, cancel_pending_sms, pause, res
 from service.enrollment.reschedule import RescheduleResult, reschedule
 
 __all__ = [
+    "BulkResult",
     "EnrolError",
     "EnrolRequest",
     "EnrolResult",

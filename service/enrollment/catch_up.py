@@ -11,10 +11,11 @@ from sqlalchemy import insert, select
 from sqlmodel import Session, col
 
 from service.config import DEFAULT_TEMPLATES_DIR
-from service.db.models import Clinic, Enrollment, Message, MessageEvent, Patient
+from service.db.models import Clinic, Message, MessageEvent
 from service.domain import Channel, MessageKind, MessageStatus, Priority
 from service.enrollment.errors import EnrolError
-from service.enrollment.schedule import Planned
+from service.enrollment.rows import table
+from service.enrollment.schedule import PatientLike, Planned
 from service.logs import kv
 from service.outbox import queue_message
 from service.plans.model import Plan
@@ -48,10 +49,10 @@ def record_creation_events(
         for mid, reason in session.execute(query)
     ]
     if events:
-        session.execute(insert(MessageEvent), events)
+        session.execute(insert(table(MessageEvent)), events)
 
 
-def catch_up_channel(patient: Patient) -> Channel | None:
+def catch_up_channel(patient: PatientLike) -> Channel | None:
     sms_ok = patient.phone and patient.phone_can_sms and patient.sms_consent_at
     if sms_ok and patient.sms_opted_out_at is None:
         return Channel.SMS
@@ -65,8 +66,9 @@ def queue_catch_up(
     *,
     clinic: Clinic,
     plan: Plan,
-    enrollment: Enrollment,
-    patient: Patient,
+    enrollment_id: int,
+    procedure_at: datetime,
+    patient: PatientLike,
     planned: Sequence[Planned],
     now: datetime,
     renderer: Renderer | None,
@@ -79,7 +81,7 @@ def queue_catch_up(
     # Safety content: it may use the evening but never the night.
     at = next_allowed(now, tz=tz, window=QuietHours(clinic.night_start, clinic.night_end))
     skipped = sum(1 for p in planned if p.late)
-    rendered = _render(renderer, clinic, plan, enrollment, patient, channel, now, skipped)
+    rendered = _render(renderer, clinic, plan, procedure_at, patient, channel, now, skipped)
     message = queue_message(
         session,
         clinic_id=clinic.id,  # type: ignore[arg-type]
@@ -94,11 +96,11 @@ def queue_catch_up(
         language=patient.language,
         due_at=at,
         valid_until=at + CATCH_UP_VALID_FOR,
-        dedupe_key=f"enr:{enrollment.id}:catch_up:{channel.value}",
-        enrollment_id=enrollment.id,
+        dedupe_key=f"enr:{enrollment_id}:catch_up:{channel.value}",
+        enrollment_id=enrollment_id,
         reason=f"catch-up after late enrolment: {skipped} stale step(s) skipped",
     )
-    log.info(kv("enrollment.catch_up", enrollment_id=enrollment.id, message_id=message.id))
+    log.info(kv("enrollment.catch_up", enrollment_id=enrollment_id, message_id=message.id))
     return message.id
 
 
@@ -106,8 +108,8 @@ def _render(
     renderer: Renderer | None,
     clinic: Clinic,
     plan: Plan,
-    enrollment: Enrollment,
-    patient: Patient,
+    procedure_at: datetime,
+    patient: PatientLike,
     channel: Channel,
     now: datetime,
     skipped: int,
@@ -117,7 +119,7 @@ def _render(
     extra: dict[str, object] = {
         "plan_title": plan.title,
         "procedure": plan.procedure,
-        "days_since": (local_date(now, tz) - local_date(enrollment.procedure_at, tz)).days,
+        "days_since": (local_date(now, tz) - local_date(procedure_at, tz)).days,
         "skipped_count": skipped,
         "red_flags": list(flags.items) if flags else [],
         "red_flags_summary": flags.summary if flags else "",
@@ -127,7 +129,7 @@ def _render(
         clinic_name=clinic.name,
         clinic_phone=clinic.contact_phone,
         emergency_phone=clinic.emergency_phone,
-        procedure_at_local=enrollment.procedure_at.astimezone(tz),
+        procedure_at_local=procedure_at.astimezone(tz),
         language=patient.language,
         extra=extra,
     )

@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import insert
-from sqlalchemy.orm import make_transient_to_detached
-from sqlmodel import Session, col
+from sqlmodel import Session
 
 from service.db.models import AuditLog, Clinic, Enrollment, Message, Patient
 from service.domain import ActorType, EnrollmentStatus, MessageStatus
@@ -24,6 +23,8 @@ from service.enrollment import rows as q
 from service.enrollment.catch_up import queue_catch_up, record_creation_events
 from service.enrollment.errors import EnrolError
 from service.enrollment.planning import Pending, compute, recipient_for
+from service.enrollment.rows import table
+from service.enrollment.schedule import PatientLike
 from service.plans.model import Plan
 from service.plans.store import pin_plan
 from service.rendering import Renderer
@@ -33,12 +34,25 @@ MAX_AHEAD = timedelta(days=366)
 
 @dataclass(frozen=True)
 class EnrolRequest:
-    patient: Patient
+    patient: PatientLike
     procedure_at: datetime
 
 
 @dataclass
+class BulkResult:
+    """One enrolment of a batch: its id, whether it is new, and what was planned."""
+
+    enrollment_id: int
+    created: bool
+    messages: int = 0
+    skipped: int = 0
+    catch_up_id: int | None = None
+
+
+@dataclass
 class EnrolResult:
+    """`enrol`'s answer: the enrolment row itself plus the batch figures."""
+
     enrollment: Enrollment
     created: bool
     messages: int = 0
@@ -87,7 +101,10 @@ def enrol(
     request = EnrolRequest(patient=patient, procedure_at=procedure_at)
     batch = _Batch(session, clinic, plan, now, actor, daily_cap, renderer, reason)
     pin_plan(session, plan)
-    return _enrol_round(batch, [request])[0]
+    done = _enrol_round(batch, [request])[0]
+    enrollment = session.get(Enrollment, done.enrollment_id)
+    assert enrollment is not None  # just inserted or found
+    return EnrolResult(enrollment, done.created, done.messages, done.skipped, done.catch_up_id)
 
 
 def enrol_many(
@@ -101,7 +118,7 @@ def enrol_many(
     daily_cap: int = 3,
     renderer: Renderer | None = None,
     reason: str | None = None,
-) -> list[EnrolResult]:
+) -> list[BulkResult]:
     """Enrol every request in `plan`; results in request order (existing ones: created=False).
 
     A patient enrolled twice in one batch (two procedures) is handled in a second round
@@ -109,7 +126,7 @@ def enrol_many(
     """
     pin_plan(session, plan)
     batch = _Batch(session, clinic, plan, now, actor, daily_cap, renderer, reason)
-    results: dict[int, EnrolResult] = {}
+    results: dict[int, BulkResult] = {}
     for indexes in _rounds(requests):
         done = _enrol_round(batch, [requests[i] for i in indexes])
         results.update(zip(indexes, done, strict=True))
@@ -128,7 +145,7 @@ def _rounds(requests: Sequence[EnrolRequest]) -> list[list[int]]:
     return rounds
 
 
-def _enrol_round(batch: _Batch, requests: list[EnrolRequest]) -> list[EnrolResult]:
+def _enrol_round(batch: _Batch, requests: list[EnrolRequest]) -> list[BulkResult]:
     found = q.existing_enrollments(
         batch.session,
         clinic_id=batch.clinic.id,  # type: ignore[arg-type]
@@ -142,15 +159,15 @@ def _enrol_round(batch: _Batch, requests: list[EnrolRequest]) -> list[EnrolResul
     ]
     created = iter(_create(batch, fresh) if fresh else [])
     return [
-        EnrolResult(found[key], created=False) if key in found else next(created)
+        BulkResult(found[key].id, created=False) if key in found else next(created)  # type: ignore[arg-type]
         for key in ((r.patient.id, r.procedure_at) for r in requests)
     ]
 
 
-def _create(batch: _Batch, fresh: list[Pending]) -> list[EnrolResult]:
+def _create(batch: _Batch, fresh: list[Pending]) -> list[BulkResult]:
     session, now = batch.session, batch.now
-    enrollments = _insert_enrollments(batch, fresh)
-    _insert_audit(batch, enrollments)
+    _insert_enrollments(batch, fresh)
+    _insert_audit(batch, fresh)
     compute(
         session,
         clinic=batch.clinic,
@@ -161,20 +178,21 @@ def _create(batch: _Batch, fresh: list[Pending]) -> list[EnrolResult]:
     )
     rows = [_row(batch, p, index) for p in fresh for index in range(len(p.planned))]
     if rows:
-        session.execute(insert(Message), rows)
+        session.execute(insert(table(Message)), rows)
     record_creation_events(session, enrollment_ids=[p.enrollment_id for p in fresh], now=now)
-    return [_result(batch, p, e) for p, e in zip(fresh, enrollments, strict=True)]
+    return [_result(batch, p) for p in fresh]
 
 
-def _result(batch: _Batch, pending: Pending, enrollment: Enrollment) -> EnrolResult:
+def _result(batch: _Batch, pending: Pending) -> BulkResult:
     skipped = sum(pl.status == MessageStatus.SKIPPED for pl in pending.planned)
-    result = EnrolResult(enrollment, True, len(pending.planned), skipped)
+    result = BulkResult(pending.enrollment_id, True, len(pending.planned), skipped)
     if any(pl.late for pl in pending.planned):
         result.catch_up_id = queue_catch_up(
             batch.session,
             clinic=batch.clinic,
             plan=batch.plan,
-            enrollment=enrollment,
+            enrollment_id=pending.enrollment_id,
+            procedure_at=pending.procedure_at,
             patient=pending.patient,
             planned=pending.planned,
             now=batch.now,
@@ -194,7 +212,7 @@ def _row(batch: _Batch, pending: Pending, index: int) -> dict[str, object]:
     )
 
 
-def _insert_enrollments(batch: _Batch, fresh: list[Pending]) -> list[Enrollment]:
+def _insert_enrollments(batch: _Batch, fresh: list[Pending]) -> None:
     values = [
         {
             "clinic_id": batch.clinic.id,
@@ -211,32 +229,29 @@ def _insert_enrollments(batch: _Batch, fresh: list[Pending]) -> list[Enrollment]
         }
         for p in fresh
     ]
-    statement = insert(Enrollment).returning(col(Enrollment.id), sort_by_parameter_order=True)
-    ids = batch.session.execute(statement, values).scalars().all()
-    enrollments = []
-    for pending, value, new_id in zip(fresh, values, ids, strict=True):
-        pending.enrollment_id = new_id
-        enrollment = Enrollment(id=new_id, **value)  # type: ignore[arg-type]
-        # The row exists already: attach the object as persistent, without a SELECT.
-        make_transient_to_detached(enrollment)
-        enrollments.append(enrollment)
-    batch.session.add_all(enrollments)
-    return enrollments
+    # RETURNING without sort_by_parameter_order keeps SQLite's insertmanyvalues batched;
+    # rows are matched back by patient, unique within a round.
+    t = table(Enrollment)
+    statement = insert(t).returning(t.c.id, t.c.patient_id)
+    ids = {pid: eid for eid, pid in batch.session.execute(statement, values)}
+    for pending in fresh:
+        pending.enrollment_id = ids[pending.patient.id]
 
 
-def _insert_audit(batch: _Batch, enrollments: list[Enrollment]) -> None:
+def _insert_audit(batch: _Batch, fresh: list[Pending]) -> None:
+    plan = batch.plan
     rows = [
         {
             "at": batch.now,
-            "clinic_id": e.clinic_id,
+            "clinic_id": batch.clinic.id,
             "actor_type": ActorType.USER.value,
             "actor": batch.actor,
             "action": "enrollment.create",
             "entity_type": "enrollment",
-            "entity_id": e.id,
+            "entity_id": p.enrollment_id,
             "reason": batch.reason,
-            "detail": {"plan": e.plan_key, "version": e.plan_version, "patient_id": e.patient_id},
+            "detail": {"plan": plan.key, "version": plan.version, "patient_id": p.patient.id},
         }
-        for e in enrollments
+        for p in fresh
     ]
-    batch.session.execute(insert(AuditLog), rows)
+    batch.session.execute(insert(table(AuditLog)), rows)

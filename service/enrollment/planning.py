@@ -12,17 +12,17 @@ paced: the sender rate is a carrier limit on the SMS sender number.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
-from service.db.models import Clinic, Patient
+from service.db.models import Clinic
 from service.domain import Channel, MessageStatus
 from service.enrollment import rows as q
 from service.enrollment.limits import apply_limits
-from service.enrollment.schedule import Planned, Recipient, Windows, plan_schedule
+from service.enrollment.schedule import PatientLike, Planned, Recipient, Windows, plan_schedule
 from service.plans.model import Plan
 from service.scheduling import QuietHours, next_allowed, pace
 
@@ -31,14 +31,14 @@ from service.scheduling import QuietHours, next_allowed, pace
 class Pending:
     """One enrolment being planned: the patient, the anchor, and what comes out."""
 
-    patient: Patient
+    patient: PatientLike
     procedure_at: datetime
     recipient: Recipient
     enrollment_id: int = 0
     planned: list[Planned] = field(default_factory=list)
 
 
-def recipient_for(patient: Patient) -> Recipient:
+def recipient_for(patient: PatientLike) -> Recipient:
     return Recipient(
         tz=ZoneInfo(patient.timezone),
         has_phone=bool(patient.phone),
@@ -48,7 +48,7 @@ def recipient_for(patient: Patient) -> Recipient:
     )
 
 
-def _sms_blocked(patient: Patient) -> str | None:
+def _sms_blocked(patient: PatientLike) -> str | None:
     if not patient.phone:
         return "no phone number"
     if not patient.phone_can_sms:
@@ -58,7 +58,7 @@ def _sms_blocked(patient: Patient) -> str | None:
     return None if patient.sms_consent_at is not None else "no SMS consent"
 
 
-def _email_blocked(patient: Patient) -> str | None:
+def _email_blocked(patient: PatientLike) -> str | None:
     if not patient.email:
         return "no email address"
     if patient.email_opted_out_at is not None:
@@ -138,4 +138,4 @@ def _pace(
         planned = pending.planned[i]
         window = windows.for_priority(planned.priority)
         at = next_allowed(after, tz=pending.recipient.tz, window=window)
-        pending.planned[i] = replace(planned, next_attempt_at=at)
+        planned.next_attempt_at = at

@@ -18,11 +18,41 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from service.domain import Channel, MessageStatus, Priority
 from service.plans.model import Occurrence, Plan, Step
-from service.scheduling import QuietHours, local_due, next_allowed, window_for
+from service.scheduling import QuietHours, next_allowed, planned_time, window_for
+
+
+class PatientLike(Protocol):
+    """What enrolment reads of a patient: an ORM `Patient` or the bulk path's `PatientRow`."""
+
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def clinic_id(self) -> int: ...
+    @property
+    def first_name(self) -> str: ...
+    @property
+    def phone(self) -> str | None: ...
+    @property
+    def phone_can_sms(self) -> bool: ...
+    @property
+    def email(self) -> str | None: ...
+    @property
+    def timezone(self) -> str: ...
+    @property
+    def language(self) -> str: ...
+    @property
+    def sms_consent_at(self) -> datetime | None: ...
+    @property
+    def email_consent_at(self) -> datetime | None: ...
+    @property
+    def sms_opted_out_at(self) -> datetime | None: ...
+    @property
+    def email_opted_out_at(self) -> datetime | None: ...
 
 
 @dataclass(frozen=True)
@@ -48,7 +78,7 @@ class Windows:
         return window_for(priority, quiet=self.quiet, night=self.night)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Planned:
     step_key: str
     occurrence: int
@@ -87,8 +117,8 @@ def _timed(
     occ: Occurrence, *, procedure_at: datetime, recipient: Recipient, windows: Windows
 ) -> Planned:
     step = occ.step
-    raw = local_due(procedure_at, occ.offset, tz=recipient.tz)
-    due = next_allowed(raw, tz=recipient.tz, window=windows.for_priority(step.priority))
+    window = windows.for_priority(step.priority)
+    due = planned_time(procedure_at, occ.offset, tz=recipient.tz, window=window)
     return Planned(
         step_key=step.key,
         occurrence=occ.index,
@@ -103,6 +133,9 @@ def _timed(
 
 def _channels(step: Step, base: Planned, recipient: Recipient) -> list[Planned]:
     unmet = _unmet_condition(step, recipient)
+    if unmet is None and len(step.channels) == 1 and recipient.blocked(base.channel) is None:
+        fallback = _fallback_for(step, base.channel)
+        return [base if fallback == base.fallback else replace(base, fallback=fallback)]
     result = []
     for channel in step.channels:
         planned = replace(base, channel=channel, fallback=_fallback_for(step, channel))

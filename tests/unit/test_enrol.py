@@ -359,18 +359,17 @@ def test_a_clinics_batch_at_the_same_minute_is_paced_at_the_sender_rate(session,
         requests=[EnrolRequest(p, procedure) for p in patients],
     )
     later = consenting(factory, clinic, now)
-    results.append(
-        enrol(
-            session,
-            clinic=clinic,
-            patient=later,
-            plan=plan,
-            procedure_at=procedure,
-            now=now,
-            actor="user:1",
-        )
+    last = enrol(
+        session,
+        clinic=clinic,
+        patient=later,
+        plan=plan,
+        procedure_at=procedure,
+        now=now,
+        actor="user:1",
     )
-    attempts = [rows(session, r.enrollment)[0] for r in results]
+    ids = [r.enrollment_id for r in results] + [last.enrollment.id]
+    attempts = [session.exec(select(Message).where(Message.enrollment_id == i)).one() for i in ids]
     due = attempts[0].due_at
     assert all(m.due_at == due for m in attempts)
     offsets = [(m.next_attempt_at - due).total_seconds() for m in attempts]
