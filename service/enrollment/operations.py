@@ -94,7 +94,9 @@ def resume(
     if enrollment.status != EnrollmentStatus.PAUSED:
         raise EnrolError("status", f"cannot resume a {enrollment.status} enrolment", conflict=True)
     since = enrollment.paused_at or now
-    missed = [m for m in pending_rows(session, enrollment) if since <= m.next_attempt_at < now]
+    # By due_at, not next_attempt_at: the dispatcher keeps pushing a paused row's next
+    # attempt forward, but what matters is whether the plan wanted it during the pause.
+    missed = [m for m in pending_rows(session, enrollment) if since <= m.due_at < now]
     for message in missed:
         transition(
             session,

@@ -542,3 +542,25 @@ def test_enrolment_is_audited_with_who_and_the_pinned_version(session, factory, 
     )
     assert entry.detail == {"plan": "test_plan", "version": 1, "patient_id": patient.id}
     assert result.enrollment.plan_version == 1
+
+
+def test_a_row_the_dispatcher_held_while_paused_is_still_skipped_on_resume(
+    session, factory, clinic, now
+):
+    patient = consenting(factory, clinic, now)
+    plan = make_plan(make_step("day1", Offset(days=1, at=time(10, 0))))
+    result = enrol(
+        session,
+        clinic=clinic,
+        patient=patient,
+        plan=plan,
+        procedure_at=now + timedelta(hours=1),
+        now=now,
+        actor="user:1",
+    )
+    pause(session, enrollment=result.enrollment, now=now, actor="user:1")
+    (row,) = rows(session, result.enrollment)
+    later = row.due_at + timedelta(hours=5)
+    row.next_attempt_at = later + timedelta(minutes=10)  # the dispatcher's hold
+    assert resume(session, enrollment=result.enrollment, now=later, actor="user:1") == 1
+    assert row.status == MessageStatus.SKIPPED

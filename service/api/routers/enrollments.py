@@ -3,11 +3,14 @@ cancel, reschedule. Every change is audited with the caller's label and reason."
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Body, HTTPException, Response, status
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from service import enrollment as use_cases
@@ -127,6 +130,16 @@ def _patient(
     return found
 
 
+def _once(session: Session, enrol: Callable[[], use_cases.EnrolResult]) -> use_cases.EnrolResult:
+    """Two identical requests racing: the loser's insert hits the unique constraint; it
+    rolls back to the savepoint and finds the winner's enrolment (200, not a 500)."""
+    try:
+        with session.begin_nested():
+            return enrol()
+    except IntegrityError:
+        return enrol()
+
+
 @router.post("", response_model=EnrollmentPublic, status_code=status.HTTP_201_CREATED)
 def create_enrollment(
     body: EnrollmentCreate,
@@ -147,7 +160,8 @@ def create_enrollment(
     try:
         procedure_at = use_cases.check_procedure_at(body.procedure_at, now=now)
         patient = _patient(session, principal, clinic, body, now)
-        result = use_cases.enrol(
+        enrol = partial(
+            use_cases.enrol,
             session,
             clinic=clinic,
             patient=patient,
@@ -159,6 +173,7 @@ def create_enrollment(
             renderer=renderer,
             reason=body.reason,
         )
+        result = _once(session, enrol)
     except EnrolError as exc:
         raise _domain_error(exc) from None
     except PlanError as exc:

@@ -1,0 +1,104 @@
+"""Enrolment on real PostgreSQL: the bulk path, idempotency and racing duplicates."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from service.api.app import create_app
+from service.config import DEFAULT_TEMPLATES_DIR
+from service.csv_import import import_rows
+from service.db.models import Enrollment, Message, Patient
+from service.domain import MessageStatus, Role
+from service.plans.catalog import load_catalog
+from tests.factories import Factory
+
+pytestmark = pytest.mark.postgres
+
+
+def csv_rows(now, count):
+    return [
+        (
+            i + 2,
+            {
+                "first_name": f"P{i}",
+                "phone": f"+1415{3000000 + i:07d}",
+                "plan": "botox",
+                "procedure_at": (now + timedelta(days=1 + i % 3)).isoformat(),
+                "timezone": "America/Chicago",
+            },
+        )
+        for i in range(count)
+    ]
+
+
+def test_the_bulk_path_on_postgres_is_idempotent(pg_engine, now):
+    catalog = load_catalog(DEFAULT_TEMPLATES_DIR)
+    with Session(pg_engine, expire_on_commit=False) as session:
+        clinic = Factory(session).clinic()
+        report = import_rows(
+            session, clinic=clinic, catalog=catalog, rows=csv_rows(now, 300), now=now, actor="test"
+        )
+        session.commit()
+        again = import_rows(
+            session, clinic=clinic, catalog=catalog, rows=csv_rows(now, 300), now=now, actor="test"
+        )
+        session.commit()
+        messages = session.exec(select(func.count()).select_from(Message)).one()
+        patients = session.exec(select(func.count()).select_from(Patient)).one()
+        dupes = session.exec(
+            select(Message.dedupe_key).group_by(Message.dedupe_key).having(func.count() > 1)
+        ).all()
+    assert (report.enrolled, again.enrolled, again.existing) == (300, 0, 300)
+    assert messages == report.messages and patients == 300 and not dupes
+
+
+def test_paced_sms_rows_share_the_due_time_but_not_the_attempt_time(pg_engine, now):
+    catalog = load_catalog(DEFAULT_TEMPLATES_DIR)
+    with Session(pg_engine, expire_on_commit=False) as session:
+        clinic = Factory(session).clinic()
+        rows = [
+            (2 + i, {**row, "procedure_at": (now + timedelta(days=1)).isoformat()})
+            for i, (_, row) in enumerate(csv_rows(now, 20))
+        ]
+        import_rows(session, clinic=clinic, catalog=catalog, rows=rows, now=now, actor="test")
+        session.commit()
+        query = (
+            select(Message.due_at, func.count(), func.count(func.distinct(Message.next_attempt_at)))
+            .where(Message.channel == "sms", Message.status == MessageStatus.SCHEDULED)
+            .group_by(Message.due_at)
+        )
+        groups = session.exec(query).all()
+    assert groups and all(total == distinct for _, total, distinct in groups)
+    assert any(total == 20 for _, total, _ in groups)
+
+
+def test_racing_identical_enrolments_give_one_201_and_one_200(pg_settings, pg_engine, now):
+    with Session(pg_engine, expire_on_commit=False) as session:
+        factory = Factory(session)
+        clinic = factory.clinic()
+        key = factory.api_key(factory.user(clinic, Role.STAFF))
+        patient = factory.patient(clinic, sms_consent_at=now)
+    app = create_app(pg_settings, engine=pg_engine)
+    app.state.clock = lambda: now
+    body = {
+        "patient": {"first_name": "Ana", "phone": "4155550142"},
+        "plan": "botox",
+        "procedure_at": "2026-03-03T10:00:00-05:00",
+    }
+    headers = {"Authorization": f"Bearer {key}"}
+    with TestClient(app) as client, ThreadPoolExecutor(2) as pool:
+        futures = [
+            pool.submit(client.post, "/api/v1/enrollments", json=body, headers=headers)
+            for _ in range(2)
+        ]
+        codes = sorted(f.result().status_code for f in futures)
+    with Session(pg_engine) as session:
+        enrollments = session.exec(select(func.count()).select_from(Enrollment)).one()
+    assert enrollments == 1
+    assert codes == [200, 201]
