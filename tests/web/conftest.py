@@ -6,9 +6,11 @@ import re
 from collections.abc import Iterator
 
 import pytest
+from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
+from service import accounts
 from service.api.app import create_app
 from service.config import Settings
 from service.db.models import User
@@ -21,6 +23,12 @@ def csrf_from(html: str) -> str:
     match = _CSRF.search(html)
     assert match, "page has no CSRF token"
     return match.group(1)
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Production argon2 parameters cost ~50 ms a hash; these tests hash and verify a lot.
+    monkeypatch.setattr(accounts, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024))
 
 
 @pytest.fixture

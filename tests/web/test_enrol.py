@@ -90,3 +90,19 @@ def test_the_enrol_form_needs_the_csrf_token(client, clinic, staff, session) -> 
     login(client, staff)
     assert client.post("/app/enrol", data=_form("forged")).status_code == 403
     assert session.exec(select(Patient)).all() == []
+
+
+def test_an_admin_chooses_the_clinic_and_is_told_when_they_forget(
+    client, factory, clinic, session
+) -> None:
+    from service.domain import Role
+    from tests.web.conftest import PASSWORD
+
+    admin = factory.user(None, role=Role.ADMIN, password=PASSWORD)
+    token = login(client, admin)
+    assert "Delivery log" in client.get("/app/enrol").text  # both sets of navigation
+    missing = client.post("/app/enrol", data=_form(token))
+    assert missing.status_code == 422 and 'id="e-clinic_id"' in missing.text
+    done = client.post("/app/enrol", data=_form(token, clinic_id=str(clinic.id)))
+    assert "Patient enrolled." in done.text
+    assert session.exec(select(Patient)).one().clinic_id == clinic.id
