@@ -79,7 +79,7 @@ class ImportReport:
 
 
 @dataclass(frozen=True)
-class _Good:
+class ValidRow:
     line: int
     patient: CleanPatient
     plan_key: str
@@ -111,7 +111,7 @@ def validate_row(
     catalog: PlanCatalog,
     default_plan: str | None,
     now: datetime,
-) -> _Good | RowError:
+) -> ValidRow | RowError:
     try:
         patient = clean_patient(_patient_input(row), clinic=clinic)
     except PatientError as exc:
@@ -127,7 +127,7 @@ def validate_row(
         procedure_at = parse_procedure_at(row.get("procedure_at", ""), patient.timezone, now)
     except EnrolError as exc:
         return RowError(line, "procedure_at", exc.message)
-    return _Good(line, patient, plan_key, procedure_at)
+    return ValidRow(line, patient, plan_key, procedure_at)
 
 
 def _patient_input(row: dict[str, str]) -> PatientInput:
@@ -166,6 +166,44 @@ def parse_procedure_at(value: str, zone: str, now: datetime) -> datetime:
     return check_procedure_at(parsed, now=now)
 
 
+@dataclass(frozen=True)
+class Importer:
+    """Everything a batch of valid rows needs to be enrolled."""
+
+    session: Session
+    clinic: Clinic
+    catalog: PlanCatalog
+    now: datetime
+    actor: str
+    daily_cap: int = 3
+    renderer: Renderer | None = None
+
+    def enrol_valid(self, batch: list[ValidRow], report: ImportReport) -> None:
+        """The bulk path: patients in one executemany, then `enrol_many` per plan."""
+        cleans = [row.patient for row in batch]
+        patients = ensure_patients(self.session, clinic=self.clinic, cleans=cleans, now=self.now)
+        report.patients_created += len({id(p) for p, created in patients if created})
+        by_plan: dict[str, list[EnrolRequest]] = {}
+        for row, (patient, _) in zip(batch, patients, strict=True):
+            by_plan.setdefault(row.plan_key, []).append(EnrolRequest(patient, row.procedure_at))
+        for plan_key, requests in by_plan.items():
+            results = enrol_many(
+                self.session,
+                clinic=self.clinic,
+                plan=self.catalog.get(plan_key),
+                requests=requests,
+                now=self.now,
+                actor=self.actor,
+                daily_cap=self.daily_cap,
+                renderer=self.renderer,
+                reason="csv import",
+            )
+            for result in results:
+                report.enrolled += result.created
+                report.existing += not result.created
+                report.messages += result.messages
+
+
 def import_rows(
     session: Session,
     *,
@@ -180,8 +218,9 @@ def import_rows(
     progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
     """Validate and enrol every row, in batches; bad rows are reported, not fatal."""
+    importer = Importer(session, clinic, catalog, now, actor, daily_cap, renderer)
     report = ImportReport()
-    batch: list[_Good] = []
+    batch: list[ValidRow] = []
     for line, row in rows:
         report.rows += 1
         checked = validate_row(
@@ -189,51 +228,13 @@ def import_rows(
         )
         if isinstance(checked, RowError):
             report.errors.append(checked)
-            if progress:
-                progress(1)
-            continue
-        batch.append(checked)
+        else:
+            batch.append(checked)
         if len(batch) >= BATCH:
-            _flush(session, clinic, catalog, batch, now, actor, daily_cap, renderer, report)
-            if progress:
-                progress(len(batch))
+            importer.enrol_valid(batch, report)
             batch = []
-    if batch:
-        _flush(session, clinic, catalog, batch, now, actor, daily_cap, renderer, report)
         if progress:
-            progress(len(batch))
+            progress(1)
+    if batch:
+        importer.enrol_valid(batch, report)
     return report
-
-
-def _flush(
-    session: Session,
-    clinic: Clinic,
-    catalog: PlanCatalog,
-    batch: list[_Good],
-    now: datetime,
-    actor: str,
-    daily_cap: int,
-    renderer: Renderer | None,
-    report: ImportReport,
-) -> None:
-    patients = ensure_patients(session, clinic=clinic, cleans=[g.patient for g in batch], now=now)
-    report.patients_created += len({id(p) for p, created in patients if created})
-    by_plan: dict[str, list[EnrolRequest]] = {}
-    for good, (patient, _) in zip(batch, patients, strict=True):
-        by_plan.setdefault(good.plan_key, []).append(EnrolRequest(patient, good.procedure_at))
-    for plan_key, requests in by_plan.items():
-        results = enrol_many(
-            session,
-            clinic=clinic,
-            plan=catalog.get(plan_key),
-            requests=requests,
-            now=now,
-            actor=actor,
-            daily_cap=daily_cap,
-            renderer=renderer,
-            reason="csv import",
-        )
-        for result in results:
-            report.enrolled += result.created
-            report.existing += not result.created
-            report.messages += result.messages

@@ -91,6 +91,17 @@ def next_allowed(instant: datetime, *, tz: ZoneInfo, window: QuietHours | None) 
     return max(end, instant)
 
 
+@lru_cache(maxsize=16384)
+def window_starts_after(instant: datetime, tz: ZoneInfo, window: QuietHours) -> datetime:
+    """The first instant after `instant` at which `window` begins (UTC): how far a
+    batch may be spread from an allowed instant before it runs into quiet hours."""
+    local = _aware(instant).astimezone(tz)
+    start = resolve_wall(local.date(), window.start, tz)
+    if start <= instant:
+        start = resolve_wall(local.date() + timedelta(days=1), window.start, tz)
+    return start
+
+
 def add_months(day: date, months: int) -> date:
     """Calendar month arithmetic, clamped to the target month's last day."""
     index = day.year * 12 + (day.month - 1) + months
@@ -123,8 +134,7 @@ def planned_time(
     """
     if offset.at is None:
         return next_allowed(local_due(procedure_at, offset, tz=tz), tz=tz, window=window)
-    day = _aware(procedure_at).astimezone(tz).date()
-    return _planned_on(day, offset, tz, window)
+    return _planned_on(_aware(procedure_at).astimezone(tz).date(), offset, tz, window)
 
 
 @lru_cache(maxsize=16384)

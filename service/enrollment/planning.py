@@ -19,12 +19,12 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session
 
 from service.db.models import Clinic
-from service.domain import Channel, MessageStatus
+from service.domain import Channel, MessageStatus, Priority
 from service.enrollment import rows as q
 from service.enrollment.limits import apply_limits
 from service.enrollment.schedule import PatientLike, Planned, Recipient, Windows, plan_schedule
 from service.plans.model import Plan
-from service.scheduling import QuietHours, next_allowed, pace
+from service.scheduling import QuietHours, next_allowed, pace, window_starts_after
 
 
 @dataclass
@@ -136,6 +136,18 @@ def _pace(
         if after == before:
             continue
         planned = pending.planned[i]
-        window = windows.for_priority(planned.priority)
-        at = next_allowed(after, tz=pending.recipient.tz, window=window)
-        planned.next_attempt_at = at
+        planned.next_attempt_at = _still_allowed(
+            before, after, pending.recipient.tz, windows, planned.priority
+        )
+
+
+def _still_allowed(
+    before: datetime, after: datetime, tz: ZoneInfo, windows: Windows, priority: Priority
+) -> datetime:
+    """`after` unless spreading from the allowed `before` ran into the quiet window."""
+    window = windows.for_priority(priority)
+    if window is None or window.start == window.end:
+        return after
+    if after < window_starts_after(before, tz, window):  # cached per shared instant
+        return after
+    return next_allowed(after, tz=tz, window=window)

@@ -75,6 +75,8 @@ class Windows:
     night: QuietHours
 
     def for_priority(self, priority: Priority) -> QuietHours | None:
+        if priority == Priority.ROUTINE:  # the common case, without an enum round trip
+            return self.quiet
         return window_for(priority, quiet=self.quiet, night=self.night)
 
 

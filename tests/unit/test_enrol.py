@@ -564,3 +564,25 @@ def test_a_row_the_dispatcher_held_while_paused_is_still_skipped_on_resume(
     row.next_attempt_at = later + timedelta(minutes=10)  # the dispatcher's hold
     assert resume(session, enrollment=result.enrollment, now=later, actor="user:1") == 1
     assert row.status == MessageStatus.SKIPPED
+
+
+def test_pacing_never_spreads_a_batch_into_quiet_hours(session, factory, now):
+    clinic = factory.clinic()
+    clinic.sender_rate_per_second = 0.01  # one text every 100 seconds
+    patients = [consenting(factory, clinic, now) for _ in range(5)]
+    plan = make_plan(make_step("evening", Offset(days=1, at=time(19, 55))))
+    requests = [EnrolRequest(p, now + timedelta(days=1)) for p in patients]
+    results = enrol_many(session, clinic=clinic, plan=plan, now=now, actor="t", requests=requests)
+    attempts = sorted(
+        session.exec(select(Message).where(Message.enrollment_id == r.enrollment_id))
+        .one()
+        .next_attempt_at.astimezone(NY)
+        .replace(tzinfo=None)
+        for r in results
+    )
+    assert attempts[:3] == [
+        datetime(2026, 3, 4, 19, 55),
+        datetime(2026, 3, 4, 19, 56, 40),
+        datetime(2026, 3, 4, 19, 58, 20),
+    ]
+    assert attempts[3:] == [datetime(2026, 3, 5, 8, 0)] * 2
