@@ -69,6 +69,14 @@ JOBS: list[Job] = [
 ]
 
 
+class _SkippedRunFilter(logging.Filter):
+    """A tick still running when the next is due is normal (it may sleep until the next
+    due row); APScheduler's warning about the skipped run is noise, not a problem."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "maximum number of running instances" not in record.getMessage()
+
+
 @dataclass
 class JobContext:
     settings: Settings
@@ -118,6 +126,7 @@ def start_in_process(
 ) -> WorkerRunner:
     """Start the scheduler on background threads of this process."""
     ctx = make_context(settings, engine, options=options)
+    _quiet_skipped_runs()
     scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"misfire_grace_time": None})
     for job in JOBS:
         scheduler.add_job(
@@ -133,6 +142,12 @@ def start_in_process(
     scheduler.start()
     log.info(kv("worker.started", worker_id=ctx.worker_id, jobs=len(JOBS)))
     return WorkerRunner(ctx, scheduler)
+
+
+def _quiet_skipped_runs() -> None:
+    logger = logging.getLogger("apscheduler.scheduler")
+    if not any(isinstance(f, _SkippedRunFilter) for f in logger.filters):
+        logger.addFilter(_SkippedRunFilter())
 
 
 def _runner(job: Job, ctx: JobContext) -> Callable[[], None]:

@@ -1,7 +1,7 @@
 """The per-process dispatch loop: claim, prepare, hand to a bounded thread pool.
 
 The twilio SDK and smtplib block, so sends run on `dispatch_concurrency` threads. The
-loop claims only what the pool can start soon (twice its size), so a claim is never
+loop claims only what the pool can start soon (a few rows per thread), so a claim is never
 older than the claim TTL when its send begins and the other workers get their share.
 """
 
@@ -10,28 +10,36 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import cast
 
 from service import metrics
+from service.channels.base import OutboundMessage
 from service.db.engine import session_scope
 from service.db.models import Clinic, Enrollment, Patient
 from service.dispatch import outcome
 from service.dispatch.claim import claim_due, next_due_at
 from service.dispatch.content import ContentError, load_related, prepare
 from service.dispatch.context import DispatchContext
-from service.dispatch.send import Claim, send_claimed
+from service.dispatch.send import Claim, Result, call, send_batch
 from service.logs import kv
 
 log = logging.getLogger(__name__)
 _MIN_WAIT = 0.02
+_HORIZON_SHARE = 0.8
+_BACKLOG = 4  # claimed rows per sending thread, so the pool never waits for a claim
+_BATCHES = 2
 
 
 class Dispatcher:
     def __init__(self, ctx: DispatchContext) -> None:
         self.ctx = ctx
         self.concurrency = ctx.settings.dispatch_concurrency
-        self.pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="dispatch")
+        # HTTP calls run on `calls`; each claimed batch is checked, sent and recorded in one
+        # transaction on a `batches` thread, two at a time so the calls never run dry.
+        self.pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="dispatch-call")
+        self.batches = ThreadPoolExecutor(_BATCHES, thread_name_prefix="dispatch-batch")
         self.stopping = threading.Event()
         self._inflight = 0
         self._done = threading.Condition()
@@ -40,16 +48,19 @@ class Dispatcher:
     def tick(self, *, horizon: float | None = None) -> int:
         """Claim and start everything due; if the next row falls due within `horizon`
         seconds, wait for it instead of returning (the tick may sleep until due)."""
-        horizon = self.ctx.settings.dispatch_interval_seconds if horizon is None else horizon
+        if horizon is None:
+            # Return before the scheduler's next run is due, so no run is skipped and the
+            # pool's backlog (see `_wait_for_capacity`) covers the gap between ticks.
+            horizon = self.ctx.settings.dispatch_interval_seconds * _HORIZON_SHARE
         deadline = time.monotonic() + horizon
         started = 0
         while not self.stopping.is_set():
             free = self._wait_for_capacity(deadline)
             if free == 0:
                 break
-            claims = self.claim(min(free, self.ctx.settings.dispatch_batch_size))
-            for claim in claims:
-                self._submit(claim)
+            claims = self.claim(min(free, self._batch_size()))
+            if claims:
+                self._submit(claims)
             started += len(claims)
             if not claims and not self._sleep_until_next_due(deadline):
                 break
@@ -102,33 +113,42 @@ class Dispatcher:
         """Stop claiming; rows not yet started are released, the rest finish."""
         self.stopping.set()
         self.drain(timeout)
+        self.batches.shutdown(wait=True)
         self.pool.shutdown(wait=True)
 
     @property
     def inflight(self) -> int:
         return self._inflight
 
-    def _submit(self, claim: Claim) -> None:
-        with self._done:
-            self._inflight += 1
-        future = self.pool.submit(self._send, claim)
-        future.add_done_callback(self._finished)
+    def _batch_size(self) -> int:
+        return max(1, min(self.ctx.settings.dispatch_batch_size, self.concurrency * 2))
 
-    def _send(self, claim: Claim) -> str:
+    def _submit(self, claims: list[Claim]) -> None:
+        with self._done:
+            self._inflight += len(claims)
+        future = self.batches.submit(self._send, claims)
+        future.add_done_callback(lambda _f: self._finished(len(claims)))
+
+    def _send(self, claims: list[Claim]) -> dict[int, str]:
         try:
-            return send_claimed(self.ctx, claim, stopping=self.stopping.is_set)
+            return send_batch(
+                self.ctx, claims, stopping=self.stopping.is_set, call_many=self._call_many
+            )
         except Exception:
-            # The row stays `sending`; reconciliation will settle it. Never crash the pool.
-            log.exception(kv("dispatch.send_crashed", message_id=claim.message_id))
-            return "error"
+            # The rows stay `sending`; reconciliation will settle them. Never crash the loop.
+            log.exception(kv("dispatch.batch_crashed", first=claims[0].message_id))
+            return {}
 
-    def _finished(self, _future: Future[str]) -> None:
+    def _call_many(self, messages: Sequence[OutboundMessage]) -> list[Result]:
+        return list(self.pool.map(lambda m: call(self.ctx, m), messages))
+
+    def _finished(self, count: int) -> None:
         with self._done:
-            self._inflight -= 1
+            self._inflight -= count
             self._done.notify_all()
 
     def _wait_for_capacity(self, deadline: float) -> int:
-        limit = self.concurrency * 2
+        limit = self.concurrency * _BACKLOG
         with self._done:
             while self._inflight >= limit and not self.stopping.is_set():
                 left = deadline - time.monotonic()

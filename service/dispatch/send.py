@@ -1,36 +1,41 @@
-"""One claimed row through its channel adapter.
+"""Claimed rows through their channel adapters, a batch per transaction.
 
-Just before the provider call, under the row lock, the row is re-read and re-checked
+Just before the provider calls, under the row locks, each row is re-read and re-checked
 (opt-out, consent, enrolment, validity, quiet hours, open alerts). On PostgreSQL the
-transaction also holds a share lock on the patient row *across* the provider call: a
-STOP that sets `sms_opted_out_at` must wait for the in-flight send and commits after it,
-so no SMS ever leaves after an opt-out has been committed. On SQLite (one embedded
-process, where a held write lock would serialise every send) the check and the call are
-back to back in two short transactions.
+transaction also holds share locks on the patients' rows *across* the provider calls:
+a STOP that sets `sms_opted_out_at` must wait for in-flight sends and commits after
+them, so no SMS ever leaves after an opt-out has been committed. On SQLite (one embedded
+process, where a held write lock would stall every other writer) the checks and the calls
+are back to back in two short transactions. A batch shares its queries and its commit,
+which is what lets one process keep up with the provider.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlmodel import Session, select
+from sqlalchemy import func
+from sqlmodel import Session, col, select
 
 from service.channels.base import DeliveryError, OutboundMessage, Receipt
 from service.db.engine import session_scope
-from service.db.models import Clinic, Enrollment, Message, Patient
+from service.db.models import Alert, Clinic, Enrollment, Message, Patient
 from service.dispatch import outcome
 from service.dispatch.checks import Action, Subject, Verdict, check
-from service.dispatch.claim import lock_message, release
+from service.dispatch.claim import release
 from service.dispatch.content import ContentError, outbound
 from service.dispatch.context import DispatchContext
-from service.domain import MessageStatus
+from service.domain import AlertStatus, MessageStatus
 from service.logs import kv
 from service.outbox import transition
 
 log = logging.getLogger(__name__)
+Result = Receipt | DeliveryError
+CallMany = Callable[[Sequence[OutboundMessage]], list[Result]]
 
 
 @dataclass(frozen=True)
@@ -43,60 +48,140 @@ class Claim:
 
 @dataclass
 class _Ready:
-    message: Message
+    message: Message | None  # None when the claim was lost between the calls (SQLite)
     patient: Patient | None
     outbound: OutboundMessage
 
 
 def send_claimed(ctx: DispatchContext, claim: Claim, *, stopping: Callable[[], bool]) -> str:
-    """Re-check, send and record one claimed row; returns what happened (for logs/tests)."""
+    """One row, calls made on this thread; returns what happened (for logs and tests)."""
+    results = send_batch(ctx, [claim], stopping=stopping, call_many=sequential_calls(ctx))
+    return results[claim.message_id]
+
+
+def sequential_calls(ctx: DispatchContext) -> CallMany:
+    return lambda messages: [call(ctx, m) for m in messages]
+
+
+def send_batch(
+    ctx: DispatchContext,
+    claims: Sequence[Claim],
+    *,
+    stopping: Callable[[], bool],
+    call_many: CallMany,
+) -> dict[int, str]:
+    """Re-check, send and record claimed rows; message id -> what happened."""
+    results: dict[int, str] = {}
     if ctx.hold_lock_during_call:
         with session_scope(ctx.engine) as session:
-            ready = _pre_send(ctx, session, claim, stopping=stopping, lock_patient=True)
-            if isinstance(ready, str):
-                return ready
-            result = _call(ctx, ready.outbound)
-            return _record(ctx, session, ready.message, ready.patient, result)
+            ready = _pre_send(ctx, session, claims, results, stopping=stopping, lock=True)
+            _send_and_record(ctx, session, ready, call_many(_outbound(ready)), results)
+        return results
     with session_scope(ctx.engine) as session:
-        ready = _pre_send(ctx, session, claim, stopping=stopping, lock_patient=False)
-    if isinstance(ready, str):
-        return ready
-    result = _call(ctx, ready.outbound)
+        ready = _pre_send(ctx, session, claims, results, stopping=stopping, lock=False)
+    if not ready:
+        return results
+    sent = call_many(_outbound(ready))
     with session_scope(ctx.engine) as session:
-        message = _ours(session, claim)
-        if message is None:
-            log.error(kv("dispatch.lost_claim_after_send", message_id=claim.message_id))
-            return "lost"
-        patient = session.get(Patient, message.patient_id) if message.patient_id else None
-        return _record(ctx, session, message, patient, result)
+        again = _lock_ours(session, [_claim_of(r) for r in ready])
+        patients = _by_id(session, Patient, {_patient_id(r) for r in ready}, lock=False)
+        for item in ready:
+            item.message = again.get(item.outbound.message_id)
+            item.patient = patients.get(item.message.patient_id) if item.message else None
+        _send_and_record(ctx, session, ready, sent, results)
+    return results
 
 
-def _ours(session: Session, claim: Claim) -> Message | None:
-    message = lock_message(session, claim.message_id)
-    if message is None or message.status != MessageStatus.SENDING:
-        return None
-    return message if message.attempts == claim.attempts else None
+def _claim_of(item: _Ready) -> Claim:
+    assert item.message is not None
+    return Claim(item.outbound.message_id, item.message.attempts)
+
+
+def _patient_id(item: _Ready) -> int | None:
+    return item.message.patient_id if item.message is not None else None
+
+
+def _outbound(ready: list[_Ready]) -> list[OutboundMessage]:
+    return [item.outbound for item in ready]
+
+
+def _lock_ours(session: Session, claims: Sequence[Claim]) -> dict[int, Message]:
+    """The claimed rows, locked in id order (no deadlocks), still in this claim."""
+    wanted = {c.message_id: c.attempts for c in claims}
+    query = (
+        select(Message)
+        .where(col(Message.id).in_(wanted))
+        .order_by(col(Message.id))
+        .with_for_update()
+    )
+    rows = session.exec(query).all()
+    return {
+        m.id: m  # type: ignore[misc]
+        for m in rows
+        if m.status == MessageStatus.SENDING and m.attempts == wanted[m.id]  # type: ignore[index]
+    }
+
+
+def _by_id(session: Session, model: Any, ids: set[int | None], *, lock: bool) -> dict[Any, Any]:
+    ids = {i for i in ids if i is not None}
+    if not ids:
+        return {}
+    query = select(model).where(col(model.id).in_(ids)).order_by(col(model.id))
+    if lock:
+        query = query.with_for_update(read=True)  # FOR SHARE: a concurrent STOP waits
+    return {row.id: row for row in session.exec(query).all()}
 
 
 def _pre_send(
     ctx: DispatchContext,
     session: Session,
-    claim: Claim,
+    claims: Sequence[Claim],
+    results: dict[int, str],
     *,
     stopping: Callable[[], bool],
-    lock_patient: bool,
-) -> _Ready | str:
+    lock: bool,
+) -> list[_Ready]:
     now = ctx.clock()
-    message = _ours(session, claim)
-    if message is None:
-        return "lost"  # released by reconciliation or shutdown; someone else owns it now
+    messages = _lock_ours(session, claims)
+    results.update({c.message_id: "lost" for c in claims if c.message_id not in messages})
+    patients = _by_id(session, Patient, {m.patient_id for m in messages.values()}, lock=lock)
+    enrollments = _by_id(
+        session, Enrollment, {m.enrollment_id for m in messages.values()}, lock=False
+    )
+    clinics = _by_id(session, Clinic, {m.clinic_id for m in messages.values()}, lock=False)
+    alerted = _open_alerts(session, set(patients))
+    ready = []
+    for message in messages.values():
+        subject = Subject(
+            message,
+            patients.get(message.patient_id),
+            enrollments.get(message.enrollment_id),
+            clinics[message.clinic_id],
+            message.patient_id in alerted,
+        )
+        item = _pre_send_one(ctx, session, subject, now=now, stopping=stopping)
+        if isinstance(item, str):
+            results[message.id] = item  # type: ignore[index]
+        else:
+            ready.append(item)
+    return ready
+
+
+def _pre_send_one(
+    ctx: DispatchContext,
+    session: Session,
+    subject: Subject,
+    *,
+    now: datetime,
+    stopping: Callable[[], bool],
+) -> _Ready | str:
+    message = subject.message
     if stopping():
         release(session, message, at=now, reason="released: worker shutting down", now=now)
         return "released"
     if message.claimed_at is None or now - message.claimed_at > ctx.options.claim_ttl:
         release(session, message, at=now, reason="released: claim expired before send", now=now)
         return "released"
-    subject = _subject(session, message, lock_patient=lock_patient)
     verdict = check(subject, now=now, hold=ctx.options.hold)
     if verdict.action != Action.SEND:
         _apply(session, message, subject.patient, verdict, now=now)
@@ -108,27 +193,20 @@ def _pre_send(
         return "failed"
 
 
-def _subject(session: Session, message: Message, *, lock_patient: bool) -> Subject:
-    patient = None
-    if message.patient_id is not None:
-        query = select(Patient).where(Patient.id == message.patient_id)
-        if lock_patient:
-            query = query.with_for_update(read=True)  # FOR SHARE: blocks a concurrent STOP
-        patient = session.exec(query).first()
-    enrollment = session.get(Enrollment, message.enrollment_id) if message.enrollment_id else None
-    clinic = session.get(Clinic, message.clinic_id)
-    assert clinic is not None  # a foreign key
-    return Subject(message, patient, enrollment, clinic, _open_alert(session, message))
-
-
-def _open_alert(session: Session, message: Message) -> bool:
-    if message.patient_id is None:
-        return False
+def _open_alerts(session: Session, patient_ids: set[int]) -> set[int]:
+    """Patients whose routine plan messages wait; INBOUND's rule decides each candidate."""
     try:
         from service.alerts import patient_has_open_alert
-    except ImportError:  # INBOUND's module not there yet: nothing is held
-        return False
-    return bool(patient_has_open_alert(session, message.patient_id))
+    except ImportError:  # INBOUND's module not there: nothing is held
+        return set()
+    if not patient_ids:
+        return set()
+    # One query narrows the batch to patients with any unresolved alert at all.
+    query = select(Alert.patient_id, func.count()).where(
+        col(Alert.patient_id).in_(patient_ids), Alert.status != AlertStatus.RESOLVED
+    )
+    candidates = {pid for pid, _ in session.exec(query.group_by(col(Alert.patient_id))).all()}
+    return {pid for pid in candidates if pid is not None and patient_has_open_alert(session, pid)}
 
 
 def _apply(
@@ -145,7 +223,8 @@ def _apply(
         transition(session, message, verdict.status, reason=reason, now=now)
 
 
-def _call(ctx: DispatchContext, message: OutboundMessage) -> Receipt | DeliveryError:
+def call(ctx: DispatchContext, message: OutboundMessage) -> Result:
+    """The provider call; never raises (an unexpected error is an unknown outcome)."""
     try:
         return ctx.adapter(message.channel).send(message)
     except DeliveryError as exc:
@@ -155,14 +234,31 @@ def _call(ctx: DispatchContext, message: OutboundMessage) -> Receipt | DeliveryE
         return DeliveryError(f"adapter error: {type(exc).__name__}", permanent=False, in_doubt=True)
 
 
+def _send_and_record(
+    ctx: DispatchContext,
+    session: Session,
+    ready: list[_Ready],
+    sent: list[Result],
+    results: dict[int, str],
+) -> None:
+    now = ctx.clock()
+    for item, result in zip(ready, sent, strict=True):
+        message_id = item.outbound.message_id
+        if item.message is None:
+            log.error(kv("dispatch.lost_claim_after_send", message_id=message_id))
+            results[message_id] = "lost"
+        else:
+            results[message_id] = _record(ctx, session, item.message, item.patient, result, now)
+
+
 def _record(
     ctx: DispatchContext,
     session: Session,
     message: Message,
     patient: Patient | None,
-    result: Receipt | DeliveryError,
+    result: Result,
+    now: datetime,
 ) -> str:
-    now = ctx.clock()
     if isinstance(result, Receipt):
         outcome.record_sent(session, message, result, now=now)
         return "sent"

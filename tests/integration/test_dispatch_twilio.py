@@ -178,29 +178,27 @@ def test_no_sms_leaves_after_an_opt_out_commits_mid_batch(settings, pg_url, fake
     worker.start()
     while fake_twilio.fake.stats()["accepted"] < 10:
         time.sleep(0.005)
-    committed = opt_out(engine, phones[60:])  # while batches are being claimed and sent
+    committed = {phone: opt_out(engine, phone) for phone in phones[60:]}  # mid-batch
     worker.join()
     dispatcher.stop()
     engine.dispose()
-    opted = set(phones[60:])
     late = [
         m
         for m in fake_twilio.fake.messages.values()
-        if m["to"] in opted and m["_created"] >= committed
+        if m["to"] in committed and m["_created"] >= committed[m["to"]]
     ]
     assert late == []
     assert fake_twilio.fake.stats()["accepted"] < 120  # the opt-out really cut some off
 
 
-def opt_out(engine: Engine, phones: list[str]) -> datetime:
-    """STOP from each phone as INBOUND handles it; returns the instant before COMMIT."""
+def opt_out(engine: Engine, phone: str) -> datetime:
+    """STOP from `phone` as INBOUND handles it; returns the instant just before COMMIT."""
     with session_scope(engine) as session:
         now = datetime.now(UTC)
-        patients = session.exec(select(Patient).where(Patient.phone.in_(phones))).all()  # type: ignore[union-attr]
-        for patient in patients:
-            patient.sms_opted_out_at = now
-            session.add(patient)
-            session.flush()  # the UPDATE waits for any in-flight send to this patient
-            cancel_pending_sms(session, patient=patient, reason="STOP", now=now)
+        patient = session.exec(select(Patient).where(Patient.phone == phone)).one()
+        patient.sms_opted_out_at = now
+        session.add(patient)
+        session.flush()  # the UPDATE waits for any in-flight send to this patient
+        cancel_pending_sms(session, patient=patient, reason="STOP", now=now)
         session.flush()
         return datetime.now(UTC)

@@ -62,7 +62,7 @@ def ctx(settings: Settings, engine: Engine, clock: Clock, sms, email) -> Dispatc
 def dispatcher(ctx: DispatchContext):
     d = Dispatcher(ctx)
     yield d
-    d.pool.shutdown(wait=True)
+    d.stop()
 
 
 def run_all(ctx: DispatchContext, dispatcher: Dispatcher) -> list[str]:

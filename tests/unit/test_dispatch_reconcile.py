@@ -65,7 +65,7 @@ def in_doubt(
     assert [send_claimed(ctx, c, stopping=lambda: False) for c in dispatcher.claim(5)] == [
         "in_doubt"
     ]
-    dispatcher.pool.shutdown()
+    dispatcher.stop()
     session.expire_all()
     return session.get(Message, message.id)
 
