@@ -13,7 +13,14 @@ from service.db.models import Alert
 from service.db.types import utcnow
 from service.domain import AlertSeverity, AlertStatus
 from service.web.access import visible
-from service.web.alert_data import AlertRow, inbox, people_in, recently_resolved, signature
+from service.web.alert_data import (
+    INBOX_LIMIT,
+    AlertRow,
+    inbox,
+    people_in,
+    recently_resolved,
+    signature,
+)
 from service.web.deps import Conflict, CsrfDep, StaffDep, WebRoute, page
 from service.web.templating import SECURITY_HEADERS, templates_for
 
@@ -35,6 +42,7 @@ def alert_inbox(request: Request, session: SessionDep, viewer: StaffDep) -> Resp
         poll_seconds=POLL_SECONDS,
         urgent_open=_urgent_open(rows),
         people=people_in(session, rows + resolved),
+        inbox_limit=INBOX_LIMIT,
     )
 
 
