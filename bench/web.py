@@ -169,7 +169,7 @@ def _get(client: TestClient, url: str) -> Callable[[], object]:
     return go
 
 
-def run_pages(url: str, requests: int) -> dict[str, list[float]]:
+def run_pages(url: str, requests: int) -> tuple[dict[str, list[float]], list[float]]:
     settings = load_settings(database_url=url, scheduler_enabled=False, environment="test")
     engine = make_engine(settings)
     with Session(engine) as session:
@@ -195,8 +195,21 @@ def run_pages(url: str, requests: int) -> dict[str, list[float]]:
         }
         for name, target in scenarios.items():
             results[name] = timed(_get(client, target), requests)
+        charts = timed(_uncached_charts(app, client), 5)
     engine.dispose()
-    return results
+    return results, charts
+
+
+def _uncached_charts(app, client: TestClient) -> Callable[[], object]:  # type: ignore[no-untyped-def]
+    """The charts page with its one-minute cache emptied: the scans it costs each minute."""
+
+    def go() -> object:
+        app.state.web_chart_cache = {}
+        response = client.get("/app/ops/charts?days=14")
+        assert response.status_code == 200 and "<svg" in response.text
+        return response
+
+    return go
 
 
 def _range_url() -> str:
@@ -239,21 +252,25 @@ def main() -> None:
         url = _url(name)
         migrate.upgrade(load_settings(database_url=url))
         seed(url, args.rows)
-        pages = run_pages(url, args.requests)
+        pages, charts = run_pages(url, args.requests)
         naive = run_naive(url, args.requests)
     finally:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
-    report(pages, naive, args.rows)
+    report(pages, naive, charts, args.rows)
 
 
-def report(pages: dict[str, list[float]], naive: list[float], rows: int) -> None:
+def report(
+    pages: dict[str, list[float]], naive: list[float], charts: list[float], rows: int
+) -> None:
     every = [s for samples in pages.values() for s in samples]
     for name, samples in pages.items():
         print(f"{name:40s} p50 {statistics.median(samples):7.1f} ms   p95 {p95(samples):7.1f} ms")
     print(f"{'baseline: COUNT(*) + OFFSET 2000 (SQL)':40s} p50 {statistics.median(naive):7.1f} ms"
           f"   p95 {p95(naive):7.1f} ms")  # fmt: skip
+    print(f"{'charts page, 14 days, cache emptied':40s} p50 {statistics.median(charts):7.1f} ms"
+          f"   max {max(charts):7.1f} ms (not part of the target)")  # fmt: skip
     overall = p95(every)
     worst = max(p95(samples) for samples in pages.values())
     summary = {
@@ -264,6 +281,7 @@ def report(pages: dict[str, list[float]], naive: list[float], rows: int) -> None
         "worst_scenario_p95_ms": round(worst, 1),
         "baseline_count_offset_p95_ms": round(p95(naive), 1),
         "speedup_vs_baseline": round(p95(naive) / overall, 1),
+        "charts_uncached_p50_ms": round(statistics.median(charts), 1),
         "target_p95_ms": TARGET_P95_MS,
         "pass": worst <= TARGET_P95_MS,
     }
