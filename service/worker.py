@@ -24,7 +24,6 @@ import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import text
@@ -193,7 +192,7 @@ def run_worker(settings: Settings, *, options: DispatchOptions | None = None) ->
         signal.signal(signum, lambda *_: stop.set())
     runner = start_in_process(settings, engine, options=options)
     try:
-        while not stop.wait(timedelta(seconds=1).total_seconds()):
+        while not stop.wait(1.0):  # wakes for signals between waits
             pass
     finally:
         runner.stop()

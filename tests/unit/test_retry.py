@@ -59,9 +59,7 @@ def test_it_gives_up_after_max_attempts() -> None:
 def test_it_never_schedules_a_retry_past_the_validity_window() -> None:
     valid_until = NOW + timedelta(seconds=30)
     assert POLICY.next_attempt(attempts=1, now=NOW, valid_until=valid_until, rand=no_jitter)
-    assert (
-        POLICY.next_attempt(attempts=3, now=NOW, valid_until=valid_until, rand=no_jitter) is None
-    )
+    assert POLICY.next_attempt(attempts=3, now=NOW, valid_until=valid_until, rand=no_jitter) is None
 
 
 def test_a_retry_after_beyond_the_validity_window_gives_up() -> None:
