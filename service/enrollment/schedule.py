@@ -108,11 +108,22 @@ def plan_schedule(
 ) -> list[Planned]:
     """Every planned send of `plan` for one patient, in plan order."""
     result: list[Planned] = []
-    for occ in plan.occurrences():
+    for occ in _occurrences(plan):
         base = _timed(occ, procedure_at=procedure_at, recipient=recipient, windows=windows)
         for planned in _channels(occ.step, base, recipient):
             result.append(_against_now(planned, recipient=recipient, windows=windows, now=now))
     return result
+
+
+_OCCURRENCES: dict[str, tuple[Occurrence, ...]] = {}
+
+
+def _occurrences(plan: Plan) -> tuple[Occurrence, ...]:
+    """Repeats expanded once per plan content (sha256), not once per patient."""
+    found = _OCCURRENCES.get(plan.sha256)
+    if found is None:
+        found = _OCCURRENCES[plan.sha256] = tuple(plan.occurrences())
+    return found
 
 
 def _timed(
