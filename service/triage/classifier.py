@@ -87,7 +87,7 @@ def classify(
     words = words_of(tokens)
     levels = [_level(f, lex.classes[f.term_class], procedure, day, len(words)) for f in findings]
     level = max([*levels, _combo_level(findings, lex.combos)], default=0)
-    intent = detect_intent(words, hits, lex)
+    intent = detect_intent(tokens, hits, lex)
     checkin = detect_checkin(tokens, lex)
     label = _label(level, intent, checkin, findings, lex)
     return TriageResult(

@@ -16,13 +16,21 @@ def words_of(tokens: list[str]) -> list[str]:
     return [t for t in tokens if t not in (BOUNDARY, COMMA)]
 
 
-def detect_intent(words: list[str], hits: list[Hit], lexicon: Lexicon) -> str | None:
-    """stop / start / help when the reply (its words, without boundaries) is a keyword
-    (plus filler) or holds a clear phrase."""
+def detect_intent(tokens: list[str], hits: list[Hit], lexicon: Lexicon) -> str | None:
+    """stop / start / help when the reply is a keyword (plus filler) or holds a clear
+    phrase; a first sentence that is a lone STOP ("STOP. I've moved clinics") opts out."""
     kinds = {h.payload[0] for h in hits}
-    for intent in ("stop", "start", "help"):
-        if intent in kinds:
-            return intent
+    phrase = next((k for k in ("stop", "start", "help") if k in kinds), None)
+    if phrase is not None:
+        return phrase
+    intent = _lone_keyword(words_of(tokens), lexicon)
+    if intent is None and BOUNDARY in tokens:
+        first = _lone_keyword(words_of(tokens[: tokens.index(BOUNDARY)]), lexicon)
+        intent = first if first == "stop" else None
+    return intent
+
+
+def _lone_keyword(words: list[str], lexicon: Lexicon) -> str | None:
     if not words or len(words) > MAX_KEYWORD_WORDS:
         return None
     found: list[str] = []

@@ -81,6 +81,8 @@ KEYWORDS = [
     ("STOP my lip is turning white", "urgent"),
     ("I need to cancel my appointment", "other"),
     ("can I stop taking the antibiotics?", "other"),
+    ("STOP. I've moved clinics.", "stop"),
+    ("Yes. Everything is fine", "normal"),
 ]
 NEVER_DROPPED = [  # red flags that a careless negation, "if" or "gone" would hide
     ("No I can't breathe", "urgent"),
