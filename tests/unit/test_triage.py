@@ -103,6 +103,9 @@ LOOK_ALIKES = [  # symptom words that are not symptoms, and the red flag next to
     ("sorry the photo is blurry", "other"),
     ("in the photo my lips are blue", "urgent"),
     ("I'm sick of waiting for my results", "other"),
+    ("I was in hospital last year for my knee, is filler ok?", "other"),
+    ("should I go to the ER?", "urgent"),
+    ("🚑", "urgent"),
 ]
 REASSURANCE = [
     ("Breathing fine, vision fine", "normal"),
