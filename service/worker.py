@@ -86,6 +86,7 @@ class JobContext:
     worker_id: str
     hostname: str
     pid: int
+    anchor: float = 0.0  # time.time() of the jobs' first run; interval runs follow it
 
 
 class WorkerRunner:
@@ -126,6 +127,8 @@ def start_in_process(
     """Start the scheduler on background threads of this process."""
     ctx = make_context(settings, engine, options=options)
     _quiet_skipped_runs()
+    first_run = utcnow()
+    ctx.anchor = first_run.timestamp()
     scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"misfire_grace_time": None})
     for job in JOBS:
         scheduler.add_job(
@@ -136,7 +139,7 @@ def start_in_process(
             name=job.name,
             max_instances=1,
             coalesce=True,
-            next_run_time=utcnow(),
+            next_run_time=first_run,
         )
     scheduler.start()
     log.info(kv("worker.started", worker_id=ctx.worker_id, jobs=len(JOBS)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -15,8 +16,18 @@ if TYPE_CHECKING:
     from service.worker import JobContext
 
 
+_EARLY = 0.05  # seconds: return this much before the next run is due
+
+
 def dispatch_tick(ctx: JobContext) -> None:
-    ctx.dispatcher.tick()
+    """Run until just before the next scheduled run, so none is skipped: a skipped run
+    would leave a gap of a whole interval in which due rows wait."""
+    interval = ctx.settings.dispatch_interval_seconds
+    elapsed = (time.time() - ctx.anchor) % interval
+    horizon = interval - elapsed - _EARLY
+    if horizon < _EARLY:
+        horizon += interval
+    ctx.dispatcher.tick(horizon=horizon)
 
 
 def reconcile(ctx: JobContext) -> None:

@@ -42,6 +42,7 @@ class Dispatcher:
         self.batches = ThreadPoolExecutor(_BATCHES, thread_name_prefix="dispatch-batch")
         self.stopping = threading.Event()
         self._inflight = 0
+        self._inflight_batches = 0
         self._done = threading.Condition()
         self.claimed_total = 0
 
@@ -126,6 +127,7 @@ class Dispatcher:
     def _submit(self, claims: list[Claim]) -> None:
         with self._done:
             self._inflight += len(claims)
+            self._inflight_batches += 1
         future = self.batches.submit(self._send, claims)
         future.add_done_callback(lambda _f: self._finished(len(claims)))
 
@@ -145,17 +147,24 @@ class Dispatcher:
     def _finished(self, count: int) -> None:
         with self._done:
             self._inflight -= count
+            self._inflight_batches -= 1
             self._done.notify_all()
 
     def _wait_for_capacity(self, deadline: float) -> int:
         limit = self.concurrency * _BACKLOG
         with self._done:
-            while self._inflight >= limit and not self.stopping.is_set():
+            # Claim only when a batch thread is free: under a trickle, rows then wait in
+            # the table and the next claim takes all that fell due, instead of queueing
+            # many one-row batches whose claims age behind each other.
+            while self._busy(limit) and not self.stopping.is_set():
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return 0
                 self._done.wait(left)
             return 0 if self.stopping.is_set() else limit - self._inflight
+
+    def _busy(self, limit: int) -> bool:
+        return self._inflight >= limit or self._inflight_batches >= _BATCHES
 
     def _sleep_until_next_due(self, deadline: float) -> bool:
         """Sleep until the next row is due if that is before `deadline`; False otherwise."""
