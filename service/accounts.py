@@ -107,6 +107,7 @@ def add_oncall(
     position = len(
         session.exec(select(OnCallRecipient).where(OnCallRecipient.clinic_id == clinic.id)).all()
     )
+    assert clinic.id is not None, "the clinic must be flushed first"
     recipient = OnCallRecipient(
         clinic_id=clinic.id, position=position, name=name, phone=phone, email=email
     )
@@ -199,18 +200,14 @@ def principal_for_key(
         return None
     row.last_used_at = now or utcnow()
     session.add(row)
+    return principal_for_user(user, label=f"api_key:{row.id}")
+
+
+def principal_for_user(user: User, *, label: str | None = None) -> Principal:
+    assert user.id is not None, "the user must be flushed first"
     return Principal(
         user_id=user.id,
         clinic_id=user.clinic_id,
-        role=Role(user.role),  # type: ignore[arg-type]
-        label=f"api_key:{row.id}",
-    )
-
-
-def principal_for_user(user: User) -> Principal:
-    return Principal(
-        user_id=user.id,
-        clinic_id=user.clinic_id,
-        role=Role(user.role),  # type: ignore[arg-type]
-        label=f"user:{user.id}",
+        role=Role(user.role),
+        label=label or f"user:{user.id}",
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.engine import Engine
 
-from service import __version__
+from service import __version__, worker
 from service.config import Settings
 from service.db.engine import make_engine
 from service.logs import kv
@@ -41,7 +41,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        stop = _start_background(app, settings, engine)
+        stop = _start_background(settings, engine)
         try:
             yield
         finally:
@@ -63,13 +63,9 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     return app
 
 
-def _start_background(app: FastAPI, settings: Settings, engine: Engine):  # type: ignore[no-untyped-def]
+def _start_background(settings: Settings, engine: Engine) -> Callable[[], None]:
     """Start the scheduler in-process when enabled (the embedded default)."""
     if not settings.scheduler_enabled:
-        return lambda: None
-    try:
-        worker = importlib.import_module("service.worker")
-    except ModuleNotFoundError:
         return lambda: None
     runner = worker.start_in_process(settings, engine)
     log.info(kv("scheduler.started", mode="in_process"))
