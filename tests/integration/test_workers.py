@@ -136,6 +136,19 @@ def wait_accepted(fake_twilio, at_least: int, timeout: float = 30) -> None:
         time.sleep(0.01)
 
 
+def holding(engine: Engine, worker: str) -> list[int]:
+    with Session(engine) as session:
+        query = select(Message.id).where(Message.status == "sending", Message.claimed_by == worker)
+        return list(session.exec(query).all())
+
+
+def wait_holding(engine: Engine, worker: str, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not holding(engine, worker):
+        assert time.monotonic() < deadline, f"{worker} never held claimed rows"
+        time.sleep(0.005)
+
+
 def assert_exactly_once(engine: Engine, fake_twilio, phones: list[str]) -> None:
     stats = fake_twilio.fake.stats()
     assert stats["by_to"] == dict.fromkeys(phones, 1)
@@ -157,18 +170,16 @@ def test_three_worker_processes_send_3000_messages_exactly_once(engine, fleet, f
 
 
 def test_a_worker_killed_mid_batch_leaves_nothing_lost_or_doubled(engine, fleet, fake_twilio):
-    fake_twilio.fake.configure(latency=0.005)
+    fake_twilio.fake.configure(latency=0.05)  # batches long enough to kill one midway
     phones = seed(engine, 1500)
     victim = fleet.start("w0")
     for name in ("w1", "w2"):
         fleet.start(name)
     wait_accepted(fake_twilio, 300)
+    wait_holding(engine, "w0")
     victim.send_signal(signal.SIGKILL)
     victim.wait()
-    with Session(engine) as session:
-        orphaned = session.exec(
-            select(Message.id).where(Message.status == "sending", Message.claimed_by == "w0")
-        ).all()
+    orphaned = holding(engine, "w0")
     assert orphaned, "the kill should have caught w0 holding claimed rows"
     fleet.start("w0-restarted")
     wait_for(engine, fleet, {"sent": 1500}, timeout=120)
