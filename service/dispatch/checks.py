@@ -20,6 +20,9 @@ from service.scheduling import QuietHours, next_allowed, window_for
 _CONSENTED_KINDS = frozenset({MessageKind.PLAN, MessageKind.CATCH_UP, MessageKind.FALLBACK})
 
 
+STOP_CONFIRMED = "stop_confirmation"  # INBOUND's context["compliance"] marker
+
+
 class Action(StrEnum):
     SEND = "send"
     CANCEL = "cancel"  # will never be sent: opted out, enrolment cancelled
@@ -89,7 +92,7 @@ def _contact(subject: Subject, now: datetime) -> Verdict | None:
 
 
 def _sms_contact(message: Message, patient: Patient) -> Verdict | None:
-    if patient.sms_opted_out_at is not None:
+    if patient.sms_opted_out_at is not None and not _stop_confirmation(message):
         return Verdict(Action.CANCEL, "patient opted out of SMS")
     if not (message.to_address or patient.phone):
         return Verdict(Action.FAIL, "patient has no phone number")
@@ -98,6 +101,13 @@ def _sms_contact(message: Message, patient: Patient) -> Verdict | None:
     if message.kind in _CONSENTED_KINDS and patient.sms_consent_at is None:
         return Verdict(Action.FAIL, "no SMS consent recorded")
     return None
+
+
+def _stop_confirmation(message: Message) -> bool:
+    """The one text carriers allow after STOP: its confirmation (INBOUND queues exactly one
+    per opt-out, deduplicated on the inbound message)."""
+    context = message.context or {}
+    return message.kind == MessageKind.AUTO_REPLY and context.get("compliance") == STOP_CONFIRMED
 
 
 def _enrollment(subject: Subject, now: datetime) -> Verdict | None:

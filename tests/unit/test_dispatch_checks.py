@@ -100,6 +100,18 @@ def test_opt_out_is_absolute_for_every_kind_of_patient_sms(kind: MessageKind) ->
     assert result.action == Action.CANCEL
 
 
+def test_the_stop_confirmation_is_the_one_sms_that_still_leaves_after_stop() -> None:
+    confirmation = message(
+        kind=MessageKind.AUTO_REPLY,
+        priority=Priority.URGENT,
+        context={"compliance": "stop_confirmation"},
+    )
+    other_reply = message(kind=MessageKind.AUTO_REPLY, priority=Priority.URGENT)
+    opted_out = patient(sms_opted_out_at=NOW)
+    assert verdict(confirmation, opted_out).action == Action.SEND
+    assert verdict(other_reply, opted_out).action == Action.CANCEL
+
+
 def test_a_page_to_on_call_staff_is_not_stopped_by_the_patients_opt_out() -> None:
     page = message(kind=MessageKind.PAGE, priority=Priority.URGENT, to_address="+14155559999")
     assert verdict(page, patient(sms_opted_out_at=NOW)).action == Action.SEND
