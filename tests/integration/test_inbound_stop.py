@@ -70,11 +70,6 @@ def test_pending_plan_texts_are_cancelled_by_stop(settings, engine_) -> None:  #
     assert statuses(engine_, MessageKind.PAGE) == [MessageStatus.SENT]  # the clinic is told
 
 
-@pytest.mark.xfail(
-    reason="DISPATCH: the opt-out re-check must let an AUTO_REPLY whose "
-    "context['compliance'] == 'stop_confirmation' through (once per opt-out)",
-    strict=True,
-)
 def test_the_stop_confirmation_is_the_one_text_that_still_leaves(settings, engine_) -> None:  # type: ignore[no-untyped-def]
     stop(settings, engine_)
     dispatch(settings, engine_)
