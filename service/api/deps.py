@@ -12,6 +12,7 @@ from sqlmodel import Session
 
 from service.accounts import Principal, principal_for_key
 from service.config import Settings
+from service.db.engine import session_scope
 from service.domain import Role
 
 _bearer = HTTPBearer(auto_error=False, description="An API key from `aftercare apikeys create`")
@@ -28,13 +29,8 @@ def get_engine(request: Request) -> Engine:
 
 
 def get_session(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Session]:
-    with Session(engine, expire_on_commit=False) as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+    with session_scope(engine) as session:
+        yield session
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
