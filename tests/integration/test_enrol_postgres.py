@@ -83,7 +83,6 @@ def test_racing_identical_enrolments_give_one_201_and_one_200(pg_settings, pg_en
         factory = Factory(session)
         clinic = factory.clinic()
         key = factory.api_key(factory.user(clinic, Role.STAFF))
-        patient = factory.patient(clinic, sms_consent_at=now)
     app = create_app(pg_settings, engine=pg_engine)
     app.state.clock = lambda: now
     body = {
