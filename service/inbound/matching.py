@@ -25,20 +25,24 @@ def match_sender(session: Session, reply: InboundReply) -> Sender:
     number/address across clinics (a shared sender pool hides which clinic it was)."""
     clinic = _clinic_for(session, reply)
     candidates = _patients_for(session, reply, clinic)
-    if clinic is None:
-        clinic_ids = {patient.clinic_id for patient in candidates}
-        if len(clinic_ids) != 1:
-            return Sender(clinic=None, patient=None, enrollment=None)
-        clinic = session.get(Clinic, clinic_ids.pop())
     ranked = sorted(
         ((latest_active_enrollment(session, p), p) for p in candidates),
         key=lambda pair: (pair[0] is not None, pair[0].created_at if pair[0] else None, pair[1].id),
         reverse=True,
     )
     if not ranked:
-        return Sender(clinic=clinic, patient=None, enrollment=None)
+        return Sender(clinic=clinic or _only_clinic(session), patient=None, enrollment=None)
+    # With no clinic written to, the patient in the most recent active care wins: a reply
+    # must always reach someone who can triage it, never sit unrouted.
     enrollment, patient = ranked[0]
+    clinic = clinic or session.get(Clinic, patient.clinic_id)
     return Sender(clinic=clinic, patient=patient, enrollment=enrollment)
+
+
+def _only_clinic(session: Session) -> Clinic | None:
+    """A single-clinic install routes an unknown sender to its one clinic."""
+    clinics = session.exec(select(Clinic).limit(2)).all()
+    return clinics[0] if len(clinics) == 1 else None
 
 
 def _clinic_for(session: Session, reply: InboundReply) -> Clinic | None:

@@ -313,11 +313,43 @@ def test_a_safety_net_reply_to_an_opted_out_patient_goes_by_email(
     assert reply.channel == Channel.EMAIL and "trouble breathing" in (reply.body or "")
 
 
-def test_a_reply_nobody_can_route_is_recorded_without_a_reply(session: Session, inbox) -> None:  # type: ignore[no-untyped-def]
+def test_a_reply_nobody_can_route_is_recorded_without_a_reply(
+    session: Session, inbox: Inbox, factory: Factory
+) -> None:
+    factory.clinic()  # two clinics: an unknown number to an unknown line has no home
     outcome = inbox.sms("hello", sender="+19999999999", to="+10000000000")
     assert outcome.action == "unrouted"
     [inbound] = rows(session, InboundMessage)
     assert inbound.clinic_id is None and not replies(session)
+
+
+def test_a_single_clinic_install_routes_an_unknown_sender_to_its_clinic(
+    session: Session, inbox: Inbox, clinic: Clinic
+) -> None:
+    inbox.sms("my lips are turning blue", sender="+19999999999", to="+10000000000")
+    [inbound] = rows(session, InboundMessage)
+    assert inbound.clinic_id == clinic.id
+    assert [a.severity for a in rows(session, Alert)] == [AlertSeverity.URGENT]
+
+
+def test_a_patient_known_at_two_clinics_is_triaged_by_the_one_caring_for_them(
+    session: Session, inbox: Inbox, patient: Patient, factory: Factory, now: datetime
+) -> None:
+    other = factory.clinic()
+    factory.patient(other, first_name="Ana", phone=patient.phone)
+    session.add(
+        Enrollment(
+            clinic_id=patient.clinic_id,
+            patient_id=patient.id,  # type: ignore[arg-type]
+            plan_key="botox",
+            plan_version=1,
+            procedure_at=now - timedelta(days=2),
+        )
+    )
+    session.commit()
+    inbox.sms("I can't breathe", to="+10000000000")  # a shared sender, not a clinic line
+    [alert] = rows(session, Alert)
+    assert alert.severity == AlertSeverity.URGENT and alert.clinic_id == patient.clinic_id
 
 
 def test_a_known_patient_writing_to_an_unknown_number_is_matched_by_phone(
