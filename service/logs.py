@@ -14,7 +14,8 @@ import re
 import sys
 from typing import Any
 
-_PHONE = re.compile(r"\+?\d[\d\s().-]{7,}\d")
+# E.164 (+ and 8-15 digits) or a formatted 3-3-4 number; not dates, times or addresses.
+_PHONE = re.compile(r"(?<![\w+])\+\d{8,15}\b|(?<!\d)\(?\d{3}\)?[\s.-]\d{3}[\s.-]\d{4}(?!\d)")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
 
 
@@ -41,6 +42,15 @@ class PrivacyFilter(logging.Filter):
     """Scrubs phone numbers and emails from INFO-and-above records."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if (
+            record.name == "uvicorn.access"
+            and isinstance(record.args, tuple)
+            and len(record.args) > 2
+        ):
+            # Query strings can carry a patient search (`?q=Ana`): keep only the path.
+            args = list(record.args)
+            args[2] = str(args[2]).split("?", 1)[0]
+            record.args = tuple(args)
         if record.levelno >= logging.INFO:
             record.msg = scrub(record.getMessage())
             record.args = None
@@ -70,6 +80,8 @@ def configure_logging(level: str = "INFO", *, json_output: bool = False) -> None
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # APScheduler reports every sub-second tick at INFO; only its problems are news.
+    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, root.level))
 
 
 def kv(action: str, **fields: Any) -> str:

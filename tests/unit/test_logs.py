@@ -29,3 +29,27 @@ def test_the_filter_scrubs_info_records_but_keeps_ids():
     PrivacyFilter().filter(record)
     assert "message_id=42" in record.getMessage()
     assert "4155550123" not in record.getMessage()
+
+
+def test_dates_times_and_addresses_are_not_mistaken_for_phone_numbers():
+    text = "next run at 2026-11-22 04:28:34 UTC from 127.0.0.1:38438 id=12345"
+    assert scrub(text) == text
+
+
+def test_formatted_and_e164_numbers_are_masked():
+    assert "555" not in scrub("call (415) 555-0123 or 415.555.0123 or +442071234567")
+
+
+def test_access_logs_lose_their_query_string():
+    record = logging.LogRecord(
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:5000", "GET", "/app/patients?q=Ana", "1.1", 200),
+        None,
+    )
+    PrivacyFilter().filter(record)
+    assert "Ana" not in record.getMessage()
+    assert "/app/patients" in record.getMessage()
