@@ -32,6 +32,7 @@ from service.triage.keywords import (
     words_of,
 )
 from service.triage.lexicon import SEVERITY, Combo, Lexicon, TermClass, load_lexicon
+from service.triage.measures import has_digit, mark_scores, mark_temperatures
 from service.triage.text import normalise, strip_quoted, tokenise
 
 LABELS = ("urgent", "concern", "normal", "stop", "start", "help", "other")
@@ -77,7 +78,11 @@ def classify(
 ) -> TriageResult:
     """Triage one patient reply; procedure and day (since the procedure) refine it."""
     lex = lexicon or load_lexicon()
-    tokens = lex.typos.correct_all(tokenise(normalise(strip_quoted(text), lex.emoji)))
+    clean = normalise(strip_quoted(text), lex.emoji)
+    if has_digit(clean):  # temperatures and pain scores; most replies have no digit
+        tokens = mark_temperatures(lex.typos.correct_all(tokenise(mark_scores(clean))))
+    else:
+        tokens = lex.typos.correct_all(tokenise(clean))
     hits = lex.index.find(tokens)
     has_terms = any(h.payload[0] == "term" for h in hits)
     findings = context.analyse(tokens, hits, lex) if has_terms else []
@@ -86,6 +91,7 @@ def classify(
         day = day if day is not None else infer_day(tokens, lex)
     words = words_of(tokens)
     levels = [_level(f, lex.classes[f.term_class], procedure, day, len(words)) for f in findings]
+    levels = _explained_away(findings, levels, lex)
     level = max([*levels, _combo_level(findings, lex.combos)], default=0)
     intent = detect_intent(tokens, hits, lex)
     checkin = detect_checkin(tokens, lex)
@@ -132,8 +138,28 @@ def _expected_level(term: TermClass, procedure: str | None, day: int | None) -> 
     return term.after
 
 
+def _explained_away(findings: list[Finding], levels: list[int], lex: Lexicon) -> list[int]:
+    """Drop a finding whose class yields to another class found in the same sentence
+    ("purple" next to "bruise" is the bruise's colour, not a dusky lip)."""
+    if not any(lex.classes[f.term_class].unless for f in findings):
+        return levels
+    return [
+        0
+        if any(
+            g.term_class in lex.classes[f.term_class].unless and g.clause == f.clause
+            for g in findings
+        )
+        else level
+        for f, level in zip(findings, levels, strict=True)
+    ]
+
+
 def _combo_level(findings: list[Finding], combos: tuple[Combo, ...]) -> int:
-    present = {f.term_class for f in findings if f.status == context.PRESENT}
+    # Someone else's signs count too: every combination is a red flag, and a red flag
+    # reported by a carer is urgent (see _level).
+    present = {
+        f.term_class for f in findings if f.status in (context.PRESENT, context.OTHER_PERSON)
+    }
     return max((c.severity for c in combos if c.classes <= present), default=0)
 
 

@@ -33,17 +33,19 @@ class Finding:
     severe: bool = False
     mild: bool = False
     worse: bool = False
+    clause: int = 0  # sentence number in the reply
 
 
 @dataclass(slots=True)
 class _Layout:
     clause: list[int]  # per token: clause number (cut at . ! ? ; new line)
     segment: list[int]  # per token: segment number (also cut at commas and terminators)
+    negation: list[int]  # per token: negation scope number (also cut at "and")
 
 
 def analyse(tokens: list[str], hits: list[Hit], lexicon: Lexicon) -> list[Finding]:
     """Findings for the terms in tokens, in reading order."""
-    layout = _layout(tokens, lexicon.terminators)
+    layout = _layout(tokens, lexicon.terminators, lexicon.scope_breakers)
     kinds: dict[str, list[Hit]] = defaultdict(list)
     for hit in hits:
         kinds[str(hit.payload[0])].append(hit)
@@ -63,17 +65,20 @@ def analyse(tokens: list[str], hits: list[Hit], lexicon: Lexicon) -> list[Findin
     return findings
 
 
-def _layout(tokens: list[str], terminators: frozenset[str]) -> _Layout:
-    clause, segment = [], []
-    c = s = 0
+def _layout(tokens: list[str], terminators: frozenset[str], breakers: frozenset[str]) -> _Layout:
+    clause, segment, negation = [], [], []
+    c = s = n = 0
     for token in tokens:
         if token == BOUNDARY:
-            c, s = c + 1, s + 1
+            c, s, n = c + 1, s + 1, n + 1
         elif token == COMMA or token in terminators:
-            s += 1
+            s, n = s + 1, n + 1
+        elif token in breakers:
+            n += 1
         clause.append(c)
         segment.append(s)
-    return _Layout(clause, segment)
+        negation.append(n)
+    return _Layout(clause, segment, negation)
 
 
 def _outermost(terms: list[Hit], lexicon: Lexicon) -> list[Hit]:
@@ -109,8 +114,11 @@ def _without(triggers: list[Hit], pseudo: list[Hit], terms: list[Hit]) -> list[H
     ]
 
 
-def _before(trigger: Hit, term: Hit, layout: _Layout, window: int = 99) -> bool:
-    same = layout.segment[trigger.start] == layout.segment[term.start]
+def _before(
+    trigger: Hit, term: Hit, layout: _Layout, window: int = 99, scopes: list[int] | None = None
+) -> bool:
+    scope = layout.segment if scopes is None else scopes
+    same = scope[trigger.start] == scope[term.start]
     gap = term.start - min(trigger.end, term.start)
     return same and trigger.start < term.start and gap < window
 
@@ -147,7 +155,7 @@ def _status(
     resolved: set[int],
 ) -> str:
     window = lexicon.negation_window
-    if any(_before(t, term, layout, window) for t in triggers["neg"]) or any(
+    if any(_before(t, term, layout, window, layout.negation) for t in triggers["neg"]) or any(
         _after(t, term, layout, 3) for t in triggers["negpost"]
     ):
         return NEGATED
@@ -155,7 +163,11 @@ def _status(
         return HYPOTHETICAL
     if term.start in resolved:
         return RESOLVED
-    if kinds["owner"] and _someone_else(term, kinds, layout, lexicon, tokens):
+    if (
+        kinds["owner"]
+        and not kinds["carer"]
+        and _someone_else(term, kinds, layout, lexicon, tokens)
+    ):
         return OTHER_PERSON
     return PRESENT
 
@@ -200,4 +212,5 @@ def _finding(
         severe=near("severe"),
         mild=near("mild"),
         worse=any(layout.segment[w.start] == segment for w in kinds["worse"]),
+        clause=layout.clause[term.start],
     )

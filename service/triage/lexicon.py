@@ -31,6 +31,7 @@ _CONTEXT_KEYS = {
     ("resolution", "pre"): "respre",
     ("other_person", "owners"): "owner",
     ("other_person", "reporters"): "reporter",
+    ("other_person", "carers"): "carer",
     ("intensity", "severe"): "severe",
     ("intensity", "mild"): "mild",
     ("intensity", "worsening"): "worse",
@@ -52,6 +53,7 @@ class TermClass:
     after: int  # severity once past the expected day
     mild: int | None  # severity when qualified as mild ("lips a bit swollen")
     max_words: int | None = None  # counts only in replies this short ("ok")
+    unless: frozenset[str] = frozenset()  # classes that explain it away in its sentence
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,7 @@ class Lexicon:
     terminators: frozenset[str]
     self_words: frozenset[str]  # "i", "my", "me": the patient speaking of themself
     negation_window: int
+    scope_breakers: frozenset[str]  # "and": ends a negation's scope, not a hypothetical's
     intensity_window: int
     keywords: Mapping[str, frozenset[str]]  # stop/start/help/filler
     checkin_labels: Mapping[int, int]
@@ -105,6 +108,7 @@ def load_lexicon(directory: Path = DEFAULT_DIR) -> Lexicon:
             a for p in context["other_person"]["self"] for atoms in expand(p) for a in atoms
         ),
         negation_window=int(context["negation"]["window"]),
+        scope_breakers=frozenset(context["negation"].get("scope_breakers") or ()),
         intensity_window=int(context["intensity"]["window"]),
         keywords=keywords,
         checkin_labels={
@@ -160,9 +164,14 @@ def _load_classes(terms: dict[str, Any], index: PhraseIndex) -> dict[str, TermCl
             after=_severity(spec["after"], where) if "after" in spec else severity,
             mild=_severity(spec["mild"], where) if "mild" in spec else None,
             max_words=int(spec["max_words"]) if "max_words" in spec else None,
+            unless=frozenset(spec.get("unless") or ()),
         )
         for pattern in spec.get("terms") or []:
             _add(index, pattern, ("term", name), where)
+    for term in classes.values():
+        unknown = sorted(term.unless - classes.keys())
+        if unknown:
+            raise LexiconError(f"terms.yaml class {term.name}: unknown classes in unless {unknown}")
     return classes
 
 

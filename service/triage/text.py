@@ -22,7 +22,8 @@ _QUOTE_HEADER = re.compile(
 _WROTE_TAIL = re.compile(r"^\s*.{0,120}\b(wrote|escribi[oó]):\s*$", re.IGNORECASE)
 # "---- On Mon, Clinic wrote ----" and other clients' variants of the header line.
 _WROTE_ANY = re.compile(r"^[\s\-_*]*(on|el)\b.{0,200}\b(wrote|escribi[oó])\b.{0,10}$", re.I)
-_TOKEN = re.compile(r"[a-z0-9]+|[.!?;\n]+|,")
+# A decimal ("38.5", "38,5") is one token; digits and letters split ("39c" -> 39, c).
+_TOKEN = re.compile(r"\d+(?:[.,]\d+)?|[a-z]+|[.!?;\n]+|,")
 _APOSTROPHES = str.maketrans("", "", "'\u2019`\u00b4")  # apostrophe, right quote, backtick, acute
 _SPANISH_YES = re.compile(r"(?<!\w)sí(?!\w)")
 
@@ -56,7 +57,7 @@ def _starts_wrapped_header(line: str, lines: list[str], index: int) -> bool:
 
 def normalise(text: str, emoji: Mapping[str, str]) -> str:
     """Lower case, emoji as words, accents and apostrophes removed."""
-    text = text.lower().translate(_APOSTROPHES).replace("&", " and ")
+    text = text.lower().translate(_APOSTROPHES).replace("&", " and ").replace("-ish", "ish")
     if not text.isascii():
         for symbol, word in emoji.items():
             if symbol in text:

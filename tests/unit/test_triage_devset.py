@@ -19,12 +19,15 @@ REPORT = Path(__file__).resolve().parents[2] / "test-artifacts" / "triage_devset
 
 
 def load_devset() -> list[dict]:
-    return [json.loads(line) for line in DEVSET.read_text(encoding="utf-8").splitlines() if line]
+    return load_rows(DEVSET)
 
 
-@pytest.fixture(scope="module")
-def outcome() -> dict:
-    rows = load_devset()
+def load_rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+def evaluate(rows: list[dict], report: Path) -> dict:
+    """Classify every row; the per-label table and each miss go to report."""
     predicted = [classify(r["text"], procedure=r.get("procedure"), day=r.get("day")) for r in rows]
     pairs = [(r["label"], p.label) for r, p in zip(rows, predicted, strict=True)]
     table, scores = _table(pairs)
@@ -33,10 +36,15 @@ def outcome() -> dict:
         for r, p, (gold, _) in zip(rows, predicted, pairs, strict=True)
         if gold != p.label
     ]
-    report = "\n".join([table, f"errors: {len(misses)} of {len(rows)}", *misses])
-    REPORT.parent.mkdir(exist_ok=True)
-    REPORT.write_text(report + "\n", encoding="utf-8")
-    return {"rows": rows, "scores": scores, "report": report}
+    text = "\n".join([table, f"errors: {len(misses)} of {len(rows)}", *misses])
+    report.parent.mkdir(exist_ok=True)
+    report.write_text(text + "\n", encoding="utf-8")
+    return {"rows": rows, "scores": scores, "report": text}
+
+
+@pytest.fixture(scope="module")
+def outcome() -> dict:
+    return evaluate(load_devset(), REPORT)
 
 
 def _table(pairs: list[tuple[str, str]]) -> tuple[str, dict[str, tuple[float, float, float]]]:

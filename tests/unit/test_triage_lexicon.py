@@ -25,7 +25,7 @@ def copy_lexicon(tmp_path: Path) -> Path:
 
 def test_it_loads_the_lexicon_once_and_names_its_version() -> None:
     assert load_lexicon() is load_lexicon()
-    assert classify("fever").lexicon_version == "terms v1, context v1"
+    assert classify("fever").lexicon_version == "terms v2, context v2"
 
 
 def test_a_clinic_can_add_a_term(tmp_path: Path) -> None:
@@ -43,7 +43,8 @@ def test_a_clinic_can_add_a_term(tmp_path: Path) -> None:
         ("      - chills\n", "      - (chills|(shivers))\n", "nested"),
         ("    severity: urgent\n", "    severity: critical\n", "unknown severity"),
         ("      - chills\n", "      - yes\n", "quote it"),
-        ("version: 1\n", "", "version"),
+        ("version: 2\n", "", "version"),
+        ("    unless: [bruising, bruise_growing]\n", "    unless: [bruises]\n", "unknown classes"),
     ],
 )
 def test_a_broken_term_file_is_refused_with_a_clear_message(

@@ -1,0 +1,163 @@
+"""The general rules added for replies written outside the project: one table each.
+
+Numbers (temperatures, pain scores), the scope of a negation across "and", questions
+about the future, colour changes, pain medicine that does not help, fainting and
+confusion, carers writing for the patient, infection signs with a fever, and words
+that look like symptoms but are not.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from service.triage import classify
+from service.triage.measures import mark_scores, mark_temperatures
+from service.triage.text import tokenise
+
+TEMPERATURES = [  # 38 °C / 100.4 °F and up is a fever; a lower reading reassures
+    ("temp 38.9", "concern"),
+    ("39C", "concern"),
+    ("it's 39 °C", "concern"),
+    ("temp of 101", "concern"),
+    ("fever of 102", "concern"),
+    ("103F", "concern"),
+    ("39 grados", "concern"),
+    ("tengo 38 de fiebre", "concern"),
+    ("thermometer says 38,4", "concern"),
+    ("temp 37.2 all good", "normal"),
+    ("temperature is 98.6", "normal"),
+    ("I'm 39 and it's my first filler", "other"),
+    ("can I book 2 sessions for 100 pounds", "other"),
+]
+PAIN_SCORES = [  # 8-10 out of 10 is severe pain; 6-7 a concern
+    ("pain 9/10", "urgent"),
+    ("pain is 8 out of 10", "urgent"),
+    ("10/10 pain all night", "urgent"),
+    ("el dolor es 9 de 10", "urgent"),
+    ("it's 9/10 even after my meds", "urgent"),
+    ("pain about 7/10", "concern"),
+    ("pain 2/10, fine", "normal"),
+    ("results are 10/10, thank you!", "normal"),
+]
+NEGATION_AND_SCOPE = [  # "and" starts a new assertion; "or" and a repeated "no" do not
+    ("no fever and pus coming out", "concern"),
+    ("no fever and there's pus", "concern"),
+    ("not swollen and my lip is white", "urgent"),
+    ("no fever and no pus", "normal"),
+    ("no fever or pus", "normal"),
+    ("no tengo fiebre y sale pus", "concern"),
+    ("no fever and the wound is fine", "normal"),
+]
+FUTURE_QUESTIONS = [  # a question about what will happen is not a present symptom
+    ("will my lips be swollen for the wedding?", "other"),
+    ("will it bruise?", "other"),
+    ("is it going to swell tomorrow?", "other"),
+    ("is my lip going to be lumpy?", "other"),
+    ("se me va a hinchar el labio?", "other"),
+    ("will my lips be swollen? they are turning white now", "urgent"),
+    ("could my lip be turning blue?", "urgent"),  # a worry about now, not the future
+]
+COLOUR_CHANGES = [
+    ("still blue and I feel faint", "urgent"),
+    ("my lip looks kind of purple-ish", "urgent"),
+    ("skin looks greyish near the injection", "urgent"),
+    ("the area is marbled", "urgent"),
+    ("tip of my nose is cold to the touch", "urgent"),
+    ("labio frio y amoratado", "urgent"),
+    ("a purple bruise on my lip", "normal"),
+    ("my lip is purple and bruised", "normal"),
+]
+PAIN_MEDICINE_FAILS = [  # "pain medicine doesn't help" is a red flag of every plan
+    ("the tablets aren't helping at all", "urgent"),
+    ("co-codamol isn't touching it", "urgent"),
+    ("took nurofen, no difference", "urgent"),
+    ("painkillers are wearing off too fast and it still hurts", "urgent"),
+    ("hurts even with paracetamol", "urgent"),
+    ("los calmantes no me hacen nada", "urgent"),
+    ("paracetamol helps, just a bit sore", "normal"),
+]
+FAINTING_AND_CONFUSION = [
+    ("I feel faint", "urgent"),
+    ("felt a bit faint earlier and still dizzy", "urgent"),
+    ("faint and clammy", "urgent"),
+    ("felt faint yesterday but fine today", "concern"),
+    ("a faint bruise on my chin", "normal"),
+    ("she's disorientated since the op", "urgent"),
+    ("he doesn't know where he is", "urgent"),
+    ("esta muy confundida", "urgent"),
+    ("I'm confused about the aftercare leaflet", "other"),
+]
+CARERS_AND_OTHERS = [  # a carer writes about the patient; a combination is a red flag
+    ("I'm writing on behalf of my mother, she has a fever and pus", "urgent"),
+    ("my husband has a high fever and his incision is oozing", "urgent"),
+    ("my daughter has a fever", "other"),
+]
+FEVER_WITH_INFECTION_SIGNS = [
+    ("fever of 102 and my face is red and swollen", "urgent"),
+    ("cheek swollen and hot, temp 38.4", "urgent"),
+    ("38.5 and the incision is red and angry", "urgent"),
+    ("burning up and there's pus", "urgent"),
+    ("feel hot and shivery and the wound is oozing yellow", "urgent"),
+    ("face is red and swollen", "normal"),  # day unknown: early healing
+    ("temp 38.2 and a bit swollen", "concern"),
+]
+LOOK_ALIKES = [
+    ("can I use numbing cream next time?", "other"),
+    ("what's the emergency number?", "other"),
+    ("should I stop my blood thinners?", "other"),
+    ("tengo una pregunta sobre mi cita", "other"),
+    ("my forehead feels a bit heavy", "normal"),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    TEMPERATURES
+    + PAIN_SCORES
+    + NEGATION_AND_SCOPE
+    + FUTURE_QUESTIONS
+    + COLOUR_CHANGES
+    + PAIN_MEDICINE_FAILS
+    + FAINTING_AND_CONFUSION
+    + CARERS_AND_OTHERS
+    + FEVER_WITH_INFECTION_SIGNS
+    + LOOK_ALIKES,
+)
+def test_it_applies_the_general_rules(text: str, label: str) -> None:
+    result = classify(text)
+    assert result.label == label, result
+
+
+@pytest.mark.parametrize(
+    ("text", "tokens"),
+    [
+        ("temp 38.5", ["temp", "fever(38.5)"]),
+        ("39c", ["fever(39)", "c"]),
+        ("temp 37,2", ["temp", "normaltemp(37.2)"]),
+        ("age 39", ["age", "39"]),
+        ("101", ["101"]),
+        ("temp of 101", ["temp", "of", "fever(101)"]),
+        ("38.6 in the evening", ["fever(38.6)", "in", "the", "evening"]),
+    ],
+)
+def test_temperature_readings_become_fever_or_normal_tokens(text: str, tokens: list[str]) -> None:
+    marked = mark_temperatures(tokenise(text))
+    assert [t.replace("37,2", "37.2") for t in marked] == tokens
+
+
+@pytest.mark.parametrize(
+    ("text", "word"),
+    [
+        ("pain 9/10", "scorehigh"),
+        ("8 out of 10", "scorehigh"),
+        ("9 de 10", "scorehigh"),
+        ("7/10", "scoremid"),
+        ("3 / 10", "scorelow"),
+    ],
+)
+def test_pain_scores_become_one_word(text: str, word: str) -> None:
+    assert word in mark_scores(text).split()
+
+
+def test_a_decimal_is_one_token_and_digits_split_from_letters() -> None:
+    assert tokenise("38.5c, 3pm") == ["38.5", "c", ",", "3", "pm"]
