@@ -33,6 +33,7 @@ from service.triage.keywords import (
 )
 from service.triage.lexicon import SEVERITY, Combo, Lexicon, TermClass, load_lexicon
 from service.triage.measures import has_digit, mark_scores, mark_temperatures
+from service.triage.pairs import PAIR_A
 from service.triage.text import normalise, strip_quoted, tokenise
 
 LABELS = ("urgent", "concern", "normal", "stop", "start", "help", "other")
@@ -84,7 +85,7 @@ def classify(
     else:
         tokens = lex.typos.correct_all(tokenise(clean))
     hits = lex.index.find(tokens)
-    has_terms = any(h.payload[0] == "term" for h in hits)
+    has_terms = any(h.payload[0] in ("term", PAIR_A) for h in hits)
     findings = context.analyse(tokens, hits, lex) if has_terms else []
     if findings and any(lex.classes[f.term_class].expected for f in findings):
         procedure = procedure or infer_procedure(hits)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
+from service.triage import pairs
 from service.triage.lexicon import Lexicon
 from service.triage.patterns import Hit
 from service.triage.text import BOUNDARY, COMMA
@@ -49,14 +50,29 @@ def analyse(tokens: list[str], hits: list[Hit], lexicon: Lexicon) -> list[Findin
     kinds: dict[str, list[Hit]] = defaultdict(list)
     for hit in hits:
         kinds[str(hit.payload[0])].append(hit)
-    terms = _outermost(kinds["term"], lexicon)
+    words = _outermost(kinds["term"], lexicon)
     pseudo = kinds["negpseudo"]
+    # A trigger inside a phrase of a term or pair is that phrase's own word ("the pills
+    # aren't doing a thing").
+    phrases = words + kinds[pairs.PAIR_A] + kinds[pairs.PAIR_B]
     triggers = {
-        "neg": _without(kinds["neg"], pseudo, terms),
-        "negpost": _without(kinds["negpost"], pseudo, terms),
-        "hyp": _without(kinds["hyp"], kinds["hyppseudo"], terms),
-        "res": _without(kinds["res"], pseudo, terms),
+        "neg": _without(kinds["neg"], pseudo, phrases),
+        "negpost": _without(kinds["negpost"], pseudo, phrases),
+        "hyp": _without(kinds["hyp"], kinds["hyppseudo"], phrases),
+        "res": _without(kinds["res"], pseudo, phrases),
     }
+    # Joined pairs never hide a term: they only add what ordered phrases missed.
+    joined = pairs.join(kinds[pairs.PAIR_A], kinds[pairs.PAIR_B], layout.segment, lexicon.pairs)
+    if joined:  # ...unless a longer phrase holds the pair ("cara torcida cuando sonrio")
+        joined = [
+            j
+            for j in joined
+            if not any(
+                w.start <= j.start and j.end <= w.end and w.end - w.start > j.end - j.start
+                for w in words
+            )
+        ]
+    terms = sorted(words + joined) if joined else words
     resolved = _resolved(terms, triggers["res"] + kinds["respre"], layout)
     findings = []
     for term in terms:
@@ -155,6 +171,8 @@ def _status(
     resolved: set[int],
 ) -> str:
     window = lexicon.negation_window
+    if len(term.payload) > 2 and any(term.start < t.start < term.end for t in triggers["neg"]):
+        return NEGATED  # a joined pair with a negation inside: "my chest isn't sore"
     if any(_before(t, term, layout, window, layout.negation) for t in triggers["neg"]) or any(
         _after(t, term, layout, 3) for t in triggers["negpost"]
     ):

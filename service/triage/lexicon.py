@@ -71,6 +71,7 @@ class Lexicon:
     combos: tuple[Combo, ...]
     terminators: frozenset[str]
     self_words: frozenset[str]  # "i", "my", "me": the patient speaking of themself
+    pairs: tuple[str, ...]  # class of each pair (service/triage/pairs.py), by index
     negation_window: int
     scope_breakers: frozenset[str]  # "and": ends a negation's scope, not a hypothetical's
     intensity_window: int
@@ -107,6 +108,7 @@ def load_lexicon(directory: Path = DEFAULT_DIR) -> Lexicon:
         self_words=frozenset(
             a for p in context["other_person"]["self"] for atoms in expand(p) for a in atoms
         ),
+        pairs=_load_pairs(terms, classes, index),
         negation_window=int(context["negation"]["window"]),
         scope_breakers=frozenset(context["negation"].get("scope_breakers") or ()),
         intensity_window=int(context["intensity"]["window"]),
@@ -123,14 +125,30 @@ def load_lexicon(directory: Path = DEFAULT_DIR) -> Lexicon:
 
 
 def _term_words(terms: dict[str, Any]) -> set[str]:
+    patterns = [p for spec in terms["classes"].values() for p in spec.get("terms") or []]
+    patterns += [p for spec in terms.get("pairs") or [] for side in "ab" for p in spec[side]]
     return {
         atom
-        for spec in terms["classes"].values()
-        for pattern in spec.get("terms") or []
+        for pattern in patterns
         if isinstance(pattern, str)
         for atoms in expand(pattern)
         for atom in atoms
     }
+
+
+def _load_pairs(
+    terms: dict[str, Any], classes: Mapping[str, TermClass], index: PhraseIndex
+) -> tuple[str, ...]:
+    names = []
+    for number, spec in enumerate(terms.get("pairs") or []):
+        where = f"terms.yaml pair {number + 1} ({spec.get('class')})"
+        if spec.get("class") not in classes or not spec.get("a") or not spec.get("b"):
+            raise LexiconError(f"{where}: needs a known class and both lists a and b")
+        for side, kind in (("a", "pair_a"), ("b", "pair_b")):
+            for pattern in spec[side]:
+                _add(index, pattern, (kind, str(number)), where)
+        names.append(spec["class"])
+    return tuple(names)
 
 
 def _read(path: Path) -> dict[str, Any]:

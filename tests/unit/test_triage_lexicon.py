@@ -44,6 +44,7 @@ def test_a_clinic_can_add_a_term(tmp_path: Path) -> None:
         ("    severity: urgent\n", "    severity: critical\n", "unknown severity"),
         ("      - chills\n", "      - yes\n", "quote it"),
         ("version: 2\n", "", "version"),
+        ("  - class: chest_pain\n", "  - class: chest_ache\n", "needs a known class"),
         ("    unless: [bruising, bruise_growing]\n", "    unless: [bruises]\n", "unknown classes"),
     ],
 )

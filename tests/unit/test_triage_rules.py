@@ -101,6 +101,24 @@ FEVER_WITH_INFECTION_SIGNS = [
     ("face is red and swollen", "normal"),  # day unknown: early healing
     ("temp 38.2 and a bit swollen", "concern"),
 ]
+PAIRS = [  # two concepts in one clause, either order, any distance; "," or "but" ends it
+    ("sharp pain in the middle of my chest", "urgent"),
+    ("siento presion en el pecho", "urgent"),
+    ("se me cierra la garganta", "urgent"),
+    ("respiro con dificultad", "urgent"),
+    ("my breathing sounds noisy and whistly", "urgent"),
+    ("there's a grey curtain over part of my vision", "urgent"),
+    ("her face looks twisted and she can't lift her arm", "urgent"),
+    ("blood is running down my face and won't stop", "urgent"),
+    ("ibuprofen has done nothing", "urgent"),
+    ("the pills aren't doing a thing", "urgent"),
+    ("face and tongue have puffed up", "urgent"),
+    ("my chest isn't sore", "normal"),  # a negation inside the pair
+    ("no trouble breathing", "normal"),
+    ("breathing fine, no trouble", "normal"),
+    ("my chest is fine, the pain is in my cheek", "normal"),  # the comma ends the pair
+    ("tengo la cara torcida cuando sonrio", "concern"),  # a longer phrase holds the pair
+]
 LOOK_ALIKES = [
     ("can I use numbing cream next time?", "other"),
     ("what's the emergency number?", "other"),
@@ -121,6 +139,7 @@ LOOK_ALIKES = [
     + FAINTING_AND_CONFUSION
     + CARERS_AND_OTHERS
     + FEVER_WITH_INFECTION_SIGNS
+    + PAIRS
     + LOOK_ALIKES,
 )
 def test_it_applies_the_general_rules(text: str, label: str) -> None:
