@@ -91,21 +91,37 @@ def compute(
         since=now - timedelta(days=1),
         exclude=exclude,
     )
+    # A schedule depends only on (procedure time, recipient) within one call, and many
+    # patients share both (a clinic operates in slots): computed once per pair, and with
+    # the limits applied once too for patients with no other live messages (the usual
+    # case). The Planned values are then shared between pendings: never mutated.
+    schedules: dict[tuple[datetime, Recipient], list[Planned]] = {}
+    alone: dict[tuple[datetime, Recipient], list[Planned]] = {}
     for pending in pendings:
-        planned = plan_schedule(
-            plan,
-            procedure_at=pending.procedure_at,
-            recipient=pending.recipient,
-            windows=windows,
-            now=now,
-        )
-        pending.planned = apply_limits(
+        key = (pending.procedure_at, pending.recipient)
+        existing = live.get(pending.patient.id)  # type: ignore[arg-type]
+        if not existing and key in alone:
+            pending.planned = list(alone[key])
+            continue
+        planned = schedules.get(key)
+        if planned is None:
+            planned = schedules[key] = plan_schedule(
+                plan,
+                procedure_at=pending.procedure_at,
+                recipient=pending.recipient,
+                windows=windows,
+                now=now,
+            )
+        limited = apply_limits(
             planned,
             plan_key=plan.key,
-            existing=live.get(pending.patient.id, []),  # type: ignore[arg-type]
+            existing=existing or [],
             tz=pending.recipient.tz,
             cap=daily_cap,
         )
+        if not existing:
+            alone[key] = limited
+        pending.planned = list(limited)
     _pace(session, clinic, pendings, now, windows, exclude)
 
 
@@ -136,9 +152,8 @@ def _pace(
         if after == before:
             continue
         planned = pending.planned[i]
-        planned.next_attempt_at = _still_allowed(
-            before, after, pending.recipient.tz, windows, planned.priority
-        )
+        at = _still_allowed(before, after, pending.recipient.tz, windows, planned.priority)
+        pending.planned[i] = planned.at(at)  # a copy: Planned values may be shared
 
 
 def _still_allowed(

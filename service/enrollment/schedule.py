@@ -97,6 +97,23 @@ class Planned:
     def skipped(self, reason: str, *, late: bool = False) -> Planned:
         return replace(self, status=MessageStatus.SKIPPED, reason=reason, late=late)
 
+    def at(self, next_attempt_at: datetime) -> Planned:
+        """A copy with another `next_attempt_at` (pacing); built directly, not `replace`d,
+        because pacing moves most SMS rows of a batch."""
+        return Planned(
+            self.step_key,
+            self.occurrence,
+            self.channel,
+            self.fallback,
+            self.priority,
+            self.due_at,
+            next_attempt_at,
+            self.valid_until,
+            self.status,
+            self.reason,
+            self.late,
+        )
+
 
 def plan_schedule(
     plan: Plan,
