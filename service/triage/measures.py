@@ -1,7 +1,8 @@
 """Numbers in replies that carry a symptom: temperatures and pain scores.
 
-A temperature becomes the token "fever(38.9)" (matched by the fever terms, `fever*`)
-or "normaltemp(37.1)"; a pain score "9/10", "9 out of 10", "9 de 10" becomes
+A temperature becomes the token "fever(38.9)" (matched by the fever terms, `fever*`),
+"lowtemp(37.8)" (a low-grade reading: the reply's own "temp" word still counts) or
+"normaltemp(36.8)"; a pain score "9/10", "9 out of 10", "9 de 10" becomes
 "scorehigh" (8-10), "scoremid" (6-7) or "scorelow", which the term lists pair
 with a pain word. Only replies with a digit pay
 for this.
@@ -40,6 +41,7 @@ _TEMP_WORDS = frozenset(
 WINDOW = 3
 FEVER_C, LAST_C, LOW_C = 38.0, 43.0, 35.0  # 38 °C and up is a fever
 FEVER_F, LAST_F, LOW_F = 100.4, 110.0, 95.0  # 100.4 °F and up is a fever
+RAISED_C, RAISED_F = 37.5, 99.5  # from here up to a fever: low-grade
 
 
 def has_digit(text: str) -> bool:
@@ -75,11 +77,13 @@ def _reading(tokens: list[str], index: int) -> str | None:
         return None  # "39" alone may be an age or a price; "38.6" is a reading
     value = float(token.replace(",", "."))
     if LOW_C <= value < LAST_C and unit not in _FAHRENHEIT:
-        fever = value >= FEVER_C
+        fever, raised = FEVER_C, RAISED_C
     elif LOW_F <= value < LAST_F and unit not in _CELSIUS:
-        fever = value >= FEVER_F
+        fever, raised = FEVER_F, RAISED_F
     else:
         return None
-    if fever:
+    if value >= fever:
         return "fever"
-    return "normaltemp" if context else None
+    if not context:
+        return None
+    return "lowtemp" if value >= raised else "normaltemp"

@@ -25,6 +25,7 @@ TEMPERATURES = [  # 38 °C / 100.4 °F and up is a fever; a lower reading reassu
     ("tengo 38 de fiebre", "concern"),
     ("thermometer says 38,4", "concern"),
     ("temp 37.2 all good", "normal"),
+    ("slight temp of 37.8", "concern"),  # low-grade: the reply's "temp" still counts
     ("temperature is 98.6", "normal"),
     ("I'm 39 and it's my first filler", "other"),
     ("can I book 2 sessions for 100 pounds", "other"),
@@ -118,6 +119,32 @@ PAIRS = [  # two concepts in one clause, either order, any distance; "," or "but
     ("breathing fine, no trouble", "normal"),
     ("my chest is fine, the pain is in my cheek", "normal"),  # the comma ends the pair
     ("tengo la cara torcida cuando sonrio", "concern"),  # a longer phrase holds the pair
+    ("my speech is weird", "urgent"),
+    ("one side of my face isn't working", "urgent"),
+    ("i cant raise my left arm", "urgent"),
+    ("my airway feels restricted", "urgent"),
+    ("chest feels like an elephant is sitting on it", "urgent"),
+    ("half my vision is missing", "urgent"),
+    ("a small hole has opened up in the incision", "concern"),
+]
+MORE_SYNONYMS = [
+    ("struggling to get food down", "urgent"),
+    ("saliva keeps pooling in my mouth", "urgent"),
+    ("no vision in my right eye", "urgent"),
+    ("keep losing consciousness", "urgent"),
+    ("we can't wake him up properly", "urgent"),
+    ("I went dizzy and hit the floor", "urgent"),
+    ("haemorrhaging from the incision", "urgent"),
+    ("nothing touches the pain", "urgent"),
+    ("ninguna pastilla me quita el dolor", "urgent"),
+    ("la zona del relleno esta blanca", "urgent"),
+    ("skin where the filler is has gone really dark", "urgent"),
+    ("the bruise has gone dark", "normal"),  # a bruise explains the colour
+    ("boiling hot and the swelling is spreading", "urgent"),
+    ("redness is moving down my neck and I'm feverish", "urgent"),
+    ("had a nosebleed, it stopped after 10 minutes", "normal"),
+    ("bit achy but nothing major", "normal"),
+    ("restart texts please", "start"),
 ]
 LOOK_ALIKES = [
     ("can I use numbing cream next time?", "other"),
@@ -140,6 +167,7 @@ LOOK_ALIKES = [
     + CARERS_AND_OTHERS
     + FEVER_WITH_INFECTION_SIGNS
     + PAIRS
+    + MORE_SYNONYMS
     + LOOK_ALIKES,
 )
 def test_it_applies_the_general_rules(text: str, label: str) -> None:
