@@ -15,6 +15,11 @@ import re
 # "9/10", "9 out of 10", "8.5 of 10", "9 de 10": run on the normalised text, before
 # tokenising, because tokens drop the slash.
 _SCORE = re.compile(r"(?<![\d.,])(10|\d)(?:[.,]5)?\s*(?:/|out of|outta|of|de|sobre)\s*10(?![\d.,])")
+# "pain level 10", "pain is at a 9", "pain's 8": a score out of 10 without the "/10".
+_LEVEL = re.compile(
+    r"\bpains?\s+(?:(?:level|score|is|was|at|of|about|around|like|a|an|s)\s+){0,4}(10|\d)"
+    r"(?!\d|[.,]\d|\s*(?:/|out\b|of\b|de\b|days?\b|hours?\b|weeks?\b|am\b|pm\b|mg\b))"
+)
 _DIGIT = re.compile(r"\d")
 # A unit straight after the number ("39c", "39 °C" -> 39 c, "102 f", "39 grados").
 _CELSIUS = frozenset({"c", "oc", "celsius", "centigrade", "centigrados", "grados"})
@@ -50,7 +55,11 @@ def has_digit(text: str) -> bool:
 
 def mark_scores(text: str) -> str:
     """'pain 9/10' -> 'pain scorehigh' (text already normalised, digits present)."""
-    return _SCORE.sub(_score_word, text)
+    return _LEVEL.sub(_pain_level, _SCORE.sub(_score_word, text))
+
+
+def _pain_level(match: re.Match[str]) -> str:
+    return match.group(0)[: match.start(1) - match.start(0)] + _score_word(match)
 
 
 def _score_word(match: re.Match[str]) -> str:

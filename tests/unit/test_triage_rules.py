@@ -145,6 +145,21 @@ MORE_SYNONYMS = [
     ("had a nosebleed, it stopped after 10 minutes", "normal"),
     ("bit achy but nothing major", "normal"),
     ("restart texts please", "start"),
+    ("feels like I'm breathing through a straw", "urgent"),
+    ("drinks are coming back out my nose", "urgent"),
+    ("numb and weak down one side of my body", "urgent"),
+    ("the side of my nose is dark", "urgent"),
+    ("the bandage is soaked", "urgent"),
+    ("bleeding for an hour now", "urgent"),
+    ("taken everything I'm allowed and it's not shifting", "urgent"),
+    ("paracetamol isn't making a dent", "urgent"),
+    ("pain level 10", "urgent"),
+    ("the red area has doubled in size and I have a fever", "urgent"),
+    ("fever 38.4, cheek hot red and getting bigger", "urgent"),
+    ("temp of 38.9 and the wound has gone green", "urgent"),  # "gone green" is no recovery
+    ("I had blurry vision on day one but it went after an hour", "concern"),
+    ("had a little bleed yesterday but nothing since", "normal"),
+    ("I'm breathless with excitement to see the results", "other"),
 ]
 LOOK_ALIKES = [
     ("can I use numbing cream next time?", "other"),
@@ -200,10 +215,20 @@ def test_temperature_readings_become_fever_or_normal_tokens(text: str, tokens: l
         ("9 de 10", "scorehigh"),
         ("7/10", "scoremid"),
         ("3 / 10", "scorelow"),
+        ("pain level 10", "scorehigh"),
+        ("pain is at a 9", "scorehigh"),
+        ("pain 7 today", "scoremid"),
     ],
 )
 def test_pain_scores_become_one_word(text: str, word: str) -> None:
     assert word in mark_scores(text).split()
+
+
+@pytest.mark.parametrize(
+    "text", ["pain for 3 days", "pain since 3pm", "pain 38.5", "pain 2/3 days"]
+)
+def test_numbers_near_pain_that_are_not_scores_stay_numbers(text: str) -> None:
+    assert "score" not in mark_scores(text)
 
 
 def test_a_decimal_is_one_token_and_digits_split_from_letters() -> None:
