@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 
 from service.config import validate_timezone
 from service.db.models import Clinic, Patient
+from service.enrollment.rows import sequence_ids
 
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})?$")
 _NOT_SMS = {phonenumbers.PhoneNumberType.FIXED_LINE, phonenumbers.PhoneNumberType.PAGER}
@@ -264,6 +265,10 @@ def _insert(session: Session, values: list[dict[str, Any]]) -> list[PatientRow]:
     # Core, one executemany; RETURNING without sort_by_parameter_order stays batched on
     # SQLite, so rows are matched back by identity (unique within `values`).
     t: Table = Patient.__table__  # type: ignore[attr-defined]
+    known = sequence_ids(session, t, len(values))
+    if known is not None:  # PostgreSQL: ids first, then a plain executemany
+        session.execute(insert(t), [{**v, "id": i} for v, i in zip(values, known, strict=True)])
+        return [PatientRow(id=i, **v) for v, i in zip(values, known, strict=True)]
     statement = insert(t).returning(t.c.id, t.c.external_ref, t.c.phone, t.c.email, t.c.first_name)
     ids = {}
     for new_id, ref, phone, email, first_name in session.execute(statement, values):

@@ -213,7 +213,7 @@ def _row(batch: _Batch, pending: Pending, index: int) -> dict[str, object]:
 
 
 def _insert_enrollments(batch: _Batch, fresh: list[Pending]) -> None:
-    values = [
+    values: list[dict[str, object]] = [
         {
             "clinic_id": batch.clinic.id,
             "patient_id": p.patient.id,
@@ -229,9 +229,15 @@ def _insert_enrollments(batch: _Batch, fresh: list[Pending]) -> None:
         }
         for p in fresh
     ]
+    t = table(Enrollment)
+    known = q.sequence_ids(batch.session, t, len(values))
+    if known is not None:  # PostgreSQL
+        for pending, value, new_id in zip(fresh, values, known, strict=True):
+            value["id"] = pending.enrollment_id = new_id
+        batch.session.execute(insert(t), values)
+        return
     # RETURNING without sort_by_parameter_order keeps SQLite's insertmanyvalues batched;
     # rows are matched back by patient, unique within a round.
-    t = table(Enrollment)
     statement = insert(t).returning(t.c.id, t.c.patient_id)
     ids = {pid: eid for eid, pid in batch.session.execute(statement, values)}
     for pending in fresh:

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import Table, func, select, text
 from sqlmodel import Session, SQLModel, col
 
 from service.db.models import Enrollment, Message
@@ -154,6 +154,20 @@ def sms_counts_by_due(
             query = query.where(enrollment.is_(None) | enrollment.not_in(sorted(exclude)))
         counts.update({at: n for at, n in session.execute(query)})
     return counts
+
+
+def sequence_ids(session: Session, t: Table, count: int) -> list[int] | None:
+    """PostgreSQL: `count` new ids drawn from the table's sequence; None elsewhere.
+
+    With ids known up front a bulk insert is a plain pipelined executemany of one
+    prepared statement. INSERT ... RETURNING goes through insertmanyvalues instead,
+    whose 1,000-row statements psycopg re-parses client-side every time (a quarter of
+    the client CPU of a bulk enrolment). SQLite keeps RETURNING: it is cheap there.
+    """
+    if session.get_bind().dialect.name != "postgresql" or count == 0:
+        return None
+    query = text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)")
+    return [row[0] for row in session.execute(query, {"t": t.name, "n": count})]
 
 
 def table(model: type[SQLModel]) -> Table:
