@@ -25,6 +25,11 @@ _WROTE_ANY = re.compile(r"^[\s\-_*]*(on|el)\b.{0,200}\b(wrote|escribi[oó])\b.{0
 # A decimal ("38.5", "38,5") is one token; digits and letters split ("39c" -> 39, c).
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)?|[a-z]+|[.!?;\n]+|,")
 _APOSTROPHES = str.maketrans("", "", "'\u2019`\u00b4")  # apostrophe, right quote, backtick, acute
+# A noun's "'s" (possessive or "is"), not a pronoun's ("it's", "that's" stay "its", "thats").
+_POSSESSIVE = re.compile(
+    r"\b(?!(?:it|that|there|what|he|she|who|let|here|where|how|one|everyone|nobody)['\u2019])"
+    r"([a-z]{3,})['\u2019]s\b"
+)
 _SPANISH_YES = re.compile(r"(?<!\w)sí(?!\w)")
 
 
@@ -57,7 +62,10 @@ def _starts_wrapped_header(line: str, lines: list[str], index: int) -> bool:
 
 def normalise(text: str, emoji: Mapping[str, str]) -> str:
     """Lower case, emoji as words, accents and apostrophes removed."""
-    text = text.lower().translate(_APOSTROPHES).replace("&", " and ").replace("-ish", "ish")
+    text = text.lower()
+    if "'" in text or "\u2019" in text:  # "breathing's gone funny" -> "breathing gone funny"
+        text = _POSSESSIVE.sub(r"\1", text)
+    text = text.translate(_APOSTROPHES).replace("&", " and ").replace("-ish", "ish")
     if not text.isascii():
         for symbol, word in emoji.items():
             if symbol in text:

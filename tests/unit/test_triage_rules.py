@@ -12,7 +12,7 @@ import pytest
 
 from service.triage import classify
 from service.triage.measures import mark_scores, mark_temperatures
-from service.triage.text import tokenise
+from service.triage.text import normalise, tokenise
 
 TEMPERATURES = [  # 38 °C / 100.4 °F and up is a fever; a lower reading reassures
     ("temp 38.9", "concern"),
@@ -160,6 +160,30 @@ MORE_SYNONYMS = [
     ("I had blurry vision on day one but it went after an hour", "concern"),
     ("had a little bleed yesterday but nothing since", "normal"),
     ("I'm breathless with excitement to see the results", "other"),
+    ("I feel like I'm suffocating", "urgent"),
+    ("breathing's gone funny", "urgent"),  # a noun's "'s" is dropped
+    ("I see two of everything", "urgent"),
+    ("her smile has gone on one side", "urgent"),
+    ("I can't puff my cheeks out", "urgent"),
+    ("my face looks uneven all of a sudden", "urgent"),
+    ("no siento ni puedo mover el lado izquierdo de la cara", "urgent"),
+    ("she's acting strange", "urgent"),
+    ("he doesn't know what day it is", "urgent"),
+    ("I'm confused about the leaflet", "other"),
+    ("fever and a yellowy ooze at the incision", "urgent"),
+    ("my face has blown up like a balloon", "urgent"),
+    ("I can't open my eyes for the swelling", "urgent"),
+    ("the painkillers only last 20 minutes", "urgent"),
+    ("one of the stitches has popped", "concern"),
+    ("it throbbed a bit last night but it's settled now", "normal"),
+    ("Yes please send them again", "start"),
+]
+DROOP_AND_EYELID = [  # "drooping" alone is a stroke sign unless a lid or brow is named
+    ("drooping", "urgent"),
+    ("everything is drooping", "urgent"),
+    ("my eyelid feels heavy and keeps drooping", "concern"),
+    ("my eyelid is drooping and my mouth droops too", "urgent"),
+    ("my brow is drooping. My face is drooping too", "urgent"),
 ]
 LOOK_ALIKES = [
     ("can I use numbing cream next time?", "other"),
@@ -183,6 +207,7 @@ LOOK_ALIKES = [
     + FEVER_WITH_INFECTION_SIGNS
     + PAIRS
     + MORE_SYNONYMS
+    + DROOP_AND_EYELID
     + LOOK_ALIKES,
 )
 def test_it_applies_the_general_rules(text: str, label: str) -> None:
@@ -229,6 +254,21 @@ def test_pain_scores_become_one_word(text: str, word: str) -> None:
 )
 def test_numbers_near_pain_that_are_not_scores_stay_numbers(text: str) -> None:
     assert "score" not in mark_scores(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("breathing's gone funny", "breathing gone funny"),
+        ("mum's face", "mum face"),
+        ("it's fine", "its fine"),
+        ("that's ok", "thats ok"),
+        ("she's confused", "shes confused"),
+        ("what\u2019s up", "whats up"),
+    ],
+)
+def test_a_nouns_apostrophe_s_is_dropped_and_a_pronouns_kept(text: str, expected: str) -> None:
+    assert normalise(text, {}) == expected
 
 
 def test_a_decimal_is_one_token_and_digits_split_from_letters() -> None:
