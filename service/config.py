@@ -64,6 +64,20 @@ class Settings(BaseSettings):
     dispatch_interval_seconds: float = Field(default=0.5, gt=0, le=60)
     dispatch_batch_size: int = Field(default=100, ge=1, le=5000)
     dispatch_concurrency: int = Field(default=8, ge=1, le=256)
+    # Dispatcher tuning (service.dispatch.options.DispatchOptions is built from these).
+    dispatch_retry_base_seconds: float = Field(default=30.0, gt=0)
+    dispatch_retry_cap_seconds: float = Field(default=1800.0, gt=0)
+    dispatch_retry_max_attempts: int = Field(default=8, ge=1)
+    dispatch_claim_ttl_seconds: float = Field(default=30.0, gt=0)
+    # Scheduling jitter and clock reads between the claim check and the call.
+    dispatch_reconcile_margin_seconds: float = Field(default=2.0, ge=0)
+    dispatch_provider_window_seconds: float = Field(default=60.0, ge=0)  # listing may lag
+    dispatch_reconcile_interval_seconds: float = Field(default=10.0, gt=0)
+    dispatch_reconcile_batch: int = Field(default=200, ge=1)
+    dispatch_hold_minutes: float = Field(default=15.0, gt=0)  # re-check paused/held rows
+    dispatch_heartbeat_seconds: float = Field(default=5.0, gt=0)
+    dispatch_retention_interval_seconds: float = Field(default=3600.0, gt=0)
+    dispatch_heartbeat_retention_days: int = Field(default=7, ge=1)
     worker_id: str | None = None
 
     # Enrolment.

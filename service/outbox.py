@@ -7,8 +7,12 @@ makes out-of-order delivery receipts and replayed webhooks harmless.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy import bindparam, insert, update
 from sqlmodel import Session
 
 from service.db.models import Message, MessageEvent
@@ -87,12 +91,92 @@ def transition(
     session.add(event)
 
 
+@dataclass(frozen=True)
+class Move:
+    """One row of a set-based transition: the status it must still be in, and its own values."""
+
+    message_id: int
+    from_status: str
+    reason: str | None = None  # overrides the batch's reason for this row
+    values: Mapping[str, Any] = field(default_factory=dict)  # same keys on every row
+
+
+def transition_many(
+    session: Session,
+    moves: Sequence[Move],
+    to_status: MessageStatus,
+    *,
+    reason: str | None,
+    now: datetime,
+    values: Mapping[str, Any] | None = None,
+    provider_status: str | None = None,
+    actor: str | None = None,
+) -> None:
+    """`transition` for a batch: one UPDATE and one event INSERT, each an executemany.
+
+    Same rules and the same events as `transition`. Each row's UPDATE also requires the
+    status the caller read, so a row changed behind the caller's back refuses the whole
+    batch (TransitionRefused) instead of being moved from a state nobody checked. The
+    caller's ORM objects for these rows are not updated: reload them or do not reuse them.
+    """
+    if not moves:
+        return
+    for move in moves:
+        if not can_transition(move.from_status, to_status):
+            raise TransitionRefused(f"message {move.message_id}: {move.from_status} -> {to_status}")
+    keys = sorted(moves[0].values)
+    if any(sorted(move.values) != keys for move in moves):
+        raise ValueError("transition_many: every move must set the same columns")
+    table: Any = Message.__table__  # type: ignore[attr-defined]
+    statement = (
+        update(table)
+        .where(table.c.id == bindparam("m_id"), table.c.status == bindparam("m_from"))
+        .values(
+            status=to_status,
+            status_reason=bindparam("m_reason"),
+            updated_at=now,
+            **(values or {}),
+            **{key: bindparam(f"v_{key}") for key in keys},
+        )
+    )
+    rows = [
+        {
+            "m_id": move.message_id,
+            "m_from": move.from_status,
+            "m_reason": move.reason or reason,
+            **{f"v_{key}": move.values[key] for key in keys},
+        }
+        for move in moves
+    ]
+    connection = session.connection()
+    result = connection.execute(statement, rows)
+    if connection.dialect.supports_sane_multi_rowcount and result.rowcount != len(rows):
+        raise TransitionRefused(f"{len(rows) - result.rowcount} row(s) changed concurrently")
+    events: Any = MessageEvent.__table__  # type: ignore[attr-defined]
+    connection.execute(
+        insert(events),
+        [
+            {
+                "message_id": move.message_id,
+                "at": now,
+                "from_status": move.from_status,
+                "to_status": to_status,
+                "reason": move.reason or reason,
+                "provider_status": provider_status,
+                "error_code": None,
+                "actor": actor,
+            }
+            for move in moves
+        ],
+    )
+
+
 def queue_message(
     session: Session,
     *,
     clinic_id: int,
     channel: str,
-    body: str,
+    body: str | None,
     kind: MessageKind,
     priority: Priority,
     due_at: datetime,
@@ -107,7 +191,8 @@ def queue_message(
     reason: str | None = None,
     segments: int | None = None,
 ) -> Message:
-    """Queue one pre-rendered message (auto-reply, page, fallback, catch-up).
+    """Queue one pre-rendered message (auto-reply, page, fallback, catch-up); `body=None`
+    only for a plan step the dispatcher renders at send time (an email fallback).
 
     The dispatcher sends it like any other row; nothing is sent from the caller's
     request. `dedupe_key` is unique, so a replayed webhook cannot queue a reply twice.

@@ -110,7 +110,7 @@ class WorkerRunner:
 def make_context(
     settings: Settings, engine: Engine, *, options: DispatchOptions | None = None
 ) -> JobContext:
-    options = options or DispatchOptions()
+    options = options or DispatchOptions.from_settings(settings)
     hostname, pid = socket.gethostname(), os.getpid()
     worker_id = settings.worker_id or f"{hostname}:{pid}:{uuid.uuid4().hex[:6]}"
     dispatch = DispatchContext(

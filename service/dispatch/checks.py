@@ -20,6 +20,9 @@ from service.scheduling import QuietHours, next_allowed, window_for
 _CONSENTED_KINDS = frozenset({MessageKind.PLAN, MessageKind.CATCH_UP, MessageKind.FALLBACK})
 
 
+# Kinds that exist because of an enrolment's step: a cancelled enrolment cancels them.
+_STEP_KINDS = frozenset({MessageKind.PLAN, MessageKind.FALLBACK})
+
 STOP_CONFIRMED = "stop_confirmation"  # INBOUND's context["compliance"] marker
 
 
@@ -112,7 +115,7 @@ def _stop_confirmation(message: Message) -> bool:
 
 def _enrollment(subject: Subject, now: datetime) -> Verdict | None:
     enrollment = subject.enrollment
-    if enrollment is None or subject.message.kind != MessageKind.PLAN:
+    if enrollment is None or subject.message.kind not in _STEP_KINDS:
         return None
     if enrollment.status == EnrollmentStatus.CANCELLED:
         return Verdict(Action.CANCEL, "enrolment cancelled")

@@ -1,7 +1,8 @@
 """Claiming due rows: the only place work is handed to a worker.
 
 PostgreSQL: `SELECT ... FOR UPDATE SKIP LOCKED LIMIT n`, then each row is marked
-`sending` with `claimed_at`/`claimed_by`/`attempts + 1` in the same transaction, so N
+`sending` with `claimed_at`/`claimed_by`/`attempts + 1` in the same transaction (one
+set-based UPDATE and one event INSERT for the whole batch), so N
 workers share the queue without ever taking the same row. SQLite: the engine opens every
 transaction with BEGIN IMMEDIATE (one writer at a time), so select-then-update inside one
 transaction is already exclusive; `FOR UPDATE` is simply not rendered there.
@@ -10,13 +11,15 @@ transaction is already exclusive; `FOR UPDATE` is simply not rendered there.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from service.db.models import Message
 from service.domain import MessageStatus
-from service.outbox import transition
+from service.outbox import Move, transition, transition_many
 
 
 def claim_due(session: Session, *, worker_id: str, now: datetime, limit: int) -> list[Message]:
@@ -29,14 +32,25 @@ def claim_due(session: Session, *, worker_id: str, now: datetime, limit: int) ->
         .with_for_update(skip_locked=True)
     )
     messages = list(session.exec(query).all())
-    for message in messages:
-        transition(
-            session, message, MessageStatus.SENDING, reason=f"claimed by {worker_id}", now=now
-        )
-        message.claimed_at = now
-        message.claimed_by = worker_id
-        message.attempts += 1
-    session.flush()
+    table: Any = Message.__table__  # type: ignore[attr-defined]
+    transition_many(
+        session,
+        [Move(m.id, m.status) for m in messages],  # type: ignore[arg-type]
+        MessageStatus.SENDING,
+        reason=f"claimed by {worker_id}",
+        now=now,
+        values={"claimed_at": now, "claimed_by": worker_id, "attempts": table.c.attempts + 1},
+    )
+    for message in messages:  # what the UPDATE wrote, without making the objects dirty
+        for name, value in (
+            ("status", MessageStatus.SENDING),
+            ("status_reason", f"claimed by {worker_id}"),
+            ("updated_at", now),
+            ("claimed_at", now),
+            ("claimed_by", worker_id),
+            ("attempts", message.attempts + 1),
+        ):
+            set_committed_value(message, name, value)
     return messages
 
 

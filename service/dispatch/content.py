@@ -1,19 +1,21 @@
 """Exact content and recipient for a claimed row, fixed before the provider call.
 
-Plan rows are stored without a body and rendered here, at send time, from the pinned
-plan (so a pinned patient never sees later template edits). The rendered text, subject,
-HTML, segment count and the recipient address are written to the row *before* the call:
-the row then says exactly what went out, and reconciliation can match the provider's
-record against it after a crash.
+Plan rows (and email fallbacks of plan steps) are stored without a body and rendered
+here, at send time, from the pinned plan (so a pinned patient never sees later template
+edits). The rendered text, subject, HTML, segment count and the recipient address are
+written to the row *before* the call: the row then says exactly what went out, and
+reconciliation can match the provider's record against it after a crash.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import bindparam, update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from service.channels.base import OutboundMessage
@@ -21,7 +23,10 @@ from service.db.models import Clinic, Enrollment, Message, Patient
 from service.domain import Channel, MessageKind
 from service.plans.model import Plan
 from service.plans.store import load_pinned
-from service.rendering import Renderer, message_context
+from service.rendering import Rendered, Renderer, message_context
+
+# Rows rendered from their plan step at send time: plan rows, and email fallbacks of them.
+_STEP_KINDS = frozenset({MessageKind.PLAN, MessageKind.FALLBACK})
 
 
 class ContentError(ValueError):
@@ -67,6 +72,9 @@ def _by_id(session: Session, model: type, ids: set[int]) -> dict[int, object]:
     return {row.id: row for row in session.exec(query).all()}
 
 
+CONTENT_FIELDS = ("body", "subject", "body_html", "segments", "to_address")
+
+
 def prepare(
     session: Session,
     message: Message,
@@ -78,10 +86,59 @@ def prepare(
     plans: PlanCache,
 ) -> None:
     """Render (plan rows without a body) and fix the recipient. Raises ContentError."""
+    values = content_of(
+        session,
+        message,
+        patient=patient,
+        enrollment=enrollment,
+        clinic=clinic,
+        renderer=renderer,
+        plans=plans,
+    )
+    for name, value in values.items():
+        setattr(message, name, value)
+
+
+def content_of(
+    session: Session,
+    message: Message,
+    *,
+    patient: Patient | None,
+    enrollment: Enrollment | None,
+    clinic: Clinic,
+    renderer: Renderer,
+    plans: PlanCache,
+) -> dict[str, Any]:
+    """The row's `CONTENT_FIELDS` as they must be stored before the call (the row itself
+    is not changed). Raises ContentError."""
+    values: dict[str, Any] = {name: getattr(message, name) for name in CONTENT_FIELDS}
     if message.body is None:
-        _render_plan_row(session, message, patient, enrollment, clinic, renderer, plans)
-    if message.to_address is None and patient is not None and message.kind != MessageKind.PAGE:
-        message.to_address = patient.phone if message.channel == Channel.SMS else patient.email
+        values.update(_render_plan_row(session, message, patient, enrollment, clinic,
+                                       renderer, plans))  # fmt: skip
+    if values["to_address"] is None and patient is not None and message.kind != MessageKind.PAGE:
+        values["to_address"] = patient.phone if message.channel == Channel.SMS else patient.email
+    return values
+
+
+def store_content(session: Session, messages: Sequence[Message], contents: list[dict]) -> None:
+    """Write the prepared content of a batch: one executemany UPDATE. The ORM objects get
+    the same values without becoming dirty (the session would write them again)."""
+    if not messages:
+        return
+    table: Any = Message.__table__  # type: ignore[attr-defined]
+    statement = (
+        update(table)
+        .where(table.c.id == bindparam("m_id"))
+        .values({name: bindparam(f"c_{name}") for name in CONTENT_FIELDS})
+    )
+    rows = [
+        {"m_id": m.id, **{f"c_{name}": values[name] for name in CONTENT_FIELDS}}
+        for m, values in zip(messages, contents, strict=True)
+    ]
+    session.connection().execute(statement, rows)
+    for message, values in zip(messages, contents, strict=True):
+        for name, value in values.items():
+            set_committed_value(message, name, value)
 
 
 def _render_plan_row(
@@ -92,17 +149,39 @@ def _render_plan_row(
     clinic: Clinic,
     renderer: Renderer,
     plans: PlanCache,
-) -> None:
-    if message.kind != MessageKind.PLAN or enrollment is None or patient is None:
+) -> dict[str, Any]:
+    if message.kind not in _STEP_KINDS or enrollment is None or patient is None:
         raise ContentError("message has no content and is not a plan step")
     if not message.step_key:
         raise ContentError("plan message has no step key")
+    rendered = render_step_for(
+        session, message, Channel(message.channel), patient, enrollment, clinic, renderer, plans
+    )
+    return {
+        "body": rendered.text,
+        "subject": rendered.subject,
+        "body_html": rendered.html,
+        "segments": rendered.segments,
+    }
+
+
+def render_step_for(
+    session: Session,
+    message: Message,
+    channel: Channel,
+    patient: Patient,
+    enrollment: Enrollment,
+    clinic: Clinic,
+    renderer: Renderer,
+    plans: PlanCache,
+) -> Rendered:
+    """The row's plan step rendered for `channel` from the pinned plan. Raises ContentError."""
     try:
         plan = plans.get(session, enrollment.plan_key, enrollment.plan_version)
-        rendered = renderer.render_step(
+        return renderer.render_step(
             plan=plan,
-            step_key=message.step_key,
-            channel=Channel(message.channel),
+            step_key=message.step_key or "",
+            channel=channel,
             language=message.language or patient.language,
             context=_context(message, patient, enrollment, clinic),
         )
@@ -110,8 +189,6 @@ def _render_plan_row(
         raise ContentError(
             f"cannot render {enrollment.plan_key}/{message.step_key}: {exc}"
         ) from exc
-    message.body, message.subject = rendered.text, rendered.subject
-    message.body_html, message.segments = rendered.html, rendered.segments
 
 
 def _context(

@@ -18,13 +18,15 @@ from service.domain import Channel
 from service.rendering import Renderer
 from service.retry import RetryPolicy
 
+_FROM_SETTINGS = DispatchOptions()  # a marker, compared by identity
+
 
 @dataclass
 class DispatchContext:
     settings: Settings
     engine: Engine
     worker_id: str
-    options: DispatchOptions = field(default_factory=DispatchOptions)
+    options: DispatchOptions = _FROM_SETTINGS  # not given: built from `settings`
     clock: Callable[[], datetime] = utcnow
     adapters: dict[Channel, ChannelAdapter] = field(default_factory=dict)
     plans: PlanCache = field(default_factory=PlanCache)
@@ -33,6 +35,8 @@ class DispatchContext:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
+        if self.options is _FROM_SETTINGS:
+            self.options = DispatchOptions.from_settings(self.settings)
         if self.renderer is None:
             self.renderer = Renderer(self.settings.templates_dir)
         if self.policy is None:

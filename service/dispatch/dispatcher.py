@@ -1,8 +1,9 @@
 """The per-process dispatch loop: claim, prepare, hand to a bounded thread pool.
 
 The twilio SDK and smtplib block, so sends run on `dispatch_concurrency` threads. The
-loop claims only what the pool can start soon (a few rows per thread), so a claim is never
-older than the claim TTL when its send begins and the other workers get their share.
+loop claims only what the pool can start soon (`_BATCHES` batches of a few rows per
+thread), so the other workers get their share; a call whose claim has nevertheless grown
+older than the claim TTL while queued is not started (`send.call_in_time`).
 """
 
 from __future__ import annotations
@@ -15,21 +16,22 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import cast
 
 from service import metrics
-from service.channels.base import OutboundMessage
 from service.db.engine import session_scope
-from service.db.models import Clinic, Enrollment, Patient
+from service.db.models import Clinic, Enrollment, Message, Patient
 from service.dispatch import outcome
 from service.dispatch.claim import claim_due, next_due_at
-from service.dispatch.content import ContentError, load_related, prepare
+from service.dispatch.content import ContentError, content_of, load_related, store_content
 from service.dispatch.context import DispatchContext
-from service.dispatch.send import Claim, Result, call, send_batch
+from service.dispatch.send import Call, Claim, Result, send_batch
 from service.logs import kv
 
 log = logging.getLogger(__name__)
 _MIN_WAIT = 0.02
 _HORIZON_SHARE = 0.8
-_BACKLOG = 4  # claimed rows per sending thread, so the pool never waits for a claim
-_BATCHES = 2
+# Batches in flight at once, each checked, sent and recorded in its own transaction: while
+# some wait on the provider, others are in the database, so the calls never run dry.
+_BATCHES = 4
+_PER_THREAD = 8  # rows per sending thread in one batch: per-batch queries are amortised
 
 
 class Dispatcher:
@@ -37,7 +39,7 @@ class Dispatcher:
         self.ctx = ctx
         self.concurrency = ctx.settings.dispatch_concurrency
         # HTTP calls run on `calls`; each claimed batch is checked, sent and recorded in one
-        # transaction on a `batches` thread, two at a time so the calls never run dry.
+        # transaction on a `batches` thread, `_BATCHES` at a time so calls never run dry.
         self.pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="dispatch-call")
         self.batches = ThreadPoolExecutor(_BATCHES, thread_name_prefix="dispatch-batch")
         self.stopping = threading.Event()
@@ -75,27 +77,31 @@ class Dispatcher:
             now = ctx.clock()
             messages = claim_due(session, worker_id=ctx.worker_id, now=now, limit=limit)
             related = load_related(session, messages)
-            claims = []
+            ready: list[Message] = []
+            contents = []
             for message in messages:
                 patient = cast(Patient | None, related["patient"].get(message.patient_id or 0))
-                enrollment = cast(
-                    Enrollment | None, related["enrollment"].get(message.enrollment_id or 0)
-                )
-                clinic = cast(Clinic, related["clinic"][message.clinic_id])
                 try:
-                    prepare(
-                        session,
-                        message,
-                        patient=patient,
-                        enrollment=enrollment,
-                        clinic=clinic,
-                        renderer=ctx.templates,
-                        plans=ctx.plans,
+                    contents.append(
+                        content_of(
+                            session,
+                            message,
+                            patient=patient,
+                            enrollment=cast(
+                                Enrollment | None,
+                                related["enrollment"].get(message.enrollment_id or 0),
+                            ),
+                            clinic=cast(Clinic, related["clinic"][message.clinic_id]),
+                            renderer=ctx.templates,
+                            plans=ctx.plans,
+                        )
                     )
                 except ContentError as exc:
                     outcome.fail(session, message, reason=str(exc), patient=patient, now=now)
                     continue
-                claims.append(Claim(message.id, message.attempts))  # type: ignore[arg-type]
+                ready.append(message)
+            store_content(session, ready, contents)
+            claims = [Claim(m.id, m.attempts) for m in ready]  # type: ignore[arg-type]
         self.claimed_total += len(claims)
         return claims
 
@@ -122,7 +128,7 @@ class Dispatcher:
         return self._inflight
 
     def _batch_size(self) -> int:
-        return max(1, min(self.ctx.settings.dispatch_batch_size, self.concurrency * 2))
+        return max(1, min(self.ctx.settings.dispatch_batch_size, self.concurrency * _PER_THREAD))
 
     def _submit(self, claims: list[Claim]) -> None:
         with self._done:
@@ -141,8 +147,8 @@ class Dispatcher:
             log.exception(kv("dispatch.batch_crashed", first=claims[0].message_id))
             return {}
 
-    def _call_many(self, messages: Sequence[OutboundMessage]) -> list[Result]:
-        return list(self.pool.map(lambda m: call(self.ctx, m), messages))
+    def _call_many(self, calls: Sequence[Call]) -> list[Result]:
+        return list(self.pool.map(lambda each: each(), calls))
 
     def _finished(self, count: int) -> None:
         with self._done:
@@ -151,7 +157,7 @@ class Dispatcher:
             self._done.notify_all()
 
     def _wait_for_capacity(self, deadline: float) -> int:
-        limit = self.concurrency * _BACKLOG
+        limit = self._batch_size() * _BATCHES
         with self._done:
             # Claim only when a batch thread is free: under a trickle, rows then wait in
             # the table and the next claim takes all that fell due, instead of queueing

@@ -1,4 +1,8 @@
-"""Dispatcher tuning, read once from `DISPATCH_*` environment variables and passed in.
+"""Dispatcher tuning: a view of the `dispatch_*` fields of Settings (the one source).
+
+Settings reads them from `DISPATCH_*` environment variables with the rest of the
+configuration; `DispatchOptions.from_settings` hands the dispatcher the ones it tunes
+by, and its defaults are Settings' defaults (tests build one with a few overrides).
 
 The claim TTL and the reconciliation grace are what make "nothing sent twice" hold
 across processes: a worker only starts a provider call while its claim is younger than
@@ -9,31 +13,38 @@ provider what it has is a complete answer.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
 from datetime import timedelta
-
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from typing import Any
 
 from service.config import Settings
 from service.retry import RetryPolicy
 
+PREFIX = "dispatch_"
 
-class DispatchOptions(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="DISPATCH_", extra="ignore")
 
-    retry_base_seconds: float = Field(default=30.0, gt=0)
-    retry_cap_seconds: float = Field(default=1800.0, gt=0)
-    retry_max_attempts: int = Field(default=8, ge=1)
-    claim_ttl_seconds: float = Field(default=30.0, gt=0)
-    # Scheduling jitter and clock reads between the claim check and the call.
-    reconcile_margin_seconds: float = Field(default=2.0, ge=0)
-    provider_window_seconds: float = Field(default=60.0, ge=0)  # listing may lag a send
-    reconcile_interval_seconds: float = Field(default=10.0, gt=0)
-    reconcile_batch: int = Field(default=200, ge=1)
-    hold_minutes: float = Field(default=15.0, gt=0)  # re-check paused / alert-held rows
-    heartbeat_seconds: float = Field(default=5.0, gt=0)
-    retention_interval_seconds: float = Field(default=3600.0, gt=0)
-    heartbeat_retention_days: int = Field(default=7, ge=1)
+def _default(name: str) -> Any:
+    return Settings.model_fields[PREFIX + name].default
+
+
+@dataclass(frozen=True)
+class DispatchOptions:
+    retry_base_seconds: float = _default("retry_base_seconds")
+    retry_cap_seconds: float = _default("retry_cap_seconds")
+    retry_max_attempts: int = _default("retry_max_attempts")
+    claim_ttl_seconds: float = _default("claim_ttl_seconds")
+    reconcile_margin_seconds: float = _default("reconcile_margin_seconds")
+    provider_window_seconds: float = _default("provider_window_seconds")
+    reconcile_interval_seconds: float = _default("reconcile_interval_seconds")
+    reconcile_batch: int = _default("reconcile_batch")
+    hold_minutes: float = _default("hold_minutes")
+    heartbeat_seconds: float = _default("heartbeat_seconds")
+    retention_interval_seconds: float = _default("retention_interval_seconds")
+    heartbeat_retention_days: int = _default("heartbeat_retention_days")
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DispatchOptions:
+        return cls(**{f.name: getattr(settings, PREFIX + f.name) for f in fields(cls)})
 
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(

@@ -16,6 +16,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import func
@@ -35,7 +36,8 @@ from service.outbox import transition
 
 log = logging.getLogger(__name__)
 Result = Receipt | DeliveryError
-CallMany = Callable[[Sequence[OutboundMessage]], list[Result]]
+Call = Callable[[], Result]
+CallMany = Callable[[Sequence[Call]], list[Result]]  # runs the calls, results in order
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,7 @@ class Claim:
 
 @dataclass
 class _Ready:
-    message: Message | None  # None when the claim was lost between the calls (SQLite)
+    message: Message  # as read under the pre-send lock
     patient: Patient | None
     outbound: OutboundMessage
 
@@ -60,7 +62,15 @@ def send_claimed(ctx: DispatchContext, claim: Claim, *, stopping: Callable[[], b
 
 
 def sequential_calls(ctx: DispatchContext) -> CallMany:
-    return lambda messages: [call(ctx, m) for m in messages]
+    return lambda calls: [each() for each in calls]
+
+
+class ClaimExpired(DeliveryError):
+    """The call was not started: its claim had grown older than the claim TTL while it
+    waited for a sending thread (reconciliation may already treat the row as in doubt)."""
+
+    def __init__(self) -> None:
+        super().__init__("released: claim expired before send", permanent=False)
 
 
 def send_batch(
@@ -75,34 +85,38 @@ def send_batch(
     if ctx.hold_lock_during_call:
         with session_scope(ctx.engine) as session:
             ready = _pre_send(ctx, session, claims, results, stopping=stopping, lock=True)
-            _send_and_record(ctx, session, ready, call_many(_outbound(ready)), results)
+            sent = call_many(_calls(ctx, ready))
+            ours = {item.outbound.message_id for item in ready}  # locked all along
+            _record_all(ctx, session, ready, sent, results, ours=ours, reload=False)
         return results
     with session_scope(ctx.engine) as session:
         ready = _pre_send(ctx, session, claims, results, stopping=stopping, lock=False)
     if not ready:
         return results
-    sent = call_many(_outbound(ready))
+    sent = call_many(_calls(ctx, ready))
     with session_scope(ctx.engine) as session:
-        again = _lock_ours(session, [_claim_of(r) for r in ready])
-        patients = _by_id(session, Patient, {_patient_id(r) for r in ready}, lock=False)
-        for item in ready:
-            item.message = again.get(item.outbound.message_id)
-            item.patient = patients.get(item.message.patient_id) if item.message else None
-        _send_and_record(ctx, session, ready, sent, results)
+        ours = _still_ours(
+            session, [Claim(r.outbound.message_id, r.message.attempts) for r in ready]
+        )
+        _record_all(ctx, session, ready, sent, results, ours=ours, reload=True)
     return results
 
 
-def _claim_of(item: _Ready) -> Claim:
-    assert item.message is not None
-    return Claim(item.outbound.message_id, item.message.attempts)
+def _calls(ctx: DispatchContext, ready: list[_Ready]) -> list[Call]:
+    return [partial(call_in_time, ctx, item.outbound, _deadline(ctx, item)) for item in ready]
 
 
-def _patient_id(item: _Ready) -> int | None:
-    return item.message.patient_id if item.message is not None else None
+def _deadline(ctx: DispatchContext, item: _Ready) -> datetime:
+    assert item.message.claimed_at is not None  # checked in `_pre_send_one`
+    return item.message.claimed_at + ctx.options.claim_ttl
 
 
-def _outbound(ready: list[_Ready]) -> list[OutboundMessage]:
-    return [item.outbound for item in ready]
+def call_in_time(ctx: DispatchContext, message: OutboundMessage, deadline: datetime) -> Result:
+    """The provider call, started only while the claim is younger than the claim TTL: a
+    call queued behind slow ones must not start after reconciliation may have taken over."""
+    if ctx.clock() > deadline:
+        return ClaimExpired()
+    return call(ctx, message)
 
 
 def _lock_ours(session: Session, claims: Sequence[Claim]) -> dict[int, Message]:
@@ -119,6 +133,18 @@ def _lock_ours(session: Session, claims: Sequence[Claim]) -> dict[int, Message]:
         m.id: m  # type: ignore[misc]
         for m in rows
         if m.status == MessageStatus.SENDING and m.attempts == wanted[m.id]  # type: ignore[index]
+    }
+
+
+def _still_ours(session: Session, claims: Sequence[Claim]) -> set[int]:
+    """Ids of the claimed rows still `sending` in this claim (SQLite: the transaction is
+    already exclusive, so plain columns are enough; no objects are built)."""
+    wanted = {c.message_id: c.attempts for c in claims}
+    query = select(Message.id, Message.status, Message.attempts).where(col(Message.id).in_(wanted))
+    return {
+        mid  # type: ignore[misc]
+        for mid, status, attempts in session.exec(query).all()
+        if status == MessageStatus.SENDING and attempts == wanted[mid]  # type: ignore[index]
     }
 
 
@@ -234,35 +260,54 @@ def call(ctx: DispatchContext, message: OutboundMessage) -> Result:
         return DeliveryError(f"adapter error: {type(exc).__name__}", permanent=False, in_doubt=True)
 
 
-def _send_and_record(
+def _record_all(
     ctx: DispatchContext,
     session: Session,
     ready: list[_Ready],
     sent: list[Result],
     results: dict[int, str],
+    *,
+    ours: set[int],
+    reload: bool,
 ) -> None:
+    """Sent rows in one set-based transition; errors (rare) one by one on the ORM path."""
     now = ctx.clock()
+    receipts: list[tuple[Message, Receipt]] = []
+    errors: list[tuple[_Ready, DeliveryError]] = []
     for item, result in zip(ready, sent, strict=True):
         message_id = item.outbound.message_id
-        if item.message is None:
+        if message_id not in ours:
             log.error(kv("dispatch.lost_claim_after_send", message_id=message_id))
             results[message_id] = "lost"
+        elif isinstance(result, Receipt):
+            receipts.append((item.message, result))
+            results[message_id] = "sent"
         else:
-            results[message_id] = _record(ctx, session, item.message, item.patient, result, now)
+            errors.append((item, result))
+    outcome.record_sent_many(session, receipts, now=now)
+    if errors and reload:
+        _reload(session, [item for item, _ in errors])
+    for item, error in errors:
+        results[item.outbound.message_id] = _record_error(ctx, session, item, error, now)
 
 
-def _record(
-    ctx: DispatchContext,
-    session: Session,
-    message: Message,
-    patient: Patient | None,
-    result: Result,
-    now: datetime,
+def _reload(session: Session, items: list[_Ready]) -> None:
+    """Rows (and patients) from the pre-send transaction, read again in this one."""
+    messages = _by_id(session, Message, {i.outbound.message_id for i in items}, lock=False)
+    patients = _by_id(session, Patient, {i.message.patient_id for i in items}, lock=False)
+    for item in items:
+        item.message = messages[item.outbound.message_id]
+        item.patient = patients.get(item.message.patient_id)
+
+
+def _record_error(
+    ctx: DispatchContext, session: Session, item: _Ready, error: DeliveryError, now: datetime
 ) -> str:
-    if isinstance(result, Receipt):
-        outcome.record_sent(session, message, result, now=now)
-        return "sent"
+    message = item.message
+    if isinstance(error, ClaimExpired):
+        release(session, message, at=now, reason=error.reason, now=now)
+        return "released"
     outcome.record_error(
-        session, message, result, patient=patient, policy=ctx.retry_policy, now=now
+        session, message, error, patient=item.patient, policy=ctx.retry_policy, now=now
     )
-    return "in_doubt" if result.in_doubt and not result.permanent else message.status
+    return "in_doubt" if error.in_doubt and not error.permanent else message.status

@@ -166,6 +166,7 @@ def test_no_sms_leaves_after_an_opt_out_commits_mid_batch(settings, pg_url, fake
         fake_twilio.url,
         twilio_timeout_seconds=2.0,
         dispatch_concurrency=8,
+        dispatch_batch_size=16,  # small batches, so the STOPs land while rows are unclaimed
     )
     engine = make_engine(settings)
     fake_twilio.fake.configure(callbacks=False, latency=0.02)

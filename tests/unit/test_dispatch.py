@@ -14,7 +14,7 @@ from service.db.models import Alert, Message, MessageEvent, Patient
 from service.dispatch.context import DispatchContext
 from service.dispatch.dispatcher import Dispatcher
 from service.dispatch.options import DispatchOptions
-from service.dispatch.send import Claim, send_claimed
+from service.dispatch.send import Claim, send_batch, send_claimed, sequential_calls
 from service.domain import Channel, MessageKind, MessageStatus, Priority
 from service.retry import RetryPolicy
 from tests.dispatch_support import ScriptedAdapter, ad_hoc, consenting, enrolled, plan_row
@@ -175,6 +175,36 @@ def test_a_permanent_failure_falls_back_to_email_when_the_plan_allows(
     fallback = session.exec(select(Message).where(Message.fallback_of_id == message.id)).one()
     assert (fallback.channel, fallback.kind, fallback.status) == ("email", "fallback", "sent")
     assert email.sent[0].to == patient.email
+    # day1_care has no email template: the SMS words, under a subject naming the clinic.
+    sms_row = reload(session, message)
+    assert (email.sent[0].body, email.sent[0].subject) == (
+        sms_row.body,
+        f"A message from {clinic.name}",
+    )
+
+
+def test_an_email_fallback_of_a_plan_step_is_the_steps_own_email(
+    session, factory, ctx, dispatcher, sms, email, now
+) -> None:
+    clinic = factory.clinic(name="Glow Clinic")
+    patient = consenting(factory, clinic, first_name="Marisol")
+    enrollment = enrolled(session, clinic=clinic, patient=patient, procedure_at=now - timedelta(14))
+    message = plan_row(
+        session, enrollment=enrollment, step="week2_checkin", due_at=now, fallback=Channel.EMAIL
+    )
+    sms.outcomes.append(DeliveryError("not a mobile", permanent=True, not_mobile=True))
+    assert run_all(ctx, dispatcher) == ["failed"]
+    assert run_all(ctx, dispatcher) == ["sent"]
+    sent = email.sent[0]
+    assert sent.subject == "Two weeks after your Botox treatment"
+    assert sent.body.startswith("Hi Marisol,") and sent.body != reload(session, message).body
+    assert sent.html is not None and "Marisol" in sent.html
+    fallback = session.exec(select(Message).where(Message.fallback_of_id == message.id)).one()
+    assert (fallback.body, fallback.subject, fallback.step_key) == (
+        sent.body,
+        sent.subject,
+        "week2_checkin",
+    )
 
 
 def test_a_failed_safety_message_opens_a_staff_task(
@@ -242,6 +272,52 @@ def test_shutdown_releases_claimed_rows_that_have_not_started(
     assert send_claimed(ctx, claims[0], stopping=lambda: True) == "released"
     assert reload(session, message).claimed_by is None
     assert dispatcher.claim(10) != []
+
+
+def test_a_call_queued_past_the_claim_ttl_is_not_started(
+    session, factory, ctx, dispatcher, sms, clock, now
+) -> None:
+    clinic = factory.clinic()
+    message = ad_hoc(session, clinic=clinic, patient=consenting(factory, clinic), due_at=now)
+    claims = dispatcher.claim(10)
+
+    def slow_pool(calls):  # the calls waited behind others until the claim was 31 s old
+        clock.now = now + timedelta(seconds=31)
+        return [each() for each in calls]
+
+    results = send_batch(ctx, claims, stopping=lambda: False, call_many=slow_pool)
+    assert results == {message.id: "released"}
+    assert sms.sent == []
+    row = reload(session, message)
+    assert (row.status, row.claimed_by) == (MessageStatus.SCHEDULED, None)
+    assert row.status_reason == "released: claim expired before send"
+
+
+def test_a_batch_records_every_sent_row_with_its_own_provider_id_and_events(
+    session, factory, ctx, dispatcher, sms, now
+) -> None:
+    clinic = factory.clinic()
+    rows = [
+        ad_hoc(session, clinic=clinic, patient=consenting(factory, clinic), due_at=now, key=f"k{i}")
+        for i in range(5)
+    ]
+    results = send_batch(
+        ctx, dispatcher.claim(10), stopping=lambda: False, call_many=sequential_calls(ctx)
+    )
+    assert sorted(results.values()) == ["sent"] * 5
+    for message in rows:
+        row = reload(session, message)
+        assert (row.status, row.sent_at, row.provider) == ("sent", now, "scripted")
+        assert row.provider_id is not None and row.provider_id.startswith(f"SC{row.id}x")
+        events = session.exec(
+            select(MessageEvent.from_status, MessageEvent.to_status, MessageEvent.reason)
+            .where(MessageEvent.message_id == row.id)
+            .order_by(MessageEvent.id)
+        ).all()
+        assert [tuple(e) for e in events][1:] == [
+            ("scheduled", "sending", "claimed by w1"),
+            ("sending", "sent", "accepted by the provider"),
+        ]
 
 
 def test_a_stale_claim_token_is_not_sent(session, factory, ctx, dispatcher, sms, now) -> None:
