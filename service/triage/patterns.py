@@ -20,6 +20,24 @@ END = "$"
 MAX_GAP = 3
 _GROUP = re.compile(r"\([^)]*\)|\S+")
 _BOUNDARIES = frozenset({BOUNDARY, COMMA})
+# A gap never skips a negation: "lips not white" is not "lips .. white".
+_NOT_SKIPPED = _BOUNDARIES | {
+    "no",
+    "not",
+    "never",
+    "isnt",
+    "arent",
+    "wasnt",
+    "werent",
+    "dont",
+    "doesnt",
+    "didnt",
+    "without",
+    "nor",
+    "neither",
+    "nunca",
+    "sin",
+}
 
 
 class Hit(NamedTuple):  # a tuple: cheap to build by the thousand
@@ -133,6 +151,6 @@ def _walk(node: _Node, tokens: list[str], j: int, start: int, ends: dict) -> Non
         _walk(node.end, tokens, j, start, ends)
     if node.gap is not None:
         for skip in range(MAX_GAP + 1):
-            if skip and (j + skip - 1 >= len(tokens) or tokens[j + skip - 1] in _BOUNDARIES):
+            if skip and (j + skip - 1 >= len(tokens) or tokens[j + skip - 1] in _NOT_SKIPPED):
                 break
             _walk(node.gap, tokens, j + skip, start, ends)

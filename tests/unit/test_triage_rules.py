@@ -178,6 +178,27 @@ MORE_SYNONYMS = [
     ("it throbbed a bit last night but it's settled now", "normal"),
     ("Yes please send them again", "start"),
 ]
+NEGATION_IN_A_GAP = [  # a pattern's ".." never skips a negation
+    ("lips not white or blue, just swollen", "normal"),
+    ("my lips are not blue", "other"),  # no term left: not a red flag
+    ("lips are really blue", "urgent"),
+    ("breathing is not fine", "urgent"),  # the pattern's own "not", not a gap
+    ("my face is not moving on the left", "urgent"),
+]
+BACK_TO_NORMAL = [
+    ("my lips went a bit white but they're back to normal", "concern"),  # a resolved red flag
+    ("the area has gone white and it's not going back to normal", "urgent"),
+    ("whitish area on my lip that won't go back to pink", "urgent"),
+    ("eyes were watering during the treatment, all fine after", "normal"),
+]
+MORE_WORDS = [
+    ("I can only see half of things", "urgent"),
+    ("my mouth has slipped on one side", "urgent"),
+    ("bleeding heaps", "urgent"),
+    ("I did faint when I saw the needle but I'm fine now", "concern"),
+    ("sorry, can't talk right now", "other"),
+    ("I've been having panic attacks", "concern"),
+]
 DROOP_AND_EYELID = [  # "drooping" alone is a stroke sign unless a lid or brow is named
     ("drooping", "urgent"),
     ("everything is drooping", "urgent"),
@@ -208,6 +229,9 @@ LOOK_ALIKES = [
     + PAIRS
     + MORE_SYNONYMS
     + DROOP_AND_EYELID
+    + NEGATION_IN_A_GAP
+    + BACK_TO_NORMAL
+    + MORE_WORDS
     + LOOK_ALIKES,
 )
 def test_it_applies_the_general_rules(text: str, label: str) -> None:
