@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 
 from service.config import validate_timezone
 from service.db.models import Clinic, Patient
-from service.enrollment.rows import sequence_ids
+from service.enrollment.rows import one_of, sequence_ids
 
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})?$")
 _NOT_SMS = {phonenumbers.PhoneNumberType.FIXED_LINE, phonenumbers.PhoneNumberType.PAGER}
@@ -182,13 +182,13 @@ def find_existing(
     found: dict[tuple[str, str], Patient] = {}
     for chunk in _chunks(sorted(refs), 500):
         query = select(Patient).where(
-            Patient.clinic_id == clinic_id, col(Patient.external_ref).in_(chunk)
+            Patient.clinic_id == clinic_id, one_of(session, col(Patient.external_ref), chunk)
         )
         found.update({("ref", p.external_ref or ""): p for p in session.exec(query)})
     for chunk in _chunks(sorted(c for c in contacts if c), 500):
         query = select(Patient).where(
             Patient.clinic_id == clinic_id,
-            col(Patient.phone).in_(chunk) | col(Patient.email).in_(chunk),
+            one_of(session, col(Patient.phone), chunk) | one_of(session, col(Patient.email), chunk),
         )
         for patient in session.exec(query):
             found.update({key: patient for key in identity_of(patient) if key[0] == "contact"})
