@@ -198,6 +198,14 @@ MORE_WORDS = [
     ("I did faint when I saw the needle but I'm fine now", "concern"),
     ("sorry, can't talk right now", "other"),
     ("I've been having panic attacks", "concern"),
+    ("having an asthma type attack", "urgent"),
+    ("I'm gagging when I try to swallow", "urgent"),
+    ("seeing zigzag lines", "urgent"),
+    ("I can still see lines on my forehead", "other"),  # wrinkles, not a vision change
+    ("skin looks like it's dying where the filler was", "urgent"),
+    ("drain bottle filling up with blood", "urgent"),
+    ("codeine doesn't touch it", "urgent"),
+    ("vision and breathing both fine", "normal"),
 ]
 DROOP_AND_EYELID = [  # "drooping" alone is a stroke sign unless a lid or brow is named
     ("drooping", "urgent"),
