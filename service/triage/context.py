@@ -11,10 +11,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from service.triage import pairs
-from service.triage.lexicon import Lexicon
+from service.triage.lexicon import SEVERITY, Lexicon
 from service.triage.patterns import Hit
 from service.triage.text import BOUNDARY, COMMA
 
+NORMAL_SEVERITY = SEVERITY["normal"]
 PRESENT, NEGATED, HYPOTHETICAL, RESOLVED, OTHER_PERSON = (
     "present",
     "negated",
@@ -52,9 +53,11 @@ def analyse(tokens: list[str], hits: list[Hit], lexicon: Lexicon) -> list[Findin
         kinds[str(hit.payload[0])].append(hit)
     words = _outermost(kinds["term"], lexicon)
     pseudo = kinds["negpseudo"]
-    # A trigger inside a phrase of a term or pair is that phrase's own word ("the pills
-    # aren't doing a thing").
-    phrases = words + kinds[pairs.PAIR_A] + kinds[pairs.PAIR_B]
+    # A trigger inside a phrase of a symptom or pair is that phrase's own word ("the pills
+    # aren't doing a thing"); inside a reassurance it still negates ("no problems
+    # breathing or swallowing").
+    symptoms = [w for w in words if lexicon.classes[w.payload[1]].severity != NORMAL_SEVERITY]
+    phrases = symptoms + kinds[pairs.PAIR_A] + kinds[pairs.PAIR_B]
     triggers = {
         "neg": _without(kinds["neg"], pseudo, phrases),
         "negpost": _without(kinds["negpost"], pseudo, phrases),

@@ -41,7 +41,42 @@ _TEMP_WORDS = frozenset(
         "febril",
         "febrile",
         "termometro",
+        "tengo",  # "tengo 39": Spanish for a temperature of 39 (not before "anos")
     }
+)
+# A number followed by one of these is an age, a duration, a weight or a price.
+_NOT_TEMPERATURE = frozenset(
+    [
+        "anos",
+        "ano",
+        "years",
+        "year",
+        "yrs",
+        "yo",
+        "dias",
+        "dia",
+        "days",
+        "day",
+        "weeks",
+        "semanas",
+        "meses",
+        "months",
+        "hours",
+        "horas",
+        "minutes",
+        "min",
+        "mins",
+        "am",
+        "pm",
+        "kg",
+        "kilos",
+        "lbs",
+        "pounds",
+        "euros",
+        "dollars",
+        "units",
+        "ml",
+    ]
 )
 WINDOW = 3
 FEVER_C, LAST_C, LOW_C = 38.0, 43.0, 35.0  # 38 °C and up is a fever
@@ -81,6 +116,8 @@ def _reading(tokens: list[str], index: int) -> str | None:
     token = tokens[index]
     unit = tokens[index + 1] if index + 1 < len(tokens) else ""
     near = tokens[max(0, index - WINDOW) : index] + tokens[index + 1 : index + 1 + WINDOW]
+    if unit in _NOT_TEMPERATURE:
+        return None
     context = unit in _UNITS or any(t in _TEMP_WORDS for t in near)
     if not context and token.isdigit():
         return None  # "39" alone may be an age or a price; "38.6" is a reading

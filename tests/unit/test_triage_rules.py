@@ -22,6 +22,8 @@ TEMPERATURES = [  # 38 °C / 100.4 °F and up is a fever; a lower reading reassu
     ("fever of 102", "concern"),
     ("103F", "concern"),
     ("39 grados", "concern"),
+    ("tengo 39 y la herida esta supurando", "urgent"),  # "tengo 39": a temperature
+    ("tengo 39 anos", "other"),  # an age
     ("tengo 38 de fiebre", "concern"),
     ("thermometer says 38,4", "concern"),
     ("temp 37.2 all good", "normal"),
@@ -206,6 +208,10 @@ MORE_WORDS = [
     ("drain bottle filling up with blood", "urgent"),
     ("codeine doesn't touch it", "urgent"),
     ("vision and breathing both fine", "normal"),
+    ("i need to sit up to breathe", "urgent"),
+    ("temp 38.8 and loads of gunk from the incision", "urgent"),
+    ("no problems breathing or swallowing", "normal"),  # a reassurance's "no" negates
+    ("no issues with my vision", "normal"),
 ]
 DROOP_AND_EYELID = [  # "drooping" alone is a stroke sign unless a lid or brow is named
     ("drooping", "urgent"),
