@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -192,7 +193,7 @@ def measure(engine: Engine, count: int, vacuum: str) -> dict[str, Any]:
 
 
 @contextmanager
-def sqlite_engine():  # type: ignore[no-untyped-def]
+def sqlite_engine() -> Iterator[Engine]:
     with tempfile.TemporaryDirectory() as folder:
         settings = load_settings(database_url=f"sqlite:///{folder}/bench.db")
         migrate.upgrade(settings)
@@ -204,7 +205,7 @@ def sqlite_engine():  # type: ignore[no-untyped-def]
 
 
 @contextmanager
-def postgres_engine():  # type: ignore[no-untyped-def]
+def postgres_engine() -> Iterator[Engine]:
     name = f"aftercare_bench_{uuid.uuid4().hex[:8]}"
     admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
@@ -230,7 +231,12 @@ def machine() -> dict[str, Any]:
         for line in handle:
             if line.startswith("MemTotal:"):
                 memory = int(line.split()[1]) // 1024
-    return {"nproc": os.cpu_count(), "memory_mb": memory, "python": platform.python_version()}
+    return {
+        "nproc": os.cpu_count(),
+        "memory_mb": memory,
+        "python": platform.python_version(),
+        "load_average_1m": round(os.getloadavg()[0], 2),  # the machine is shared
+    }
 
 
 def main() -> None:
