@@ -4,7 +4,9 @@ Measures, in one run against the same fake (its own process) with the same concu
 - the limit: a raw loop of `client.messages.create` on a thread pool;
 - `aftercare worker` (one process) sending the same number of due plan SMS on SQLite
   and on PostgreSQL: rendering, the pre-send checks under the row lock, the provider
-  call and the recorded outcome; its peak RSS (VmHWM).
+  call and the recorded outcome; its peak RSS (VmHWM);
+- CPU per message (load-independent on a shared machine): the raw loop's own process
+  versus the worker process while it sends (from its first to its last poll).
 Target: the worker reaches at least 70% of the raw limit. Last line: one JSON object.
 
     .venv/bin/python bench/dispatch.py [--messages 10000] [--concurrency 8]
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -28,6 +31,7 @@ from sqlmodel import Session, select
 
 from bench.dispatch_common import (
     SENDER,
+    cpu_seconds,
     database,
     fake_twilio,
     machine,
@@ -49,8 +53,9 @@ BODY = (
 )
 
 
-def raw_sdk(twilio_url: str, count: int, concurrency: int) -> float:
-    """Messages/s of the bare SDK loop (same HTTP client, timeout and pool as the adapter)."""
+def raw_sdk(twilio_url: str, count: int, concurrency: int) -> tuple[float, float]:
+    """Messages/s of the bare SDK loop (same HTTP client, timeout and pool as the adapter)
+    and its CPU milliseconds per message."""
     settings = load_settings(
         sms_provider="twilio",
         twilio_account_sid=TEST_ACCOUNT_SID,
@@ -69,10 +74,16 @@ def raw_sdk(twilio_url: str, count: int, concurrency: int) -> float:
             status_callback=f"http://127.0.0.1:9/webhooks/twilio/status?mid={i}",
         )
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), _own_cpu()
     with ThreadPoolExecutor(concurrency) as pool:
         list(pool.map(create, range(count)))
-    return count / (time.perf_counter() - started)
+    elapsed, cpu = time.perf_counter() - started, _own_cpu() - cpu
+    return count / elapsed, 1000 * cpu / count
+
+
+def _own_cpu() -> float:
+    times = os.times()
+    return times.user + times.system
 
 
 def worker_run(kind: str, twilio_url: str, count: int, concurrency: int, workdir: Path) -> dict:
@@ -82,7 +93,7 @@ def worker_run(kind: str, twilio_url: str, count: int, concurrency: int, workdir
         proc = start_worker(worker_env(url, twilio_url, concurrency))
         engine = make_engine(settings)
         try:
-            _wait_all_sent(engine, count, proc)
+            cpu_ms = _wait_all_sent(engine, count, proc)
             rss = peak_rss_mb(proc.pid)
         finally:
             stop_worker(proc)
@@ -91,19 +102,32 @@ def worker_run(kind: str, twilio_url: str, count: int, concurrency: int, workdir
                 select(func.min(Message.sent_at), func.max(Message.sent_at))
             ).one()
         engine.dispose()
+    assert first is not None and last is not None
     span = (last - first).total_seconds()
-    return {"msgs_per_s": round((count - 1) / span, 1), "peak_rss_mb": rss}
+    return {
+        "msgs_per_s": round((count - 1) / span, 1),
+        "cpu_ms_per_msg": round(cpu_ms, 3),
+        "peak_rss_mb": rss,
+    }
 
 
-def _wait_all_sent(engine, count: int, proc, timeout: float = 600) -> None:  # type: ignore[no-untyped-def]
+def _wait_all_sent(engine, count: int, proc, timeout: float = 600) -> float:
+    """Wait until every row is sent; the worker's CPU ms per message meanwhile (measured
+    from the first poll that saw a sent row, so start-up is left out)."""
     deadline = time.monotonic() + timeout
     query = select(func.count()).select_from(Message).where(Message.status == "sent")
+    first: tuple[int, float] | None = None
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise SystemExit(f"worker exited with {proc.returncode}")
         with Session(engine) as session:
-            if session.exec(query).one() >= count:
-                return
+            sent = session.exec(query).one()
+        cpu = cpu_seconds(proc.pid)
+        if first is None and sent > 0:
+            first = (sent, cpu)
+        if sent >= count:
+            assert first is not None
+            return 1000 * (cpu - first[1]) / max(1, sent - first[0])
         time.sleep(0.25)
     raise SystemExit(f"worker did not send {count} messages in {timeout}s")
 
@@ -121,16 +145,19 @@ def main() -> None:
         "machine": machine(),
     }
     with fake_twilio() as url, tempfile.TemporaryDirectory() as tmp:
-        raw = raw_sdk(url, args.messages, args.concurrency)
+        raw, raw_cpu = raw_sdk(url, args.messages, args.concurrency)
         result["raw_sdk_msgs_per_s"] = round(raw, 1)
-        print(f"raw SDK loop:        {raw:8.1f} msg/s (the limit)")
+        result["raw_sdk_cpu_ms_per_msg"] = round(raw_cpu, 3)
+        print(f"raw SDK loop:        {raw:8.1f} msg/s (the limit), {raw_cpu:.3f} CPU ms/msg")
         for kind in args.backends.split(","):
             run = worker_run(kind, url, args.messages, args.concurrency, Path(tmp))
             run["ratio_to_raw"] = round(run["msgs_per_s"] / raw, 3)
+            run["cpu_ratio_to_raw"] = round(raw_cpu / run["cpu_ms_per_msg"], 3)
             result[kind] = run
             print(
                 f"worker on {kind:10s} {run['msgs_per_s']:8.1f} msg/s = "
-                f"{run['ratio_to_raw']:.0%} of the limit, peak RSS {run['peak_rss_mb']} MB"
+                f"{run['ratio_to_raw']:.0%} of the limit, {run['cpu_ms_per_msg']:.3f} CPU ms/msg "
+                f"(raw/worker CPU {run['cpu_ratio_to_raw']:.0%}), peak RSS {run['peak_rss_mb']} MB"
             )
     ratios = [result[k]["ratio_to_raw"] for k in args.backends.split(",")]
     result["target_ratio"] = 0.7

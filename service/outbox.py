@@ -127,48 +127,71 @@ def transition_many(
     keys = sorted(moves[0].values)
     if any(sorted(move.values) != keys for move in moves):
         raise ValueError("transition_many: every move must set the same columns")
+    connection = session.connection()
     table: Any = Message.__table__  # type: ignore[attr-defined]
-    statement = (
-        update(table)
-        .where(table.c.id == bindparam("m_id"), table.c.status == bindparam("m_from"))
-        .values(
-            status=to_status,
-            status_reason=bindparam("m_reason"),
-            updated_at=now,
-            **(values or {}),
-            **{key: bindparam(f"v_{key}") for key in keys},
+    shared = {"status": to_status, "updated_at": now, **(values or {})}
+    sources = {move.from_status for move in moves}
+    if not keys and len(sources) == 1 and all(move.reason is None for move in moves):
+        # The claim's case: the same change for every row, so one plain UPDATE ... IN.
+        statement: Any = (
+            update(table)
+            .where(table.c.id.in_([m.message_id for m in moves]), table.c.status == sources.pop())
+            .values(status_reason=reason, **shared)
         )
-    )
+        result = connection.execute(statement)
+    else:
+        statement = (
+            update(table)
+            .where(table.c.id == bindparam("m_id"), table.c.status == bindparam("m_from"))
+            .values(
+                status_reason=bindparam("m_reason"),
+                **shared,
+                **{key: bindparam(f"v_{key}") for key in keys},
+            )
+        )
+        params = [
+            {
+                "m_id": move.message_id,
+                "m_from": move.from_status,
+                "m_reason": move.reason or reason,
+                **{f"v_{key}": move.values[key] for key in keys},
+            }
+            for move in moves
+        ]
+        result = connection.execute(statement, params)
+    if connection.dialect.supports_sane_multi_rowcount and result.rowcount != len(moves):
+        raise TransitionRefused(f"{len(moves) - result.rowcount} row(s) changed concurrently")
+    _record_events(connection, moves, to_status, reason=reason, now=now,
+                   provider_status=provider_status, actor=actor)  # fmt: skip
+
+
+def _record_events(
+    connection: Any,
+    moves: Sequence[Move],
+    to_status: MessageStatus,
+    *,
+    reason: str | None,
+    now: datetime,
+    provider_status: str | None,
+    actor: str | None,
+) -> None:
+    """The batch's events: one executemany (a multi-row VALUES would be compiled afresh for
+    every batch, which costs more than it saves)."""
+    events: Any = MessageEvent.__table__  # type: ignore[attr-defined]
     rows = [
         {
-            "m_id": move.message_id,
-            "m_from": move.from_status,
-            "m_reason": move.reason or reason,
-            **{f"v_{key}": move.values[key] for key in keys},
+            "message_id": move.message_id,
+            "at": now,
+            "from_status": move.from_status,
+            "to_status": to_status,
+            "reason": move.reason or reason,
+            "provider_status": provider_status,
+            "error_code": None,
+            "actor": actor,
         }
         for move in moves
     ]
-    connection = session.connection()
-    result = connection.execute(statement, rows)
-    if connection.dialect.supports_sane_multi_rowcount and result.rowcount != len(rows):
-        raise TransitionRefused(f"{len(rows) - result.rowcount} row(s) changed concurrently")
-    events: Any = MessageEvent.__table__  # type: ignore[attr-defined]
-    connection.execute(
-        insert(events),
-        [
-            {
-                "message_id": move.message_id,
-                "at": now,
-                "from_status": move.from_status,
-                "to_status": to_status,
-                "reason": move.reason or reason,
-                "provider_status": provider_status,
-                "error_code": None,
-                "actor": actor,
-            }
-            for move in moves
-        ],
-    )
+    connection.execute(insert(events), rows)
 
 
 def queue_message(

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, update
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from service.channels.base import OutboundMessage
 from service.db.models import Clinic, Enrollment, Message, Patient
@@ -51,7 +51,8 @@ class PlanCache:
 
 
 def load_related(session: Session, messages: Iterable[Message]) -> dict[str, dict[int, object]]:
-    """Patients, enrolments and clinics of a batch, three queries in all."""
+    """Patients, enrolments and clinics of a batch, three queries in all, as read-only rows
+    (attribute access like the models, without building ORM objects)."""
     rows = list(messages)
     ids = {
         "patient": {m.patient_id for m in rows if m.patient_id},
@@ -59,17 +60,21 @@ def load_related(session: Session, messages: Iterable[Message]) -> dict[str, dic
         "clinic": {m.clinic_id for m in rows},
     }
     return {
-        "patient": _by_id(session, Patient, ids["patient"]),
-        "enrollment": _by_id(session, Enrollment, ids["enrollment"]),
-        "clinic": _by_id(session, Clinic, ids["clinic"]),
+        "patient": rows_by_id(session, Patient, ids["patient"]),
+        "enrollment": rows_by_id(session, Enrollment, ids["enrollment"]),
+        "clinic": rows_by_id(session, Clinic, ids["clinic"]),
     }
 
 
-def _by_id(session: Session, model: type, ids: set[int]) -> dict[int, object]:
-    if not ids:
+def rows_by_id(session: Session, model: Any, ids: Iterable[int | None]) -> dict[Any, Any]:
+    """Read-only rows of `model` by id (Core: no identity map, no change tracking). Only
+    for reading; a row that is to be changed must be loaded as an object."""
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
         return {}
-    query: Any = select(model).where(col(model.id).in_(ids))  # type: ignore[attr-defined]
-    return {row.id: row for row in session.exec(query).all()}
+    table: Any = model.__table__
+    query = select(table).where(table.c.id.in_(wanted))
+    return {row.id: row for row in session.connection().execute(query)}
 
 
 CONTENT_FIELDS = ("body", "subject", "body_html", "segments", "to_address")

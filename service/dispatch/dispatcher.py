@@ -97,6 +97,7 @@ class Dispatcher:
                         )
                     )
                 except ContentError as exc:
+                    patient = session.get(Patient, message.patient_id) if patient else None
                     outcome.fail(session, message, reason=str(exc), patient=patient, now=now)
                     continue
                 ready.append(message)

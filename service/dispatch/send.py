@@ -28,7 +28,7 @@ from service.db.models import Alert, Clinic, Enrollment, Message, Patient
 from service.dispatch import outcome
 from service.dispatch.checks import Action, Subject, Verdict, check
 from service.dispatch.claim import release
-from service.dispatch.content import ContentError, outbound
+from service.dispatch.content import ContentError, outbound, rows_by_id
 from service.dispatch.context import DispatchContext
 from service.domain import AlertStatus, MessageStatus
 from service.logs import kv
@@ -171,10 +171,9 @@ def _pre_send(
     messages = _lock_ours(session, claims)
     results.update({c.message_id: "lost" for c in claims if c.message_id not in messages})
     patients = _by_id(session, Patient, {m.patient_id for m in messages.values()}, lock=lock)
-    enrollments = _by_id(
-        session, Enrollment, {m.enrollment_id for m in messages.values()}, lock=False
-    )
-    clinics = _by_id(session, Clinic, {m.clinic_id for m in messages.values()}, lock=False)
+    # Read-only here: plain rows (the patients stay objects; a failure may mark them).
+    enrollments = rows_by_id(session, Enrollment, {m.enrollment_id for m in messages.values()})
+    clinics = rows_by_id(session, Clinic, {m.clinic_id for m in messages.values()})
     alerted = _open_alerts(session, set(patients))
     ready = []
     for message in messages.values():
