@@ -66,12 +66,12 @@ def analyse(tokens: list[str], hits: list[Hit], lexicon: Lexicon) -> list[Findin
     }
     # Joined pairs never hide a term: they only add what ordered phrases missed.
     joined = pairs.join(kinds[pairs.PAIR_A], kinds[pairs.PAIR_B], layout.segment, lexicon.pairs)
-    if joined:  # ...unless a longer phrase holds the pair ("cara torcida cuando sonrio")
+    if joined:  # ...unless a phrase as long or longer holds it ("cara torcida cuando sonrio")
         joined = [
             j
             for j in joined
             if not any(
-                w.start <= j.start and j.end <= w.end and w.end - w.start > j.end - j.start
+                w.start <= j.start and j.end <= w.end and w.end - w.start >= j.end - j.start
                 for w in words
             )
         ]

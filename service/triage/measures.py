@@ -14,7 +14,9 @@ import re
 
 # "9/10", "9 out of 10", "8.5 of 10", "9 de 10": run on the normalised text, before
 # tokenising, because tokens drop the slash.
-_SCORE = re.compile(r"(?<![\d.,])(10|\d)(?:[.,]5)?\s*(?:/|out of|outta|of|de|sobre)\s*10(?![\d.,])")
+_SCORE = re.compile(
+    r"(?<![\d.,])(10|\d)(?:[.,]5)?\s*(?:/|out of|outta|of|de|sobre)\s*10(?!\d|[.,]\d)"
+)
 # "pain level 10", "pain is at a 9", "pain's 8": a score out of 10 without the "/10".
 _LEVEL = re.compile(
     r"\bpains?\s+(?:(?:level|score|is|was|at|of|about|around|like|a|an|s)\s+){0,4}(10|\d)"

@@ -34,6 +34,7 @@ TEMPERATURES = [  # 38 °C / 100.4 °F and up is a fever; a lower reading reassu
 ]
 PAIN_SCORES = [  # 8-10 out of 10 is severe pain; 6-7 a concern
     ("pain 9/10", "urgent"),
+    ("pain 9/10, nothing is helping", "urgent"),
     ("pain is 8 out of 10", "urgent"),
     ("10/10 pain all night", "urgent"),
     ("el dolor es 9 de 10", "urgent"),
@@ -212,6 +213,15 @@ MORE_WORDS = [
     ("temp 38.8 and loads of gunk from the incision", "urgent"),
     ("no problems breathing or swallowing", "normal"),  # a reassurance's "no" negates
     ("no issues with my vision", "normal"),
+    ("air hunger, can't fill my lungs", "urgent"),
+    ("my face has gone floppy on one side", "urgent"),
+    ("I can't lift my eyebrow or smile on the right", "urgent"),
+    ("I can't stop smiling, love it", "normal"),
+    ("she can't get her words out", "urgent"),
+    ("he's incoherent", "urgent"),
+    ("38.5 temp, swollen hot cheek", "urgent"),
+    ("heart pain", "urgent"),
+    ("lips swelling and itchy all over", "urgent"),
 ]
 DROOP_AND_EYELID = [  # "drooping" alone is a stroke sign unless a lid or brow is named
     ("drooping", "urgent"),
