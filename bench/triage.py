@@ -37,7 +37,7 @@ from service.triage.text import normalise, strip_quoted
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 DEVSET = DATA / "triage_devset.jsonl"
 # Written outside the dev set's rounds of fixes (tests/unit/test_triage_holdout.py).
-PARTS = ("", "_b", "_c", "_d", "_e", "_f", "_g", "_h", "_i")
+PARTS = ("", "_b", "_c", "_d", "_e", "_f", "_g", "_h", "_i", "_j")
 HOLDOUT = tuple(DATA / f"triage_holdout{part}.jsonl" for part in PARTS)
 TERMS = Path(__file__).resolve().parent.parent / "templates" / "triage" / "terms.yaml"
 NAMES = {v: k for k, v in SEVERITY.items()}

@@ -19,8 +19,9 @@ DATA = Path(__file__).resolve().parents[1] / "data"
 # Batch a: 306 replies; b: 104 more, written after the first round of fixes; c: 100
 # after the second; d: 96 after the third; e: 88 after the fourth; f: 71 after the fifth,
 # mostly replies that mention a red flag without having one;
-# g: 70 after the sixth; h: 69 after the seventh; i: 59 after the eighth.
-PARTS = ("", "_b", "_c", "_d", "_e", "_f", "_g", "_h", "_i")
+# g: 70 after the sixth; h: 69 after the seventh; i: 59 after the eighth; j: 51 after
+# the ninth.
+PARTS = ("", "_b", "_c", "_d", "_e", "_f", "_g", "_h", "_i", "_j")
 HOLDOUT = tuple(DATA / f"triage_holdout{part}.jsonl" for part in PARTS)
 REPORT = Path(__file__).resolve().parents[2] / "test-artifacts" / "triage_holdout_report.txt"
 
@@ -36,7 +37,7 @@ def load_holdout() -> list[dict]:
 
 def test_the_holdout_set_is_large_varied_and_well_formed() -> None:
     rows = load_holdout()
-    assert len(rows) >= 960
+    assert len(rows) >= 1000
     assert {r["label"] for r in rows} == set(LABELS)
     assert all(r.get("why") for r in rows), "every reply carries a one-line rationale"
     assert all(r.get("procedure") in (None, *PROCEDURES) for r in rows)

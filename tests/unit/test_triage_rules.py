@@ -222,6 +222,8 @@ MORE_WORDS = [
     ("38.5 temp, swollen hot cheek", "urgent"),
     ("heart pain", "urgent"),
     ("lips swelling and itchy all over", "urgent"),
+    ("I can't stop coughing and I'm struggling for air", "urgent"),
+    ("feels like my windpipe is squeezed", "urgent"),
 ]
 DROOP_AND_EYELID = [  # "drooping" alone is a stroke sign unless a lid or brow is named
     ("drooping", "urgent"),
