@@ -141,13 +141,16 @@ def _expected_level(term: TermClass, procedure: str | None, day: int | None) -> 
 
 def _explained_away(findings: list[Finding], levels: list[int], lex: Lexicon) -> list[int]:
     """Drop a finding whose class yields to another class found in the same sentence
-    ("purple" next to "bruise" is the bruise's colour, not a dusky lip)."""
+    ("purple" next to "bruise" is the bruise's colour, not a dusky lip); a negated one
+    explains nothing ("no bruise, but my lip is purple")."""
     if not any(lex.classes[f.term_class].unless for f in findings):
         return levels
     return [
         0
         if any(
-            g.term_class in lex.classes[f.term_class].unless and g.clause == f.clause
+            g.term_class in lex.classes[f.term_class].unless
+            and g.clause == f.clause
+            and g.status != context.NEGATED
             for g in findings
         )
         else level

@@ -70,6 +70,7 @@ COLOUR_CHANGES = [
     ("labio frio y amoratado", "urgent"),
     ("a purple bruise on my lip", "normal"),
     ("my lip is purple and bruised", "normal"),
+    ("no bruise, but my lip is purple", "urgent"),  # a negated bruise explains nothing
 ]
 PAIN_MEDICINE_FAILS = [  # "pain medicine doesn't help" is a red flag of every plan
     ("the tablets aren't helping at all", "urgent"),
