@@ -126,3 +126,12 @@ def test_a_provider_id_owned_by_another_row_is_not_this_rows_send(
     sms.found[message.id] = Receipt("scripted", "SMtwin")
     report = reconcile_in_doubt(ctx, now=now + GRACE + timedelta(seconds=61))
     assert report.retried == [message.id]
+
+
+def test_an_in_doubt_smtp_email_goes_to_review_because_smtp_cannot_list_what_it_sent(settings):
+    from service.channels.smtp_email import SmtpEmailAdapter
+    from service.dispatch.reconcile import _can_find_sent
+
+    adapter = SmtpEmailAdapter(settings=settings)
+    assert adapter.can_find_sent is False
+    assert not _can_find_sent(adapter, "email")
