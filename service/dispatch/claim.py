@@ -11,47 +11,49 @@ transaction is already exclusive; `FOR UPDATE` is simply not rendered there.
 from __future__ import annotations
 
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import func
-from sqlalchemy.orm.attributes import set_committed_value
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from service.db.models import Message
 from service.domain import MessageStatus
 from service.outbox import Move, transition, transition_many
 
 
-def claim_due(session: Session, *, worker_id: str, now: datetime, limit: int) -> list[Message]:
-    """Mark up to `limit` due scheduled rows `sending` for this worker and return them."""
+def claim_due(session: Session, *, worker_id: str, now: datetime, limit: int) -> list[Any]:
+    """Mark up to `limit` due scheduled rows `sending` for this worker and return them as
+    read-only snapshots (attribute access like `Message`, as the row now stands; no ORM
+    objects: load one with `session.get` to change the row further)."""
+    table: Any = Message.__table__  # type: ignore[attr-defined]
     query = (
-        select(Message)
-        .where(Message.status == MessageStatus.SCHEDULED, Message.next_attempt_at <= now)
-        .order_by(col(Message.next_attempt_at), col(Message.id))
+        select(table)
+        .where(table.c.status == MessageStatus.SCHEDULED, table.c.next_attempt_at <= now)
+        .order_by(table.c.next_attempt_at, table.c.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    messages = list(session.exec(query).all())
-    table: Any = Message.__table__  # type: ignore[attr-defined]
+    rows = list(session.connection().execute(query))
+    reason = f"claimed by {worker_id}"
     transition_many(
         session,
-        [Move(m.id, m.status) for m in messages],  # type: ignore[arg-type]
+        [Move(row.id, row.status) for row in rows],
         MessageStatus.SENDING,
-        reason=f"claimed by {worker_id}",
+        reason=reason,
         now=now,
         values={"claimed_at": now, "claimed_by": worker_id, "attempts": table.c.attempts + 1},
     )
-    for message in messages:  # what the UPDATE wrote, without making the objects dirty
-        for name, value in (
-            ("status", MessageStatus.SENDING),
-            ("status_reason", f"claimed by {worker_id}"),
-            ("updated_at", now),
-            ("claimed_at", now),
-            ("claimed_by", worker_id),
-            ("attempts", message.attempts + 1),
-        ):
-            set_committed_value(message, name, value)
-    return messages
+    claimed = {
+        "status": MessageStatus.SENDING,
+        "status_reason": reason,
+        "updated_at": now,
+        "claimed_at": now,
+        "claimed_by": worker_id,
+    }
+    return [
+        SimpleNamespace(**{**row._mapping, **claimed, "attempts": row.attempts + 1}) for row in rows
+    ]
 
 
 def next_due_at(session: Session) -> datetime | None:

@@ -15,7 +15,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, update
-from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
 
 from service.channels.base import OutboundMessage
@@ -125,9 +124,9 @@ def content_of(
     return values
 
 
-def store_content(session: Session, messages: Sequence[Message], contents: list[dict]) -> None:
-    """Write the prepared content of a batch: one executemany UPDATE. The ORM objects get
-    the same values without becoming dirty (the session would write them again)."""
+def store_content(session: Session, messages: Sequence[Any], contents: list[dict]) -> None:
+    """Write the prepared content of a batch: one executemany UPDATE (the objects or
+    snapshots passed in are not changed)."""
     if not messages:
         return
     table: Any = Message.__table__  # type: ignore[attr-defined]
@@ -141,9 +140,6 @@ def store_content(session: Session, messages: Sequence[Message], contents: list[
         for m, values in zip(messages, contents, strict=True)
     ]
     session.connection().execute(statement, rows)
-    for message, values in zip(messages, contents, strict=True):
-        for name, value in values.items():
-            set_committed_value(message, name, value)
 
 
 def _render_plan_row(

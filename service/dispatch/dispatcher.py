@@ -77,7 +77,7 @@ class Dispatcher:
             now = ctx.clock()
             messages = claim_due(session, worker_id=ctx.worker_id, now=now, limit=limit)
             related = load_related(session, messages)
-            ready: list[Message] = []
+            ready = []
             contents = []
             for message in messages:
                 patient = cast(Patient | None, related["patient"].get(message.patient_id or 0))
@@ -96,13 +96,15 @@ class Dispatcher:
                             plans=ctx.plans,
                         )
                     )
-                except ContentError as exc:
+                except ContentError as exc:  # rare: now as objects, to be changed
                     patient = session.get(Patient, message.patient_id) if patient else None
-                    outcome.fail(session, message, reason=str(exc), patient=patient, now=now)
+                    row = session.get(Message, message.id)
+                    assert row is not None
+                    outcome.fail(session, row, reason=str(exc), patient=patient, now=now)
                     continue
                 ready.append(message)
             store_content(session, ready, contents)
-            claims = [Claim(m.id, m.attempts) for m in ready]  # type: ignore[arg-type]
+            claims = [Claim(m.id, m.attempts) for m in ready]
         self.claimed_total += len(claims)
         return claims
 
