@@ -51,6 +51,17 @@ _REPLACEMENTS = {
     "\ufeff": "",
     "\u2022": "-",
     "\u00b7": "-",
+    # Spanish acute vowels are not in GSM-7 (é, ñ, ü, ¿ and ¡ are): one "á" would make the
+    # whole text UCS-2 and double its segments. Dropping the accent is how Spanish SMS is
+    # customarily written, and it keeps each text within two segments.
+    "á": "a",
+    "í": "i",
+    "ó": "o",
+    "ú": "u",
+    "Á": "A",
+    "Í": "I",
+    "Ó": "O",
+    "Ú": "U",
 }
 _TABLE = str.maketrans(_REPLACEMENTS)
 

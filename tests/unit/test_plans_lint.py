@@ -160,11 +160,11 @@ def test_an_sms_over_the_hard_segment_limit_is_an_error(plan_dir: Path) -> None:
 
 
 def test_long_or_ucs2_sms_are_warnings_not_errors(plan_dir: Path) -> None:
-    (plan_dir / "messages/demo/day0.sms.en.j2").write_text(SMS + " Está bien. " + "x" * 40)
+    (plan_dir / "messages/demo/day0.sms.en.j2").write_text(SMS + " Ça ira, garçon. " + "x" * 40)
     found = lint_dir(plan_dir)
     assert [f.severity for f in found] == ["warning", "warning"]
     assert "3 segments" in found[0].message
-    assert "'á' force UCS-2" in found[1].message
+    assert "'ç' force UCS-2" in found[1].message
 
 
 def test_a_plan_without_red_flags_is_an_error(plan_dir: Path) -> None:

@@ -68,7 +68,7 @@ def test_the_cli_shows_spanish_text() -> None:
             "--lang", "es"]  # fmt: skip
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
-    assert "Responda STOP para no recibir más, HELP para ayuda." in result.output
+    assert "Responda STOP para no recibir mas, HELP para ayuda." in result.output
 
 
 def test_the_cli_rejects_an_unknown_plan_zone_or_date() -> None:

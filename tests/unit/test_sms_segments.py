@@ -51,3 +51,9 @@ def test_normalise_sms_turns_typography_into_gsm7(raw: str, clean: str) -> None:
 
 def test_non_gsm7_chars_lists_each_offender_once() -> None:
     assert non_gsm7_chars("Día í á í ok") == ["í", "á"]
+
+
+def test_spanish_acute_vowels_fold_so_a_text_stays_gsm7():
+    text = normalise_sms("Está bien, sí: más información. Niño, ¿qué tal?")
+    assert text == "Esta bien, si: mas informacion. Niño, ¿qué tal?"
+    assert count_segments(text).encoding == "GSM-7"
