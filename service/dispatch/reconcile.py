@@ -97,15 +97,12 @@ def _ask_provider(ctx: DispatchContext, message: Message) -> Receipt | None:
     adapter = ctx.adapter(message.channel)
     if not _can_find_sent(adapter, message.channel):
         raise _CannotTell
-    try:
-        return adapter.find_sent(
-            to=message.to_address,
-            since=message.claimed_at,
-            body=message.body,
-            message_id=message.id,  # type: ignore[arg-type]
-        )
-    except NotImplementedError:
-        raise _CannotTell from None
+    return adapter.find_sent(
+        to=message.to_address,
+        since=message.claimed_at,
+        body=message.body,
+        message_id=message.id,  # type: ignore[arg-type]
+    )
 
 
 def _can_find_sent(adapter: object, channel: str) -> bool:
