@@ -13,6 +13,7 @@ from service.domain import Channel, EnrollmentStatus, MessageKind, MessageStatus
 from service.enrollment import (
     EnrolError,
     EnrolRequest,
+    EnrolResult,
     cancel,
     cancel_pending_sms,
     check_procedure_at,
@@ -75,6 +76,19 @@ def consenting(factory: Factory, clinic: Clinic, now: datetime, **overrides: obj
     return factory.patient(clinic, **values)
 
 
+def enrol_at(
+    session: Session,
+    clinic: Clinic,
+    patient: Patient,
+    plan: Plan,
+    procedure_at: datetime,
+    now: datetime,
+) -> EnrolResult:
+    """The enrolment most tests make: by staff user 1, nothing else unusual."""
+    return enrol(session, clinic=clinic, patient=patient, plan=plan, procedure_at=procedure_at,
+                 now=now, actor="user:1")  # fmt: skip
+
+
 def rows(session: Session, enrollment: Enrollment, kind: str = MessageKind.PLAN) -> list[Message]:
     query = select(Message).where(Message.enrollment_id == enrollment.id, Message.kind == kind)
     return list(session.exec(query.order_by(col(Message.due_at), col(Message.id))))
@@ -92,15 +106,7 @@ def clinic(factory: Factory) -> Clinic:
 def test_it_creates_one_row_per_step_occurrence_and_channel(session, factory, clinic, now):
     patient = consenting(factory, clinic, now)
     procedure = datetime(2026, 3, 3, 14, 0, tzinfo=NY)
-    result = enrol(
-        session,
-        clinic=clinic,
-        patient=patient,
-        plan=BASIC,
-        procedure_at=procedure,
-        now=now,
-        actor="user:1",
-    )
+    result = enrol_at(session, clinic, patient, BASIC, procedure, now)
     session.commit()
     assert result.created
     found = by_key(rows(session, result.enrollment))
@@ -127,15 +133,7 @@ def test_a_routine_step_inside_quiet_hours_moves_to_eight_next_morning(
 ):
     patient = consenting(factory, clinic, now)
     procedure = datetime(2026, 3, 3, 14, 0, tzinfo=NY)
-    result = enrol(
-        session,
-        clinic=clinic,
-        patient=patient,
-        plan=BASIC,
-        procedure_at=procedure,
-        now=now,
-        actor="user:1",
-    )
+    result = enrol_at(session, clinic, patient, BASIC, procedure, now)
     late = by_key(rows(session, result.enrollment))["late_evening:0:sms"]
     assert late.due_at.astimezone(NY).replace(tzinfo=None) == datetime(2026, 3, 6, 8, 0)
 
@@ -145,25 +143,9 @@ def test_enrolling_again_returns_the_existing_enrolment_without_new_rows(
 ):
     patient = consenting(factory, clinic, now)
     procedure = now + timedelta(days=1)
-    first = enrol(
-        session,
-        clinic=clinic,
-        patient=patient,
-        plan=BASIC,
-        procedure_at=procedure,
-        now=now,
-        actor="user:1",
-    )
+    first = enrol_at(session, clinic, patient, BASIC, procedure, now)
     session.commit()
-    again = enrol(
-        session,
-        clinic=clinic,
-        patient=patient,
-        plan=BASIC,
-        procedure_at=procedure.astimezone(NY),
-        now=now,
-        actor="user:1",
-    )
+    again = enrol_at(session, clinic, patient, BASIC, procedure.astimezone(NY), now)
     assert not again.created
     assert again.enrollment.id == first.enrollment.id
     assert len(session.exec(select(Message)).all()) == first.messages
@@ -174,15 +156,7 @@ def test_late_enrolment_skips_stale_steps_with_a_reason_and_queues_one_catch_up(
 ):
     patient = consenting(factory, clinic, now)
     procedure = now - timedelta(days=2, hours=3)
-    result = enrol(
-        session,
-        clinic=clinic,
-        patient=patient,
-        plan=BASIC,
-        procedure_at=procedure,
-        now=now,
-        actor="user:1",
-    )
+    result = enrol_at(session, clinic, patient, BASIC, procedure, now)
     session.commit()
     found = by_key(rows(session, result.enrollment))
     stale = [found[k] for k in ("day0:0:sms", "day1:0:sms", "day1:0:email")]
@@ -203,15 +177,7 @@ def test_late_enrolment_skips_stale_steps_with_a_reason_and_queues_one_catch_up(
 def test_a_past_step_still_valid_goes_now_instead_of_being_skipped(session, factory, clinic, now):
     patient = consenting(factory, clinic, now)
     plan = make_plan(make_step("soon", Offset(hours=1), valid_for=timedelta(hours=6)))
-    result = enrol(
-        session,
-        clinic=clinic,
-        patient=patient,
-        plan=plan,
-        procedure_at=now - timedelta(hours=2),
-        now=now,
-        actor="user:1",
-    )
+    result = enrol_at(session, clinic, patient, plan, now - timedelta(hours=2), now)
     (row,) = rows(session, result.enrollment)
     assert row.status == MessageStatus.SCHEDULED
     assert row.next_attempt_at == now  # 10:00 in New York: outside quiet hours
@@ -220,15 +186,7 @@ def test_a_past_step_still_valid_goes_now_instead_of_being_skipped(session, fact
 
 def test_a_channel_the_patient_lacks_is_skipped_with_the_reason(session, factory, clinic, now):
     patient = consenting(factory, clinic, now, email=None)
-    result = enrol(
-        session,
-        clinic=clinic,
-        patient=patient,
-        plan=BASIC,
-        procedure_at=now + timedelta(days=1),
-        now=now,
-        actor="user:1",
-    )
+    result = enrol_at(session, clinic, patient, BASIC, now + timedelta(days=1), now)
     email = by_key(rows(session, result.enrollment))["day1:0:email"]
     assert email.status == MessageStatus.SKIPPED
     assert email.status_reason == "email not sent: no email address"
@@ -237,15 +195,7 @@ def test_a_channel_the_patient_lacks_is_skipped_with_the_reason(session, factory
 def test_a_landline_patient_gets_the_email_fallback(session, factory, clinic, now):
     patient = consenting(factory, clinic, now, phone_can_sms=False)
     plan = make_plan(make_step("day1", Offset(days=1, at=time(10, 0)), fallback=Channel.EMAIL))
-    result = enrol(
-        session,
-        clinic=clinic,
-        patient=patient,
-        plan=plan,
-        procedure_at=now + timedelta(days=1),
-        now=now,
-        actor="user:1",
-    )
+    result = enrol_at(session, clinic, patient, plan, now + timedelta(days=1), now)
     (row,) = rows(session, result.enrollment)
     assert row.channel == Channel.EMAIL and row.status == MessageStatus.SCHEDULED
     assert "landline" in (row.status_reason or "")
@@ -254,15 +204,7 @@ def test_a_landline_patient_gets_the_email_fallback(session, factory, clinic, no
 def test_sms_without_consent_is_not_scheduled(session, factory, clinic, now):
     patient = consenting(factory, clinic, now, sms_consent_at=None)
     plan = make_plan(make_step("day1", Offset(days=1, at=time(10, 0))))
-    result = enrol(
-        session,
-        clinic=clinic,
-        patient=patient,
-        plan=plan,
-        procedure_at=now + timedelta(days=1),
-        now=now,
-        actor="user:1",
-    )
+    result = enrol_at(session, clinic, patient, plan, now + timedelta(days=1), now)
     (row,) = rows(session, result.enrollment)
     assert row.status == MessageStatus.SKIPPED and "no SMS consent" in (row.status_reason or "")
 
@@ -270,15 +212,7 @@ def test_sms_without_consent_is_not_scheduled(session, factory, clinic, now):
 def test_a_step_condition_the_patient_does_not_meet_is_skipped(session, factory, clinic, now):
     patient = consenting(factory, clinic, now, email=None)
     plan = make_plan(make_step("tips", Offset(days=1, at=time(10, 0)), condition="has_email"))
-    result = enrol(
-        session,
-        clinic=clinic,
-        patient=patient,
-        plan=plan,
-        procedure_at=now + timedelta(days=1),
-        now=now,
-        actor="user:1",
-    )
+    result = enrol_at(session, clinic, patient, plan, now + timedelta(days=1), now)
     (row,) = rows(session, result.enrollment)
     assert row.status == MessageStatus.SKIPPED and "has_email" in (row.status_reason or "")
 
@@ -286,24 +220,8 @@ def test_a_step_condition_the_patient_does_not_meet_is_skipped(session, factory,
 def test_identical_same_day_messages_of_two_enrolments_are_merged(session, factory, clinic, now):
     patient = consenting(factory, clinic, now)
     plan = make_plan(make_step("day1", Offset(days=1, at=time(10, 0))))
-    first = enrol(
-        session,
-        clinic=clinic,
-        patient=patient,
-        plan=plan,
-        procedure_at=now + timedelta(days=1),
-        now=now,
-        actor="user:1",
-    )
-    second = enrol(
-        session,
-        clinic=clinic,
-        patient=patient,
-        plan=plan,
-        procedure_at=now + timedelta(days=1, hours=1),
-        now=now,
-        actor="user:1",
-    )
+    first = enrol_at(session, clinic, patient, plan, now + timedelta(days=1), now)
+    second = enrol_at(session, clinic, patient, plan, now + timedelta(days=1, hours=1), now)
     (kept,) = rows(session, first.enrollment)
     (merged,) = rows(session, second.enrollment)
     assert kept.status == MessageStatus.SCHEDULED
@@ -359,15 +277,7 @@ def test_a_clinics_batch_at_the_same_minute_is_paced_at_the_sender_rate(session,
         requests=[EnrolRequest(p, procedure) for p in patients],
     )
     later = consenting(factory, clinic, now)
-    last = enrol(
-        session,
-        clinic=clinic,
-        patient=later,
-        plan=plan,
-        procedure_at=procedure,
-        now=now,
-        actor="user:1",
-    )
+    last = enrol_at(session, clinic, later, plan, procedure, now)
     ids = [r.enrollment_id for r in results] + [last.enrollment.id]
     attempts = [session.exec(select(Message).where(Message.enrollment_id == i)).one() for i in ids]
     due = attempts[0].due_at
@@ -380,15 +290,7 @@ def test_what_falls_due_while_paused_is_skipped_on_resume_not_replayed(
     session, factory, clinic, now
 ):
     patient = consenting(factory, clinic, now)
-    result = enrol(
-        session,
-        clinic=clinic,
-        patient=patient,
-        plan=BASIC,
-        procedure_at=now + timedelta(hours=1),
-        now=now,
-        actor="user:1",
-    )
+    result = enrol_at(session, clinic, patient, BASIC, now + timedelta(hours=1), now)
     pause(session, enrollment=result.enrollment, now=now, actor="user:1", reason="travelling")
     assert result.enrollment.status == EnrollmentStatus.PAUSED
     later = now + timedelta(days=2, hours=1)
@@ -408,15 +310,7 @@ def test_cancel_closes_pending_rows_with_the_reason_and_refuses_a_resume(
     session, factory, clinic, now
 ):
     patient = consenting(factory, clinic, now)
-    result = enrol(
-        session,
-        clinic=clinic,
-        patient=patient,
-        plan=BASIC,
-        procedure_at=now + timedelta(days=1),
-        now=now,
-        actor="user:1",
-    )
+    result = enrol_at(session, clinic, patient, BASIC, now + timedelta(days=1), now)
     sent = rows(session, result.enrollment)[0]
     transition(session, sent, MessageStatus.SENDING, reason=None, now=now)
     transition(session, sent, MessageStatus.SENT, reason=None, now=now)
@@ -435,15 +329,7 @@ def test_cancel_closes_pending_rows_with_the_reason_and_refuses_a_resume(
 def test_reschedule_moves_unsent_rows_and_leaves_sent_ones(session, factory, clinic, now):
     patient = consenting(factory, clinic, now)
     procedure = now + timedelta(days=1)
-    result = enrol(
-        session,
-        clinic=clinic,
-        patient=patient,
-        plan=BASIC,
-        procedure_at=procedure,
-        now=now,
-        actor="user:1",
-    )
+    result = enrol_at(session, clinic, patient, BASIC, procedure, now)
     first = by_key(rows(session, result.enrollment))["day0:0:sms"]
     transition(session, first, MessageStatus.SENDING, reason=None, now=now)
     transition(session, first, MessageStatus.SENT, reason=None, now=now)
@@ -469,15 +355,7 @@ def test_opt_out_cancels_pending_sms_but_not_email_or_compliance_replies(
     session, factory, clinic, now
 ):
     patient = consenting(factory, clinic, now)
-    result = enrol(
-        session,
-        clinic=clinic,
-        patient=patient,
-        plan=BASIC,
-        procedure_at=now + timedelta(days=1),
-        now=now,
-        actor="user:1",
-    )
+    result = enrol_at(session, clinic, patient, BASIC, now + timedelta(days=1), now)
     reply = queue_message(
         session,
         clinic_id=clinic.id,
@@ -501,15 +379,7 @@ def test_opt_out_cancels_pending_sms_but_not_email_or_compliance_replies(
 def test_opt_out_unenrols_when_nothing_is_left_to_send(session, factory, clinic, now):
     patient = consenting(factory, clinic, now)
     plan = make_plan(make_step("day1", Offset(days=1, at=time(10, 0))))
-    result = enrol(
-        session,
-        clinic=clinic,
-        patient=patient,
-        plan=plan,
-        procedure_at=now + timedelta(days=1),
-        now=now,
-        actor="user:1",
-    )
+    result = enrol_at(session, clinic, patient, plan, now + timedelta(days=1), now)
     cancel_pending_sms(session, patient=patient, reason="STOP", now=now)
     assert result.enrollment.status == EnrollmentStatus.CANCELLED
 
@@ -549,15 +419,7 @@ def test_a_row_the_dispatcher_held_while_paused_is_still_skipped_on_resume(
 ):
     patient = consenting(factory, clinic, now)
     plan = make_plan(make_step("day1", Offset(days=1, at=time(10, 0))))
-    result = enrol(
-        session,
-        clinic=clinic,
-        patient=patient,
-        plan=plan,
-        procedure_at=now + timedelta(hours=1),
-        now=now,
-        actor="user:1",
-    )
+    result = enrol_at(session, clinic, patient, plan, now + timedelta(hours=1), now)
     pause(session, enrollment=result.enrollment, now=now, actor="user:1")
     (row,) = rows(session, result.enrollment)
     later = row.due_at + timedelta(hours=5)
