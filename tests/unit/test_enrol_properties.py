@@ -103,6 +103,12 @@ def plan_rows(session: Session, enrollment: Enrollment) -> list[Message]:
     return list(session.exec(query.order_by(col(Message.id))))
 
 
+def enrol_uncapped(session, clinic, patient, plan, procedure_at):  # type: ignore[no-untyped-def]
+    """Enrol at NOW with a cap high enough that only the rule under test shapes the rows."""
+    return enrol(session, clinic=clinic, patient=patient, plan=plan, procedure_at=procedure_at,
+                 now=NOW, actor="test", daily_cap=50)  # fmt: skip
+
+
 def in_window(instant: datetime, zone: str, window: QuietHours) -> bool:
     return window.contains(instant.astimezone(ZoneInfo(zone)).time().replace(tzinfo=None))
 
@@ -112,16 +118,7 @@ def in_window(instant: datetime, zone: str, window: QuietHours) -> bool:
 def test_no_routine_message_is_scheduled_inside_quiet_hours(plan, zone, procedure):
     with database() as session:
         clinic, patient = setup(session, zone)
-        result = enrol(
-            session,
-            clinic=clinic,
-            patient=patient,
-            plan=plan,
-            procedure_at=procedure,
-            now=NOW,
-            actor="test",
-            daily_cap=50,
-        )
+        result = enrol_uncapped(session, clinic, patient, plan, procedure)
         quiet = QuietHours(clinic.quiet_start, clinic.quiet_end)
         night = QuietHours(clinic.night_start, clinic.night_end)
         for row in plan_rows(session, result.enrollment):
@@ -138,16 +135,7 @@ def test_no_routine_message_is_scheduled_inside_quiet_hours(plan, zone, procedur
 def test_step_order_is_preserved(plan, zone, procedure):
     with database() as session:
         clinic, patient = setup(session, zone)
-        result = enrol(
-            session,
-            clinic=clinic,
-            patient=patient,
-            plan=plan,
-            procedure_at=procedure,
-            now=NOW,
-            actor="test",
-            daily_cap=50,
-        )
+        result = enrol_uncapped(session, clinic, patient, plan, procedure)
         order = {(o.step.key, o.index): n for n, o in enumerate(plan.occurrences())}
         rows = sorted(
             plan_rows(session, result.enrollment), key=lambda m: order[(m.step_key, m.occurrence)]
