@@ -169,7 +169,8 @@ def test_no_sms_leaves_after_an_opt_out_commits_mid_batch(settings, pg_url, fake
         dispatch_batch_size=16,  # small batches, so the STOPs land while rows are unclaimed
     )
     engine = make_engine(settings)
-    fake_twilio.fake.configure(callbacks=False, latency=0.02)
+    # Sends take long enough to outlast the opt-outs, so the race really happens.
+    fake_twilio.fake.configure(callbacks=False, latency=0.1)
     _, phones = seed(engine, 120)
     dispatcher = dispatcher_for(settings, engine)
     stopping = threading.Event()
