@@ -159,6 +159,9 @@ def test_in_doubt_sends_are_reconciled_not_resent(db, fake_twilio, fault):
     assert provider_ids == set(fake_twilio.fake.messages)
 
 
+ROWS = 600
+
+
 @pytest.mark.postgres
 def test_no_sms_leaves_after_an_opt_out_commits_mid_batch(settings, pg_url, fake_twilio):
     settings = settings_for_twilio(
@@ -169,9 +172,10 @@ def test_no_sms_leaves_after_an_opt_out_commits_mid_batch(settings, pg_url, fake
         dispatch_batch_size=16,  # small batches, so the STOPs land while rows are unclaimed
     )
     engine = make_engine(settings)
-    # Sends take long enough to outlast the opt-outs, so the race really happens.
-    fake_twilio.fake.configure(callbacks=False, latency=0.1)
-    _, phones = seed(engine, 120)
+    # More rows than the dispatcher's pipeline holds (threads x queued batches), so the
+    # later half is still unclaimed when the STOPs commit and the race really happens.
+    fake_twilio.fake.configure(callbacks=False, latency=0.02)
+    _, phones = seed(engine, ROWS)
     dispatcher = dispatcher_for(settings, engine)
     stopping = threading.Event()
     worker = threading.Thread(
@@ -180,7 +184,7 @@ def test_no_sms_leaves_after_an_opt_out_commits_mid_batch(settings, pg_url, fake
     worker.start()
     while fake_twilio.fake.stats()["accepted"] < 10:
         time.sleep(0.005)
-    committed = {phone: opt_out(engine, phone) for phone in phones[60:]}  # mid-batch
+    committed = {phone: opt_out(engine, phone) for phone in phones[ROWS // 2 :]}  # mid-batch
     worker.join()
     dispatcher.stop()
     engine.dispose()
@@ -190,7 +194,7 @@ def test_no_sms_leaves_after_an_opt_out_commits_mid_batch(settings, pg_url, fake
         if m["to"] in committed and m["_created"] >= committed[m["to"]]
     ]
     assert late == []
-    assert fake_twilio.fake.stats()["accepted"] < 120  # the opt-out really cut some off
+    assert fake_twilio.fake.stats()["accepted"] < ROWS  # the opt-out really cut some off
 
 
 def opt_out(engine: Engine, phone: str) -> datetime:
