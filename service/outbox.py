@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import bindparam, insert, literal, select, update
 from sqlmodel import Session
 
 from service.db.models import Message, MessageEvent
@@ -165,6 +165,27 @@ def transition_many(
                    provider_status=provider_status, actor=actor)  # fmt: skip
 
 
+def record_moves(
+    session: Session,
+    message_ids: Sequence[int],
+    from_status: MessageStatus,
+    to_status: MessageStatus,
+    *,
+    reason: str,
+    now: datetime,
+) -> None:
+    """The events of rows the caller has just moved in one set-based statement that
+    required `from_status` (the dispatcher's claim: `UPDATE ... RETURNING`). Checks the
+    move is allowed, as `transition` does; one event per row."""
+    if not message_ids:
+        return
+    if not can_transition(from_status, to_status):
+        raise TransitionRefused(f"{from_status} -> {to_status}")
+    moves = [Move(message_id, from_status) for message_id in message_ids]
+    _record_events(session.connection(), moves, to_status, reason=reason, now=now,
+                   provider_status=None, actor=None)  # fmt: skip
+
+
 def _record_events(
     connection: Any,
     moves: Sequence[Move],
@@ -175,10 +196,31 @@ def _record_events(
     provider_status: str | None,
     actor: str | None,
 ) -> None:
-    """The batch's events: one executemany (a multi-row VALUES would be compiled afresh for
-    every batch, which costs more than it saves)."""
+    """The batch's events. The common case (one source status, one reason: a claim, a
+    sent batch) is one INSERT ... SELECT over the moved ids, with no per-row parameters;
+    otherwise one executemany (a multi-row VALUES would be compiled afresh for every
+    batch, which costs more than it saves)."""
     events: Any = MessageEvent.__table__  # type: ignore[attr-defined]
-    rows = [
+    sources = {move.from_status for move in moves}
+    reasons = {move.reason or reason for move in moves}
+    if len(sources) == 1 and len(reasons) == 1:
+        messages: Any = Message.__table__  # type: ignore[attr-defined]
+        shared = {
+            "at": now,
+            "from_status": sources.pop(),
+            "to_status": to_status,
+            "reason": reasons.pop(),
+            "provider_status": provider_status,
+            "error_code": None,
+            "actor": actor,
+        }
+        rows = select(
+            messages.c.id,
+            *(literal(value, events.c[name].type) for name, value in shared.items()),
+        ).where(messages.c.id.in_([move.message_id for move in moves]))
+        connection.execute(insert(events).from_select(["message_id", *shared], rows))
+        return
+    params = [
         {
             "message_id": move.message_id,
             "at": now,
@@ -191,7 +233,7 @@ def _record_events(
         }
         for move in moves
     ]
-    connection.execute(insert(events), rows)
+    connection.execute(insert(events), params)
 
 
 def queue_message(

@@ -1,59 +1,83 @@
 """Claiming due rows: the only place work is handed to a worker.
 
-PostgreSQL: `SELECT ... FOR UPDATE SKIP LOCKED LIMIT n`, then each row is marked
-`sending` with `claimed_at`/`claimed_by`/`attempts + 1` in the same transaction (one
-set-based UPDATE and one event INSERT for the whole batch), so N
-workers share the queue without ever taking the same row. SQLite: the engine opens every
-transaction with BEGIN IMMEDIATE (one writer at a time), so select-then-update inside one
-transaction is already exclusive; `FOR UPDATE` is simply not rendered there.
+One statement marks up to n due rows `sending` (with `claimed_at`/`claimed_by`/
+`attempts + 1`) and returns them: `UPDATE ... WHERE id IN (SELECT ... LIMIT n FOR UPDATE
+SKIP LOCKED) RETURNING ...`. On PostgreSQL the inner SELECT skips rows another worker has
+locked, so N workers share the queue without ever taking the same row. On SQLite the
+engine opens every transaction with BEGIN IMMEDIATE (one writer at a time), so the
+statement is already exclusive; `FOR UPDATE` is simply not rendered there. A second
+statement writes the batch's events (`outbox.record_moves`), in the same transaction.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import func, update
 from sqlmodel import Session, select
 
 from service.db.models import Message
 from service.domain import MessageStatus
-from service.outbox import Move, transition, transition_many
+from service.outbox import record_moves, transition
+
+# What the rest of the dispatch path reads from a claimed row (content and the claim).
+CLAIMED_COLUMNS = (
+    "id",
+    "attempts",
+    "clinic_id",
+    "patient_id",
+    "enrollment_id",
+    "kind",
+    "step_key",
+    "channel",
+    "language",
+    "context",
+    "to_address",
+    "subject",
+    "body",
+    "body_html",
+    "segments",
+)
 
 
 def claim_due(session: Session, *, worker_id: str, now: datetime, limit: int) -> list[Any]:
-    """Mark up to `limit` due scheduled rows `sending` for this worker and return them as
-    read-only snapshots (attribute access like `Message`, as the row now stands; no ORM
-    objects: load one with `session.get` to change the row further)."""
+    """Mark up to `limit` due scheduled rows `sending` for this worker and return them,
+    oldest due first, as read-only rows of `CLAIMED_COLUMNS` as the row now stands (load
+    one with `session.get` to change it further)."""
     table: Any = Message.__table__  # type: ignore[attr-defined]
-    query = (
-        select(table)
+    due = (
+        select(table.c.id)
         .where(table.c.status == MessageStatus.SCHEDULED, table.c.next_attempt_at <= now)
         .order_by(table.c.next_attempt_at, table.c.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    rows = list(session.connection().execute(query))
     reason = f"claimed by {worker_id}"
-    transition_many(
+    statement = (
+        update(table)
+        .where(table.c.id.in_(due.scalar_subquery()), table.c.status == MessageStatus.SCHEDULED)
+        .values(
+            status=MessageStatus.SENDING,
+            status_reason=reason,
+            updated_at=now,
+            claimed_at=now,
+            claimed_by=worker_id,
+            attempts=table.c.attempts + 1,
+        )
+        .returning(*(table.c[name] for name in CLAIMED_COLUMNS), table.c.next_attempt_at)
+    )
+    rows = list(session.connection().execute(statement))
+    rows.sort(key=lambda row: (row.next_attempt_at, row.id))
+    record_moves(
         session,
-        [Move(row.id, row.status) for row in rows],
+        [row.id for row in rows],
+        MessageStatus.SCHEDULED,
         MessageStatus.SENDING,
         reason=reason,
         now=now,
-        values={"claimed_at": now, "claimed_by": worker_id, "attempts": table.c.attempts + 1},
     )
-    claimed = {
-        "status": MessageStatus.SENDING,
-        "status_reason": reason,
-        "updated_at": now,
-        "claimed_at": now,
-        "claimed_by": worker_id,
-    }
-    return [
-        SimpleNamespace(**{**row._mapping, **claimed, "attempts": row.attempts + 1}) for row in rows
-    ]
+    return rows
 
 
 def next_due_at(session: Session) -> datetime | None:

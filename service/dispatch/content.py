@@ -65,14 +65,19 @@ def load_related(session: Session, messages: Iterable[Message]) -> dict[str, dic
     }
 
 
-def rows_by_id(session: Session, model: Any, ids: Iterable[int | None]) -> dict[Any, Any]:
+def rows_by_id(
+    session: Session, model: Any, ids: Iterable[int | None], *, share_lock: bool = False
+) -> dict[Any, Any]:
     """Read-only rows of `model` by id (Core: no identity map, no change tracking). Only
-    for reading; a row that is to be changed must be loaded as an object."""
+    for reading; a row that is to be changed must be loaded as an object. `share_lock`:
+    FOR SHARE, taken in id order (PostgreSQL; not rendered on SQLite)."""
     wanted = {i for i in ids if i is not None}
     if not wanted:
         return {}
     table: Any = model.__table__
     query = select(table).where(table.c.id.in_(wanted))
+    if share_lock:
+        query = query.order_by(table.c.id).with_for_update(read=True)
     return {row.id: row for row in session.connection().execute(query)}
 
 

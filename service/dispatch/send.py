@@ -50,8 +50,11 @@ class Claim:
 
 @dataclass
 class _Ready:
-    message: Message  # as read under the pre-send lock
-    patient: Patient | None
+    """A row that passed its checks: read-only rows as read under the pre-send lock (ORM
+    objects only after `_reload`, for the rare error to be recorded)."""
+
+    message: Any
+    patient: Any
     outbound: OutboundMessage
 
 
@@ -87,7 +90,7 @@ def send_batch(
             ready = _pre_send(ctx, session, claims, results, stopping=stopping, lock=True)
             sent = call_many(_calls(ctx, ready))
             ours = {item.outbound.message_id for item in ready}  # locked all along
-            _record_all(ctx, session, ready, sent, results, ours=ours, reload=False)
+            _record_all(ctx, session, ready, sent, results, ours=ours)
         return results
     with session_scope(ctx.engine) as session:
         ready = _pre_send(ctx, session, claims, results, stopping=stopping, lock=False)
@@ -98,7 +101,7 @@ def send_batch(
         ours = _still_ours(
             session, [Claim(r.outbound.message_id, r.message.attempts) for r in ready]
         )
-        _record_all(ctx, session, ready, sent, results, ours=ours, reload=True)
+        _record_all(ctx, session, ready, sent, results, ours=ours)
     return results
 
 
@@ -119,20 +122,43 @@ def call_in_time(ctx: DispatchContext, message: OutboundMessage, deadline: datet
     return call(ctx, message)
 
 
-def _lock_ours(session: Session, claims: Sequence[Claim]) -> dict[int, Message]:
-    """The claimed rows, locked in id order (no deadlocks), still in this claim."""
+# What the checks, the adapter and the record step read from a claimed row.
+_CHECKED_COLUMNS = (
+    "id",
+    "clinic_id",
+    "patient_id",
+    "enrollment_id",
+    "kind",
+    "channel",
+    "priority",
+    "context",
+    "to_address",
+    "due_at",
+    "valid_until",
+    "status",
+    "attempts",
+    "claimed_at",
+    "subject",
+    "body",
+    "body_html",
+)
+
+
+def _lock_ours(session: Session, claims: Sequence[Claim]) -> dict[int, Any]:
+    """The claimed rows, locked in id order (no deadlocks), still in this claim; read-only
+    rows of `_CHECKED_COLUMNS` (no ORM objects: most of them are only read)."""
     wanted = {c.message_id: c.attempts for c in claims}
+    table: Any = Message.__table__  # type: ignore[attr-defined]
     query = (
-        select(Message)
-        .where(col(Message.id).in_(wanted))
-        .order_by(col(Message.id))
+        select(*(table.c[name] for name in _CHECKED_COLUMNS))
+        .where(table.c.id.in_(wanted))
+        .order_by(table.c.id)
         .with_for_update()
     )
-    rows = session.exec(query).all()
     return {
-        m.id: m  # type: ignore[misc]
-        for m in rows
-        if m.status == MessageStatus.SENDING and m.attempts == wanted[m.id]  # type: ignore[index]
+        row.id: row
+        for row in session.connection().execute(query)
+        if row.status == MessageStatus.SENDING and row.attempts == wanted[row.id]
     }
 
 
@@ -148,13 +174,11 @@ def _still_ours(session: Session, claims: Sequence[Claim]) -> set[int]:
     }
 
 
-def _by_id(session: Session, model: Any, ids: set[int | None], *, lock: bool) -> dict[Any, Any]:
+def _objects_by_id(session: Session, model: Any, ids: set[int | None]) -> dict[Any, Any]:
     ids = {i for i in ids if i is not None}
     if not ids:
         return {}
     query = select(model).where(col(model.id).in_(ids)).order_by(col(model.id))
-    if lock:
-        query = query.with_for_update(read=True)  # FOR SHARE: a concurrent STOP waits
     return {row.id: row for row in session.exec(query).all()}
 
 
@@ -170,8 +194,9 @@ def _pre_send(
     now = ctx.clock()
     messages = _lock_ours(session, claims)
     results.update({c.message_id: "lost" for c in claims if c.message_id not in messages})
-    patients = _by_id(session, Patient, {m.patient_id for m in messages.values()}, lock=lock)
-    # Read-only here: plain rows (the patients stay objects; a failure may mark them).
+    # Read-only rows; FOR SHARE on PostgreSQL: a concurrent STOP waits for the calls.
+    patient_ids = {m.patient_id for m in messages.values()}
+    patients = rows_by_id(session, Patient, patient_ids, share_lock=lock)
     enrollments = rows_by_id(session, Enrollment, {m.enrollment_id for m in messages.values()})
     clinics = rows_by_id(session, Clinic, {m.clinic_id for m in messages.values()})
     alerted = _open_alerts(session, set(patients))
@@ -186,7 +211,7 @@ def _pre_send(
         )
         item = _pre_send_one(ctx, session, subject, now=now, stopping=stopping)
         if isinstance(item, str):
-            results[message.id] = item  # type: ignore[index]
+            results[message.id] = item
         else:
             ready.append(item)
     return ready
@@ -200,22 +225,34 @@ def _pre_send_one(
     now: datetime,
     stopping: Callable[[], bool],
 ) -> _Ready | str:
-    message = subject.message
+    row = subject.message
     if stopping():
+        message, _ = _objects(session, subject)
         release(session, message, at=now, reason="released: worker shutting down", now=now)
         return "released"
-    if message.claimed_at is None or now - message.claimed_at > ctx.options.claim_ttl:
+    if row.claimed_at is None or now - row.claimed_at > ctx.options.claim_ttl:
+        message, _ = _objects(session, subject)
         release(session, message, at=now, reason="released: claim expired before send", now=now)
         return "released"
     verdict = check(subject, now=now, hold=ctx.options.hold)
     if verdict.action != Action.SEND:
-        _apply(session, message, subject.patient, verdict, now=now)
+        _apply(session, *_objects(session, subject), verdict, now=now)
         return verdict.action.value
     try:
-        return _Ready(message, subject.patient, outbound(message, subject.clinic))
+        return _Ready(row, subject.patient, outbound(row, subject.clinic))
     except ContentError as exc:
-        outcome.fail(session, message, reason=str(exc), patient=subject.patient, now=now)
+        message, patient = _objects(session, subject)
+        outcome.fail(session, message, reason=str(exc), patient=patient, now=now)
         return "failed"
+
+
+def _objects(session: Session, subject: Subject) -> tuple[Message, Patient | None]:
+    """The row (and its patient) as ORM objects, to be changed: the rare paths that do
+    not send. The rows are already locked by this transaction."""
+    message = session.get(Message, subject.message.id)
+    assert message is not None
+    patient = None if subject.patient is None else session.get(Patient, subject.patient.id)
+    return message, patient
 
 
 def _open_alerts(session: Session, patient_ids: set[int]) -> set[int]:
@@ -267,7 +304,6 @@ def _record_all(
     results: dict[int, str],
     *,
     ours: set[int],
-    reload: bool,
 ) -> None:
     """Sent rows in one set-based transition; errors (rare) one by one on the ORM path."""
     now = ctx.clock()
@@ -284,16 +320,16 @@ def _record_all(
         else:
             errors.append((item, result))
     outcome.record_sent_many(session, receipts, now=now)
-    if errors and reload:
+    if errors:
         _reload(session, [item for item, _ in errors])
     for item, error in errors:
         results[item.outbound.message_id] = _record_error(ctx, session, item, error, now)
 
 
 def _reload(session: Session, items: list[_Ready]) -> None:
-    """Rows (and patients) from the pre-send transaction, read again in this one."""
-    messages = _by_id(session, Message, {i.outbound.message_id for i in items}, lock=False)
-    patients = _by_id(session, Patient, {i.message.patient_id for i in items}, lock=False)
+    """Rows (and patients) as ORM objects, read again in this transaction, to be changed."""
+    messages = _objects_by_id(session, Message, {i.outbound.message_id for i in items})
+    patients = _objects_by_id(session, Patient, {i.message.patient_id for i in items})
     for item in items:
         item.message = messages[item.outbound.message_id]
         item.patient = patients.get(item.message.patient_id)
