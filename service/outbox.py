@@ -16,6 +16,7 @@ from sqlalchemy import bindparam, insert, literal, select, update
 from sqlmodel import Session
 
 from service.db.models import Message, MessageEvent
+from service.db.queries import one_of
 from service.domain import MessageKind, MessageStatus, Priority
 
 # How far along each status is; a transition must not go to a lower rank. SENT ->
@@ -135,7 +136,10 @@ def transition_many(
         # The claim's case: the same change for every row, so one plain UPDATE ... IN.
         statement: Any = (
             update(table)
-            .where(table.c.id.in_([m.message_id for m in moves]), table.c.status == sources.pop())
+            .where(
+                one_of(connection, table.c.id, [m.message_id for m in moves]),
+                table.c.status == sources.pop(),
+            )
             .values(status_reason=reason, **shared)
         )
         result = connection.execute(statement)
@@ -217,7 +221,7 @@ def _record_events(
         rows = select(
             messages.c.id,
             *(literal(value, events.c[name].type) for name, value in shared.items()),
-        ).where(messages.c.id.in_([move.message_id for move in moves]))
+        ).where(one_of(connection, messages.c.id, [move.message_id for move in moves]))
         connection.execute(insert(events).from_select(["message_id", *shared], rows))
         return
     params = [

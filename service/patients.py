@@ -20,7 +20,8 @@ from sqlmodel import Session, col, select
 
 from service.config import validate_timezone
 from service.db.models import Clinic, Patient
-from service.enrollment.rows import one_of, sequence_ids
+from service.db.queries import one_of
+from service.enrollment.rows import sequence_ids
 
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})?$")
 _NOT_SMS = {phonenumbers.PhoneNumberType.FIXED_LINE, phonenumbers.PhoneNumberType.PAGER}

@@ -19,6 +19,7 @@ from sqlmodel import Session, select
 
 from service.channels.base import OutboundMessage
 from service.db.models import Clinic, Enrollment, Message, Patient
+from service.db.queries import one_of
 from service.domain import Channel, MessageKind
 from service.plans.model import Plan
 from service.plans.store import load_pinned
@@ -75,7 +76,7 @@ def rows_by_id(
     if not wanted:
         return {}
     table: Any = model.__table__
-    query = select(table).where(table.c.id.in_(wanted))
+    query = select(table).where(one_of(session, table.c.id, wanted))
     if share_lock:
         query = query.order_by(table.c.id).with_for_update(read=True)
     return {row.id: row for row in session.connection().execute(query)}

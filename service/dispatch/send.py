@@ -25,6 +25,7 @@ from sqlmodel import Session, col, select
 from service.channels.base import DeliveryError, OutboundMessage, Receipt
 from service.db.engine import session_scope
 from service.db.models import Alert, Clinic, Enrollment, Message, Patient
+from service.db.queries import one_of
 from service.dispatch import outcome
 from service.dispatch.checks import Action, Subject, Verdict, check
 from service.dispatch.claim import release
@@ -151,7 +152,7 @@ def _lock_ours(session: Session, claims: Sequence[Claim]) -> dict[int, Any]:
     table: Any = Message.__table__  # type: ignore[attr-defined]
     query = (
         select(*(table.c[name] for name in _CHECKED_COLUMNS))
-        .where(table.c.id.in_(wanted))
+        .where(one_of(session, table.c.id, wanted))
         .order_by(table.c.id)
         .with_for_update()
     )
@@ -166,7 +167,9 @@ def _still_ours(session: Session, claims: Sequence[Claim]) -> set[int]:
     """Ids of the claimed rows still `sending` in this claim (SQLite: the transaction is
     already exclusive, so plain columns are enough; no objects are built)."""
     wanted = {c.message_id: c.attempts for c in claims}
-    query = select(Message.id, Message.status, Message.attempts).where(col(Message.id).in_(wanted))
+    query = select(Message.id, Message.status, Message.attempts).where(
+        one_of(session, col(Message.id), wanted)
+    )
     return {
         mid  # type: ignore[misc]
         for mid, status, attempts in session.exec(query).all()
@@ -178,7 +181,7 @@ def _objects_by_id(session: Session, model: Any, ids: set[int | None]) -> dict[A
     ids = {i for i in ids if i is not None}
     if not ids:
         return {}
-    query = select(model).where(col(model.id).in_(ids)).order_by(col(model.id))
+    query = select(model).where(one_of(session, col(model.id), ids)).order_by(col(model.id))
     return {row.id: row for row in session.exec(query).all()}
 
 
@@ -265,7 +268,7 @@ def _open_alerts(session: Session, patient_ids: set[int]) -> set[int]:
         return set()
     # One query narrows the batch to patients with any unresolved alert at all.
     query = select(Alert.patient_id, func.count()).where(
-        col(Alert.patient_id).in_(patient_ids), Alert.status != AlertStatus.RESOLVED
+        one_of(session, col(Alert.patient_id), patient_ids), Alert.status != AlertStatus.RESOLVED
     )
     candidates = {pid for pid, _ in session.exec(query.group_by(col(Alert.patient_id))).all()}
     return {pid for pid in candidates if pid is not None and patient_has_open_alert(session, pid)}

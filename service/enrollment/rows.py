@@ -11,10 +11,11 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ARRAY, ColumnElement, Table, any_, bindparam, func, select, text
+from sqlalchemy import Table, func, select, text
 from sqlmodel import Session, SQLModel, col
 
 from service.db.models import Enrollment, Message
+from service.db.queries import one_of
 from service.domain import Channel, MessageKind, MessageStatus
 from service.enrollment.limits import Existing
 from service.enrollment.schedule import Planned
@@ -66,18 +67,6 @@ def message_row(
         "created_at": now,
         "updated_at": now,
     }
-
-
-def one_of(session: Session, column: Any, values: Sequence[Any]) -> ColumnElement[bool]:
-    """`column IN values`; on PostgreSQL `column = ANY(:array)`, one parameter.
-
-    An IN list of 500 parameters makes a new statement text per length, which psycopg
-    parses client-side every time and the server plans every time; an array parameter
-    keeps one prepared statement per query.
-    """
-    if session.get_bind().dialect.name == "postgresql":
-        return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
-    return column.in_(values)
 
 
 def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
