@@ -1,12 +1,17 @@
 """Claiming due rows: the only place work is handed to a worker.
 
-One statement marks up to n due rows `sending` (with `claimed_at`/`claimed_by`/
-`attempts + 1`) and returns them: `UPDATE ... WHERE id IN (SELECT ... LIMIT n FOR UPDATE
-SKIP LOCKED) RETURNING ...`. On PostgreSQL the inner SELECT skips rows another worker has
-locked, so N workers share the queue without ever taking the same row. On SQLite the
-engine opens every transaction with BEGIN IMMEDIATE (one writer at a time), so the
-statement is already exclusive; `FOR UPDATE` is simply not rendered there. A second
-statement writes the batch's events (`outbox.record_moves`), in the same transaction.
+PostgreSQL: `SELECT id ... LIMIT n FOR UPDATE SKIP LOCKED`, then one `UPDATE ... WHERE id
+= ANY(ids) RETURNING ...` marks them `sending` (with `claimed_at`/`claimed_by`/
+`attempts + 1`) and returns them, and one INSERT ... SELECT writes their events, all in
+one transaction, so N workers share the queue without ever taking the same row. SQLite:
+the engine opens every transaction with BEGIN IMMEDIATE (one writer at a time), so
+select-then-update inside one transaction is already exclusive; `FOR UPDATE` is simply
+not rendered there.
+
+The select is a statement of its own on purpose: inside `UPDATE ... WHERE id IN
+(SELECT ... SKIP LOCKED LIMIT n)` PostgreSQL may evaluate the subquery again for each
+row, and each evaluation skips the rows the previous ones locked, so one claim would
+take far more than n rows.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from sqlalchemy import func, update
 from sqlmodel import Session, select
 
 from service.db.models import Message
+from service.db.queries import one_of
 from service.domain import MessageStatus
 from service.outbox import record_moves, transition
 
@@ -53,10 +59,14 @@ def claim_due(session: Session, *, worker_id: str, now: datetime, limit: int) ->
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
+    connection = session.connection()
+    ids = list(connection.execute(due).scalars())
+    if not ids:
+        return []
     reason = f"claimed by {worker_id}"
     statement = (
         update(table)
-        .where(table.c.id.in_(due.scalar_subquery()), table.c.status == MessageStatus.SCHEDULED)
+        .where(one_of(session, table.c.id, ids), table.c.status == MessageStatus.SCHEDULED)
         .values(
             status=MessageStatus.SENDING,
             status_reason=reason,
@@ -65,10 +75,10 @@ def claim_due(session: Session, *, worker_id: str, now: datetime, limit: int) ->
             claimed_by=worker_id,
             attempts=table.c.attempts + 1,
         )
-        .returning(*(table.c[name] for name in CLAIMED_COLUMNS), table.c.next_attempt_at)
+        .returning(*(table.c[name] for name in CLAIMED_COLUMNS))
     )
-    rows = list(session.connection().execute(statement))
-    rows.sort(key=lambda row: (row.next_attempt_at, row.id))
+    order = {message_id: position for position, message_id in enumerate(ids)}
+    rows = sorted(connection.execute(statement), key=lambda row: order[row.id])
     record_moves(
         session,
         [row.id for row in rows],

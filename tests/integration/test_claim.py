@@ -1,0 +1,76 @@
+"""The dispatcher's claim on the real databases: exactly `limit` rows, oldest first, and
+on PostgreSQL two concurrent claims never take the same row."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from service.config import load_settings
+from service.db import migrate
+from service.db.engine import make_engine
+from service.db.models import Message, MessageEvent
+from service.dispatch.claim import claim_due
+from tests.dispatch_support import seed_plan_messages, status_counts
+from tests.factories import Factory
+
+NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def claim_engine(request, tmp_path):
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path}/claim.db"
+        migrate.upgrade(load_settings(database_url=url))
+    else:
+        url = request.getfixturevalue("pg_url")
+    engine = make_engine(load_settings(database_url=url))
+    with Session(engine) as session:
+        clinic = Factory(session).clinic(timezone="UTC")
+        for minutes in range(20):  # one row due per minute, the oldest first
+            seed_plan_messages(
+                session,
+                clinic=clinic,
+                count=1,
+                due_at=NOW - timedelta(minutes=20 - minutes),
+                phone_base=14_155_000_000 + minutes,
+            )
+        session.commit()
+    yield engine
+    engine.dispose()
+
+
+def test_a_claim_takes_exactly_its_limit_oldest_first(claim_engine):
+    with Session(claim_engine) as session:
+        due = session.exec(select(Message.id).order_by(Message.next_attempt_at)).all()
+        claimed = claim_due(session, worker_id="w1", now=NOW, limit=5)
+        session.commit()
+        assert [row.id for row in claimed] == due[:5]
+        assert all(row.attempts == 1 for row in claimed)
+        assert status_counts(session) == {"sending": 5, "scheduled": 15}
+        events = select(func.count()).where(MessageEvent.to_status == "sending")
+        assert session.exec(events).one() == 5
+
+
+@pytest.mark.postgres
+def test_concurrent_claims_on_postgresql_never_share_a_row(pg_url):
+    engine = make_engine(load_settings(database_url=pg_url))
+    try:
+        with Session(engine) as session:
+            clinic = Factory(session).clinic(timezone="UTC")
+            seed_plan_messages(session, clinic=clinic, count=12, due_at=NOW - timedelta(minutes=1))
+            session.commit()
+        with Session(engine) as first, Session(engine) as second:
+            mine = claim_due(first, worker_id="w1", now=NOW, limit=5)  # still uncommitted
+            theirs = claim_due(second, worker_id="w2", now=NOW, limit=5)  # skips locked rows
+            first.commit()
+            second.commit()
+        assert len(mine) == len(theirs) == 5
+        assert not {row.id for row in mine} & {row.id for row in theirs}
+        with Session(engine) as session:
+            assert status_counts(session) == {"sending": 10, "scheduled": 2}
+    finally:
+        engine.dispose()
