@@ -73,6 +73,11 @@ class SegmentInfo:
     units: int  # septets for GSM-7, UTF-16 code units for UCS-2
 
 
+_GSM7_ALL = GSM7_BASIC | GSM7_EXTENSION
+_SPACES = re.compile(r"[ \t]+")
+_BLANK_RUNS = re.compile(r"\n{3,}")
+
+
 def is_gsm7(char: str) -> bool:
     return char in GSM7_BASIC or char in GSM7_EXTENSION
 
@@ -84,8 +89,10 @@ def non_gsm7_chars(text: str) -> list[str]:
 
 def count_segments(text: str) -> SegmentInfo:
     """How many SMS segments `text` costs, and in which encoding."""
-    if all(is_gsm7(ch) for ch in text):
-        units = sum(2 if ch in GSM7_EXTENSION else 1 for ch in text)
+    distinct = set(text)  # set operations: this runs for every message sent
+    if distinct <= _GSM7_ALL:
+        extended = distinct & GSM7_EXTENSION
+        units = len(text) + sum(text.count(ch) for ch in extended)
         return SegmentInfo("GSM-7", _segments(units, "GSM-7"), units)
     units = len(text.encode("utf-16-le")) // 2
     return SegmentInfo("UCS-2", _segments(units, "UCS-2"), units)
@@ -103,6 +110,6 @@ def normalise_sms(text: str) -> str:
     """Plain SMS text: typographic quotes, dashes and odd spaces become GSM-7 ones,
     trailing spaces go, and runs of blank lines left by template logic collapse."""
     text = text.translate(_TABLE)
-    lines = [re.sub(r"[ \t]+", " ", line).strip() for line in text.splitlines()]
+    lines = [_SPACES.sub(" ", line).strip() for line in text.splitlines()]
     joined = "\n".join(lines)
-    return re.sub(r"\n{3,}", "\n\n", joined).strip()
+    return _BLANK_RUNS.sub("\n\n", joined).strip()

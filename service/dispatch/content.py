@@ -66,17 +66,52 @@ def load_related(session: Session, messages: Iterable[Message]) -> dict[str, dic
     }
 
 
+# The columns the dispatch path reads of a message's patient, enrolment and clinic
+# (rendering, the pre-send checks, the adapter's sender): reading only these keeps each
+# batch's queries cheap. A check that needs another column must add it here.
+READ_COLUMNS: dict[Any, tuple[str, ...]] = {
+    Patient: (
+        "id",
+        "first_name",
+        "phone",
+        "email",
+        "timezone",
+        "language",
+        "phone_can_sms",
+        "sms_consent_at",
+        "email_consent_at",
+        "sms_opted_out_at",
+        "email_opted_out_at",
+    ),
+    Enrollment: ("id", "status", "plan_key", "plan_version", "procedure_at"),
+    Clinic: (
+        "id",
+        "name",
+        "contact_phone",
+        "emergency_phone",
+        "quiet_start",
+        "quiet_end",
+        "night_start",
+        "night_end",
+        "sms_from",
+        "email_from",
+        "messaging_service_sid",
+    ),
+}
+
+
 def rows_by_id(
     session: Session, model: Any, ids: Iterable[int | None], *, share_lock: bool = False
 ) -> dict[Any, Any]:
-    """Read-only rows of `model` by id (Core: no identity map, no change tracking). Only
-    for reading; a row that is to be changed must be loaded as an object. `share_lock`:
-    FOR SHARE, taken in id order (PostgreSQL; not rendered on SQLite)."""
+    """Read-only rows of `model`'s `READ_COLUMNS` by id (Core: no identity map, no change
+    tracking). Only for reading; a row that is to be changed must be loaded as an object.
+    `share_lock`: FOR SHARE, taken in id order (PostgreSQL; not rendered on SQLite)."""
     wanted = {i for i in ids if i is not None}
     if not wanted:
         return {}
     table: Any = model.__table__
-    query = select(table).where(one_of(session, table.c.id, wanted))
+    columns = (table.c[name] for name in READ_COLUMNS[model])
+    query = select(*columns).where(one_of(session, table.c.id, wanted))
     if share_lock:
         query = query.order_by(table.c.id).with_for_update(read=True)
     return {row.id: row for row in session.connection().execute(query)}

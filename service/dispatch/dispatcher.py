@@ -31,7 +31,7 @@ _HORIZON_SHARE = 0.8
 # Batches in flight at once, each checked, sent and recorded in its own transaction: while
 # some wait on the provider, others are in the database, so the calls never run dry.
 _BATCHES = 4
-_PER_THREAD = 8  # rows per sending thread in one batch: per-batch queries are amortised
+_PER_THREAD = 16  # rows per sending thread in one batch: per-batch queries are amortised
 
 
 class Dispatcher:
