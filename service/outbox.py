@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, literal, select, update
+from sqlalchemy import insert, literal, select, update
 from sqlmodel import Session
 
 from service.db.models import Message, MessageEvent
-from service.db.queries import one_of
+from service.db.queries import one_of, update_rows
 from service.domain import MessageKind, MessageStatus, Priority
 
 # How far along each status is; a transition must not go to a lower rank. SENT ->
@@ -143,28 +143,21 @@ def transition_many(
             .values(status_reason=reason, **shared)
         )
         result = connection.execute(statement)
+        if connection.dialect.supports_sane_multi_rowcount and result.rowcount != len(moves):
+            raise TransitionRefused(f"{len(moves) - result.rowcount} row(s) changed concurrently")
     else:
-        statement = (
-            update(table)
-            .where(table.c.id == bindparam("m_id"), table.c.status == bindparam("m_from"))
-            .values(
-                status_reason=bindparam("m_reason"),
-                **shared,
-                **{key: bindparam(f"v_{key}") for key in keys},
-            )
-        )
-        params = [
+        rows = [
             {
-                "m_id": move.message_id,
-                "m_from": move.from_status,
-                "m_reason": move.reason or reason,
-                **{f"v_{key}": move.values[key] for key in keys},
+                "id": move.message_id,
+                "status": move.from_status,
+                "status_reason": move.reason or reason,
+                **{key: move.values[key] for key in keys},
             }
             for move in moves
         ]
-        result = connection.execute(statement, params)
-    if connection.dialect.supports_sane_multi_rowcount and result.rowcount != len(moves):
-        raise TransitionRefused(f"{len(moves) - result.rowcount} row(s) changed concurrently")
+        matched = update_rows(connection, table, rows, match=("id", "status"), values=shared)
+        if matched is not None and matched != len(moves):
+            raise TransitionRefused(f"{len(moves) - matched} row(s) changed concurrently")
     _record_events(connection, moves, to_status, reason=reason, now=now,
                    provider_status=provider_status, actor=actor)  # fmt: skip
 

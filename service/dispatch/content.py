@@ -14,12 +14,11 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, update
 from sqlmodel import Session, select
 
 from service.channels.base import OutboundMessage
 from service.db.models import Clinic, Enrollment, Message, Patient
-from service.db.queries import one_of
+from service.db.queries import one_of, update_rows
 from service.domain import Channel, MessageKind
 from service.plans.model import Plan
 from service.plans.store import load_pinned
@@ -166,21 +165,14 @@ def content_of(
 
 
 def store_content(session: Session, messages: Sequence[Any], contents: list[dict]) -> None:
-    """Write the prepared content of a batch: one executemany UPDATE (the objects or
-    snapshots passed in are not changed)."""
-    if not messages:
-        return
+    """Write the prepared content of a batch in one statement (the objects or snapshots
+    passed in are not changed)."""
     table: Any = Message.__table__  # type: ignore[attr-defined]
-    statement = (
-        update(table)
-        .where(table.c.id == bindparam("m_id"))
-        .values({name: bindparam(f"c_{name}") for name in CONTENT_FIELDS})
-    )
     rows = [
-        {"m_id": m.id, **{f"c_{name}": values[name] for name in CONTENT_FIELDS}}
+        {"id": m.id, **{name: values[name] for name in CONTENT_FIELDS}}
         for m, values in zip(messages, contents, strict=True)
     ]
-    session.connection().execute(statement, rows)
+    update_rows(session.connection(), table, rows)
 
 
 def _render_plan_row(

@@ -14,6 +14,8 @@ from service.db import migrate
 from service.db.engine import make_engine
 from service.db.models import Message, MessageEvent
 from service.dispatch.claim import claim_due
+from service.domain import MessageStatus
+from service.outbox import Move, TransitionRefused, transition_many
 from tests.dispatch_support import seed_plan_messages, status_counts
 from tests.factories import Factory
 
@@ -74,3 +76,22 @@ def test_concurrent_claims_on_postgresql_never_share_a_row(pg_url):
             assert status_counts(session) == {"sending": 10, "scheduled": 2}
     finally:
         engine.dispose()
+
+
+def test_a_batch_moves_with_its_own_values_and_refuses_a_stale_row(claim_engine):
+    with Session(claim_engine) as session:
+        claimed = claim_due(session, worker_id="w1", now=NOW, limit=3)
+        session.commit()
+        ids = [row.id for row in claimed]
+        stale = [Move(ids[0], "sending"), Move(ids[1], "scheduled")]  # ids[1] is `sending`
+        with pytest.raises(TransitionRefused):
+            transition_many(session, stale, MessageStatus.SENT, reason="x", now=NOW)
+        session.rollback()
+        moves = [Move(i, "sending", values={"provider_id": f"SM{i}"}) for i in ids]
+        transition_many(session, moves, MessageStatus.SENT, reason="accepted", now=NOW)
+        session.commit()
+        rows = session.exec(select(Message.id, Message.status, Message.provider_id)).all()
+        sent = {row.id: (row.status, row.provider_id) for row in rows if row.id in ids}
+        assert sent == {i: ("sent", f"SM{i}") for i in ids}
+        events = select(func.count()).where(MessageEvent.to_status == "sent")
+        assert session.exec(events).one() == 3
