@@ -126,6 +126,7 @@ def start_in_process(
 ) -> WorkerRunner:
     """Start the scheduler on background threads of this process."""
     ctx = make_context(settings, engine, options=options)
+    ctx.dispatch.warm_up()
     _quiet_skipped_runs()
     first_run = utcnow()
     ctx.anchor = first_run.timestamp()

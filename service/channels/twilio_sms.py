@@ -71,6 +71,7 @@ class TwilioSmsAdapter:
             settings.twilio_auth_token.get_secret_value(),
             http_client=self.http,
         )
+        self.client.messages  # noqa: B018 - the SDK imports its API modules on first use
 
     def send(self, message: OutboundMessage) -> Receipt:
         try:

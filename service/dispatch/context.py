@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,9 +16,11 @@ from service.db.types import utcnow
 from service.dispatch.content import PlanCache
 from service.dispatch.options import DispatchOptions
 from service.domain import Channel
+from service.logs import kv
 from service.rendering import Renderer
 from service.retry import RetryPolicy
 
+log = logging.getLogger(__name__)
 _FROM_SETTINGS = DispatchOptions()  # a marker, compared by identity
 
 
@@ -46,6 +49,16 @@ class DispatchContext:
     def hold_lock_during_call(self) -> bool:
         """PostgreSQL keeps the row and patient locks across the provider call (see send)."""
         return not self.settings.is_sqlite
+
+    def warm_up(self) -> None:
+        """Build every channel's adapter now (importing its provider SDK) so the first
+        message due after start-up does not wait seconds for the import. A channel that
+        cannot be built is only logged here: each send reports it with its message."""
+        for channel in Channel:
+            try:
+                self.adapter(channel)
+            except Exception:
+                log.warning(kv("dispatch.adapter_unavailable", channel=channel), exc_info=True)
 
     def adapter(self, channel: Channel | str) -> ChannelAdapter:
         channel = Channel(channel)
