@@ -62,7 +62,8 @@ class Settings(BaseSettings):
     # Worker.
     scheduler_enabled: bool = True  # `serve` runs the scheduler too (embedded default)
     dispatch_interval_seconds: float = Field(default=0.5, gt=0, le=60)
-    dispatch_batch_size: int = Field(default=100, ge=1, le=5000)
+    # Rows per claim; also capped at 50 per sending thread (see service.dispatch.dispatcher).
+    dispatch_batch_size: int = Field(default=400, ge=1, le=5000)
     dispatch_concurrency: int = Field(default=8, ge=1, le=256)
     # Dispatcher tuning (service.dispatch.options.DispatchOptions is built from these).
     dispatch_retry_base_seconds: float = Field(default=30.0, gt=0)
