@@ -63,7 +63,10 @@ class Dispatcher:
             horizon = self.ctx.settings.dispatch_interval_seconds * _HORIZON_SHARE
         deadline = time.monotonic() + horizon
         started = 0
-        while not self.stopping.is_set():
+        # The deadline is checked on every pass, not only when idle: under a steady trickle
+        # each claim finds a row, and a tick that ran on past its horizon would make the
+        # scheduler skip its next run, leaving rows due in that gap a whole interval late.
+        while not self.stopping.is_set() and time.monotonic() < deadline:
             free = self._wait_for_capacity(deadline)
             if free == 0:
                 break

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 
 import pytest
@@ -291,6 +292,26 @@ def test_a_call_queued_past_the_claim_ttl_is_not_started(
     row = reload(session, message)
     assert (row.status, row.claimed_by) == (MessageStatus.SCHEDULED, None)
     assert row.status_reason == "released: claim expired before send"
+
+
+def test_a_tick_returns_at_its_horizon_while_rows_keep_falling_due(dispatcher, monkeypatch):
+    """A steady trickle (every claim finds a row) must not keep the tick past its horizon:
+    the scheduler would skip its next run, and rows due in that gap would wait for it."""
+    claimed: list[int] = []
+
+    def claim(limit: int) -> list[Claim]:
+        claimed.append(limit)
+        if len(claimed) > 2000:
+            raise AssertionError("the tick ran on past its horizon")
+        time.sleep(0.001)  # a claim's round trips
+        return [Claim(len(claimed), 0)]
+
+    monkeypatch.setattr(dispatcher, "claim", claim)
+    monkeypatch.setattr(dispatcher, "_submit", lambda claims: None)
+    started = time.monotonic()
+    dispatcher.tick(horizon=0.1)
+    assert time.monotonic() - started < 0.1 + 0.05
+    assert len(claimed) > 10  # it did claim while the horizon lasted
 
 
 def test_a_batch_records_every_sent_row_with_its_own_provider_id_and_events(
