@@ -50,6 +50,7 @@ bench: install
 	$(UV) sync --frozen --python $(PYTHON) --group bench
 	$(BIN)/python bench/enrol.py
 	$(BIN)/python bench/dispatch.py
+	$(BIN)/python bench/dispatch_overhead.py
 	$(BIN)/python bench/lateness.py
 	$(BIN)/python bench/triage.py
 	$(BIN)/python bench/web.py
