@@ -310,8 +310,9 @@ def test_a_tick_returns_at_its_horizon_while_rows_keep_falling_due(dispatcher, m
     monkeypatch.setattr(dispatcher, "_submit", lambda claims: None)
     started = time.monotonic()
     dispatcher.tick(horizon=0.1)
-    assert time.monotonic() - started < 0.1 + 0.05
-    assert len(claimed) > 10  # it did claim while the horizon lasted
+    # Without the check it runs on for 2,000 claims (over 2 s); the margin is for a busy CI.
+    assert time.monotonic() - started < 0.1 + 0.5
+    assert len(claimed) > 1  # it did claim while the horizon lasted
 
 
 def test_a_batch_records_every_sent_row_with_its_own_provider_id_and_events(
