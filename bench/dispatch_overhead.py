@@ -17,6 +17,7 @@ import json
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -28,7 +29,7 @@ from service.config import load_settings
 from service.db.engine import make_engine
 from service.dispatch.context import DispatchContext
 from service.dispatch.dispatcher import Dispatcher
-from service.dispatch.send import Result, send_batch
+from service.dispatch.send import Call, Result, send_batch
 from service.domain import Channel
 
 BASELINE_SIZE = 100
@@ -72,7 +73,7 @@ def _send_one_batch(ctx: DispatchContext, dispatcher: Dispatcher, batch: int) ->
     return len(claims)
 
 
-def _in_order(calls: list) -> list[Result]:  # type: ignore[type-arg]
+def _in_order(calls: Sequence[Call]) -> list[Result]:
     return [each() for each in calls]
 
 
