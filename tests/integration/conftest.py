@@ -35,7 +35,7 @@ from service.config import REPO_ROOT, Settings
 from service.fakes.twilio_server import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, FakeTwilioServer
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-CONTRACT = REPO_ROOT.parent / "shared" / "contracts" / "twilio_api_v2010.json"
+CONTRACT = REPO_ROOT / "tests" / "contracts" / "twilio" / "twilio_api_v2010.messages.json"
 SENDER = "+15005550006"
 
 
