@@ -32,6 +32,7 @@ ROUTERS = [
     "service.api.routers.webhooks_status",
     "service.api.routers.unsubscribe",
     "service.api.routers.messages",
+    "service.api.routers.docs",
 ]
 
 
@@ -54,6 +55,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         version=__version__,
         description="Aftercare messaging for cosmetic and aesthetic clinics.",
         lifespan=lifespan,
+        docs_url=None,  # /docs and /redoc come from service.api.routers.docs (no CDN)
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.engine = engine

@@ -1,0 +1,88 @@
+"""`/docs` (Swagger UI) and `/redoc` (ReDoc), with their assets served by us, not a CDN.
+
+The JavaScript and CSS come from the pinned `fastapi-offline` package, which ships
+Swagger UI and ReDoc builds (FastAPI's "self-hosting the docs assets" recipe). The pages
+work on a machine with no internet access. `create_app` turns FastAPI's own CDN-backed
+pages off; each page here is a plain route so it can be wrapped (e.g. behind sign-in).
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from pathlib import Path
+
+from fastapi import APIRouter
+from fastapi.openapi.docs import (
+    get_redoc_html,
+    get_swagger_ui_html,
+    get_swagger_ui_oauth2_redirect_html,
+)
+from fastapi.responses import FileResponse, HTMLResponse, Response
+
+ASSETS_DIR = Path(str(files("fastapi_offline") / "static"))
+ASSETS_URL = "/docs/assets"
+OPENAPI_URL = "/openapi.json"
+OAUTH2_REDIRECT_URL = "/docs/oauth2-redirect"
+# A fixed list: only these files are served, so no path from the request reaches the disk.
+_ASSETS = {
+    "swagger-ui-bundle.js": "text/javascript; charset=utf-8",
+    "swagger-ui.css": "text/css; charset=utf-8",
+    "redoc.standalone.js": "text/javascript; charset=utf-8",
+    "favicon.png": "image/png",
+}
+
+# The pages load nothing from elsewhere. ReDoc's sidebar asks for Redocly's logo from
+# their CDN; this policy stops the browser from making that request at all (the image
+# hides itself when it cannot load). Inline script/style: the pages' own init code.
+_POLICY = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:"
+)
+
+router = APIRouter(include_in_schema=False)
+
+
+def _page(response: HTMLResponse) -> HTMLResponse:
+    response.headers["Content-Security-Policy"] = _POLICY
+    return response
+
+
+@router.get("/docs")
+def swagger_ui() -> HTMLResponse:
+    page = get_swagger_ui_html(
+        openapi_url=OPENAPI_URL,
+        title="Aftercare API",
+        swagger_js_url=f"{ASSETS_URL}/swagger-ui-bundle.js",
+        swagger_css_url=f"{ASSETS_URL}/swagger-ui.css",
+        swagger_favicon_url=f"{ASSETS_URL}/favicon.png",
+        oauth2_redirect_url=OAUTH2_REDIRECT_URL,
+    )
+    return _page(page)
+
+
+@router.get(OAUTH2_REDIRECT_URL)
+def swagger_ui_redirect() -> HTMLResponse:
+    return get_swagger_ui_oauth2_redirect_html()
+
+
+@router.get("/redoc")
+def redoc() -> HTMLResponse:
+    page = get_redoc_html(
+        openapi_url=OPENAPI_URL,
+        title="Aftercare API",
+        redoc_js_url=f"{ASSETS_URL}/redoc.standalone.js",
+        redoc_favicon_url=f"{ASSETS_URL}/favicon.png",
+        with_google_fonts=False,
+    )
+    return _page(page)
+
+
+@router.get(ASSETS_URL + "/{name}")
+def docs_asset(name: str) -> Response:
+    if name not in _ASSETS:
+        return Response("not found", status_code=404, media_type="text/plain")
+    return FileResponse(
+        ASSETS_DIR / name,
+        media_type=_ASSETS[name],
+        headers={"Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"},
+    )
