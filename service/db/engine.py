@@ -7,10 +7,12 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, create_engine
 
 from service.config import Settings
+
+_SNAPSHOT = "aftercare_read_snapshot"
 
 
 def make_engine(settings: Settings, **kwargs: Any) -> Engine:
@@ -44,7 +46,11 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
     def _begin_immediate(conn: Any) -> None:
         # Take the write lock at BEGIN so two writers queue instead of deadlocking on
         # a read-to-write upgrade: SQLite's stand-in for row locks in the claim query.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A read snapshot (below) begins deferred: it never takes the write lock.
+        if conn.get_execution_options().get(_SNAPSHOT):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     # pysqlite's own transaction handling must be off for the BEGIN above to take effect.
     @event.listens_for(engine, "connect", insert=True)
@@ -64,3 +70,38 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+@contextmanager
+def read_snapshot(engine: Engine) -> Iterator[Session]:
+    """A read-only session on one consistent snapshot, for long reads (exports, charts).
+
+    It never blocks a writer and no writer blocks it. SQLite (WAL): a deferred BEGIN,
+    so no write lock is taken and the snapshot lasts until the end, with the connection
+    set `query_only`. PostgreSQL: REPEATABLE READ READ ONLY. Every statement in it sees
+    the same data, so an export read in batches is complete and consistent however long
+    it takes. Never commits.
+    """
+    with engine.connect() as connection:
+        sqlite = engine.dialect.name == "sqlite"
+        if sqlite:
+            connection.execution_options(**{_SNAPSHOT: True})
+            _query_only(connection, True)
+        else:
+            connection.execution_options(
+                isolation_level="REPEATABLE READ", postgresql_readonly=True
+            )
+        try:
+            with Session(bind=connection, expire_on_commit=False, autoflush=False) as session:
+                try:
+                    yield session
+                finally:
+                    session.rollback()
+        finally:
+            if sqlite:
+                _query_only(connection, False)
+
+
+def _query_only(connection: Connection, on: bool) -> None:
+    # On the driver connection itself: a pragma, not a statement that begins a transaction.
+    connection.connection.driver_connection.execute(f"PRAGMA query_only={int(on)}")  # type: ignore[union-attr]

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 
 def csv_line(fields: Sequence[object]) -> str:
+    return csv_lines([fields])
+
+
+def csv_lines(rows: Iterable[Sequence[object]]) -> str:
+    """Many lines as one string: a streamed export sends one chunk per batch, not per row."""
     out = io.StringIO()
-    csv.writer(out).writerow([_no_formula(f) for f in fields])
+    writer = csv.writer(out)
+    for fields in rows:
+        writer.writerow([_no_formula(f) for f in fields])
     return out.getvalue()
 
 

@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, and_, tuple_, union_all
+from sqlalchemy import select as select_columns
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import Select, SelectOfScalar
 
@@ -143,6 +144,37 @@ def rows_for(session: Session, ids: list[int]) -> list[LogRow]:
 
 
 def masked_destination(message: Message, phone: str | None, email: str | None) -> str:
-    if message.channel == Channel.EMAIL:
-        return mask_email(message.to_address or email)
-    return mask_phone(message.to_address or phone)
+    return masked_address(message.channel, message.to_address, phone, email)
+
+
+def masked_address(channel: str, to_address: str | None, phone: str | None,
+                   email: str | None) -> str:  # fmt: skip
+    if channel == Channel.EMAIL:
+        return mask_email(to_address or email)
+    return mask_phone(to_address or phone)
+
+
+# What the CSV export reads: plain columns, no ORM objects (a 100,000-row export spent
+# two thirds of its time building Message objects it only read once).
+EXPORT_COLUMNS = (
+    "id", "patient_id", "enrollment_id", "kind", "step_key", "channel", "to_address",
+    "status", "status_reason", "due_at", "sent_at", "delivered_at", "attempts", "provider",
+    "error_code", "error_text",
+)  # fmt: skip
+
+
+def export_rows(session: Session, ids: list[int]) -> list[Any]:
+    """The rows of `ids` in that order, as plain rows with the clinic's name and the
+    patient's contact (for the masked destination)."""
+    if not ids:
+        return []
+    table: Any = Message.__table__  # type: ignore[attr-defined]
+    columns = [table.c[name] for name in EXPORT_COLUMNS]
+    stmt = (
+        select_columns(*columns, col(Clinic.name), col(Patient.phone), col(Patient.email))
+        .join(Clinic, col(Clinic.id) == table.c.clinic_id)
+        .join(Patient, col(Patient.id) == table.c.patient_id, isouter=True)
+        .where(table.c.id.in_(ids))
+    )
+    found = {row.id: row for row in session.connection().execute(stmt)}
+    return [found[i] for i in ids if i in found]

@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from markupsafe import Markup
 
-from service.api.deps import SessionDep
+from service.api.deps import SessionDep, get_engine
+from service.db.engine import read_snapshot
 from service.db.types import utcnow
 from service.web import svg
 from service.web.chart_data import Cache, ChartData, chart_data
@@ -52,7 +53,9 @@ def charts_for(data: ChartData) -> dict[str, Markup]:
 @router.get("/app/ops/charts")
 def charts(request: Request, session: SessionDep, viewer: OpsDep, days: int = 14) -> Response:
     days = days if days in WINDOWS else 14
-    data = chart_data(session, days=days, today=utcnow().date(), cache=_cache(request))
+    session.commit()  # end the sign-in check's transaction: on SQLite it holds the write lock
+    with read_snapshot(get_engine(request)) as snapshot:  # a long read must not block sending
+        data = chart_data(snapshot, days=days, today=utcnow().date(), cache=_cache(request))
     return page(
         request, "ops_charts.html", viewer, data=data, charts=charts_for(data), days=days,
         windows=WINDOWS, series=_SERIES,
