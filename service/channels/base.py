@@ -42,6 +42,9 @@ class OutboundMessage:
 class Receipt:
     provider: str
     provider_id: str
+    # The hand-off is itself the delivery, so no receipt will follow: the console
+    # adapter's log is the handset. Real providers report delivery later (callbacks).
+    delivered: bool = False
 
 
 class DeliveryError(Exception):

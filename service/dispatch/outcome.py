@@ -71,6 +71,22 @@ def record_sent_many(
     for message, _ in sent:
         metrics.MESSAGES_SENT.labels(channel=message.channel).inc()
         metrics.SEND_LATENESS.observe(max((now - message.due_at).total_seconds(), 0.0))
+    _record_delivered_at_handoff(session, sent, now=now)
+
+
+def _record_delivered_at_handoff(
+    session: Session, sent: Sequence[tuple[Message, Receipt]], *, now: datetime
+) -> None:
+    """The delivery receipt of adapters whose hand-off is the delivery (the console)."""
+    moves = [
+        Move(message.id, MessageStatus.SENT)  # type: ignore[arg-type]
+        for message, receipt in sent
+        if receipt.delivered
+    ]
+    transition_many(
+        session, moves, MessageStatus.DELIVERED, reason="delivered: written to the console",
+        now=now, values={"delivered_at": now}, provider_status="delivered", actor="provider",
+    )  # fmt: skip
 
 
 def record_error(
