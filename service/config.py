@@ -16,6 +16,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TEMPLATES_DIR = REPO_ROOT / "templates"
+# The embedded default's database lives in the checkout, beside templates/ and
+# migrations/, whichever folder a command runs from (a relative path made every folder
+# its own empty database). DATABASE_URL overrides it.
+DEFAULT_DATABASE_PATH = REPO_ROOT / "aftercare.db"
 
 
 class SettingsError(ValueError):
@@ -25,12 +29,17 @@ class SettingsError(ValueError):
 class Settings(BaseSettings):
     """Every setting the service reads. Environment names are the upper-case field names."""
 
+    # The checkout's .env, then the working folder's (which wins): the same settings
+    # whichever folder a command runs from, as for the database.
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", secrets_dir=None
+        env_file=(REPO_ROOT / ".env", ".env"),
+        env_file_encoding="utf-8",
+        extra="ignore",
+        secrets_dir=None,
     )
 
-    # Storage. The embedded default is a SQLite file in the working directory.
-    database_url: str = "sqlite:///./aftercare.db"
+    # Storage. The embedded default is a SQLite file at the repository root.
+    database_url: str = f"sqlite:///{DEFAULT_DATABASE_PATH}"
     database_pool_size: int = Field(default=10, ge=1, le=200)
 
     # Where the outside world reaches us; webhook signatures are computed against it.
@@ -137,6 +146,22 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def database_shown(self) -> str:
+        """The database as a person should see it: an absolute file, or a URL without
+        its password."""
+        if self.is_sqlite:
+            _, sep, path = self.database_url.partition(":///")
+            if not sep or path in ("", ":memory:"):
+                return "an in-memory SQLite database"
+            return str(Path(path).resolve())
+        scheme, _, rest = self.database_url.partition("://")
+        credentials, at, location = rest.rpartition("@")
+        user = credentials.split(":", 1)[0]
+        return (
+            f"{scheme}://{user}:***@{location}" if at and ":" in credentials else self.database_url
+        )
 
 
 def _require(settings: Settings, *names: str) -> None:
