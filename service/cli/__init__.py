@@ -1,23 +1,29 @@
-"""The `aftercare` command line (DESIGN §4, contract)."""
+"""The `aftercare` command line (DESIGN §4, contract).
+
+`aftercare --help` must answer in well under a second, so this module and every command
+module import only typer and the standard library at the top (see service.cli.common).
+"""
 
 from __future__ import annotations
 
 import typer
 
-from service.cli import accounts, db, enrol, plans, triage, worker
-from service.cli.common import settings
-from service.logs import configure_logging
+from service.cli import accounts, clinics, db, enrol, messages, plans, simulate, triage, worker
+from service.cli.common import announce_database, require_migrated, settings
 
 app = typer.Typer(
     help="Aftercare messaging for cosmetic and aesthetic clinics.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
 app.add_typer(db.app, name="db")
-app.add_typer(accounts.clinics, name="clinics")
+app.add_typer(clinics.app, name="clinics")
 app.add_typer(accounts.users, name="users")
 app.add_typer(accounts.apikeys, name="apikeys")
 app.add_typer(plans.app, name="plans")
+app.add_typer(messages.app, name="messages")
+app.add_typer(simulate.app, name="simulate")
 app.command("worker")(worker.worker)
 app.command("triage")(triage.triage)
 app.command("enrol")(enrol.enrol_command)
@@ -34,11 +40,15 @@ def serve(
 
     from service.api.app import create_app
     from service.db import migrate
+    from service.logs import configure_logging
 
     config = settings()
     configure_logging(config.log_level, json_output=config.log_json)
+    announce_database(config)
     if config.is_sqlite:
         migrate.upgrade(config)  # the embedded default migrates itself
+    else:
+        require_migrated(config)
     uvicorn.run(create_app(config), host=host, port=port, log_config=None)
 
 

@@ -1,80 +1,17 @@
-"""`aftercare clinics|users|apikeys create`: from nothing to an authenticated API call."""
+"""`aftercare users|apikeys create`: from nothing to an authenticated API call.
+
+(`clinics ...` is in service.cli.clinics.)
+"""
 
 from __future__ import annotations
 
-from datetime import time
-
 import typer
-from sqlmodel import select
 
-from service import accounts
-from service.cli.common import db_session, emit, fail
-from service.db.models import Clinic, User
+from service.cli.common import command_group, db_session, emit, fail, json_option
 from service.domain import Role
 
-clinics = typer.Typer(help="Clinics.", no_args_is_help=True)
-users = typer.Typer(help="Staff, operator and admin accounts.", no_args_is_help=True)
-apikeys = typer.Typer(help="API keys for the REST API.", no_args_is_help=True)
-
-
-def _parse_time(value: str | None, name: str) -> time | None:
-    if value is None:
-        return None
-    try:
-        return time.fromisoformat(value)
-    except ValueError:
-        fail(f"--{name}: expected HH:MM, got {value!r}")
-
-
-@clinics.command("create")
-def create_clinic(
-    name: str = typer.Option(..., help="Clinic name shown to patients"),
-    phone: str = typer.Option(..., help="Clinic contact phone shown in every message"),
-    timezone: str = typer.Option("America/New_York", help="IANA time zone"),
-    slug: str | None = typer.Option(None, help="Short unique key (default: from the name)"),
-    emergency_phone: str = typer.Option("911", help="Emergency number patients are told to call"),
-    region: str = typer.Option("US", help="Default region for parsing local phone numbers"),
-    sms_from: str | None = typer.Option(None, help="E.164 sender number for this clinic"),
-    email_from: str | None = typer.Option(None, help="From address for this clinic's emails"),
-    quiet_start: str | None = typer.Option(None, help="Quiet hours start, HH:MM (default 20:00)"),
-    quiet_end: str | None = typer.Option(None, help="Quiet hours end, HH:MM (default 08:00)"),
-    oncall: list[str] = typer.Option(
-        [], help="On-call recipient NAME,PHONE,EMAIL (repeat in escalation order)"
-    ),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object"),
-) -> None:
-    """Create a clinic."""
-    with db_session() as session:
-        try:
-            clinic = accounts.create_clinic(
-                session,
-                name=name,
-                contact_phone=phone,
-                timezone=timezone,
-                slug=slug,
-                emergency_phone=emergency_phone,
-                default_region=region,
-                sms_from=sms_from,
-                email_from=email_from,
-                quiet_start=_parse_time(quiet_start, "quiet-start"),
-                quiet_end=_parse_time(quiet_end, "quiet-end"),
-            )
-            for entry in oncall:
-                person, phone_no, email = [*entry.split(","), "", ""][:3]
-                accounts.add_oncall(
-                    session, clinic=clinic, name=person, phone=phone_no or None, email=email or None
-                )
-        except accounts.AccountError as exc:
-            fail(str(exc))
-        emit(
-            {
-                "id": clinic.id,
-                "slug": clinic.slug,
-                "name": clinic.name,
-                "timezone": clinic.timezone,
-            },
-            as_json=as_json,
-        )
+users = command_group("Staff, operator and admin accounts.")
+apikeys = command_group("API keys for the REST API.")
 
 
 @users.command("create")
@@ -88,15 +25,16 @@ def create_user(
         envvar="AFTERCARE_USER_PASSWORD",
         help="Web login password (or env AFTERCARE_USER_PASSWORD)",
     ),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object"),
+    as_json: bool = json_option(),
 ) -> None:
     """Create a user."""
+    from service import accounts
+    from service.clinics import find_clinic
+
     with db_session() as session:
         clinic_id = None
         if clinic is not None:
-            found = session.exec(
-                select(Clinic).where((Clinic.slug == clinic) | (Clinic.id == _int_or_none(clinic)))
-            ).first()
+            found = find_clinic(session, clinic)
             if found is None:
                 fail(f"--clinic: no clinic {clinic!r}")
             clinic_id = found.id
@@ -116,9 +54,14 @@ def create_user(
 def create_apikey(
     user: str = typer.Option(..., help="Email of the user the key acts as"),
     name: str = typer.Option("", help="What the key is for"),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object"),
+    as_json: bool = json_option(),
 ) -> None:
     """Create an API key. The key is printed once and cannot be shown again."""
+    from sqlmodel import select
+
+    from service import accounts
+    from service.db.models import User
+
     with db_session() as session:
         owner = session.exec(select(User).where(User.email == user.strip().lower())).first()
         if owner is None:
@@ -134,7 +77,3 @@ def create_apikey(
             },
             as_json=as_json,
         )
-
-
-def _int_or_none(value: str) -> int | None:
-    return int(value) if value.isdigit() else None

@@ -1,20 +1,46 @@
-"""What every CLI command shares: settings, a database session, output helpers."""
+"""What every CLI command shares: settings, a database session, output helpers.
+
+Imports stay light here and in every command module: `aftercare --help` loads each of
+them, and pydantic, SQLAlchemy or the triage lexicon would cost seconds. Heavy modules
+are imported inside the commands that use them.
+
+One wording for every command's errors: `error: <what>: <why>` on stderr, exit code 1.
+One date format for every command's output: ISO 8601 in UTC, `2026-03-02T15:00:00Z`.
+"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, NoReturn
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
-from sqlmodel import Session
 
-from service.config import Settings, SettingsError, load_settings
-from service.db.engine import make_engine, session_scope
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from service.config import Settings
+
+JSON_HELP = "Print one JSON object"
+
+
+def command_group(help: str) -> typer.Typer:
+    """A sub-command group with the CLI's shared behaviour: plain help (which shows
+    flags such as --json as flags), no pretty tracebacks, help when called bare."""
+    return typer.Typer(
+        help=help, no_args_is_help=True, rich_markup_mode=None, pretty_exceptions_enable=False
+    )
+
+
+def json_option() -> Any:
+    return typer.Option(False, "--json", help=JSON_HELP)
 
 
 def settings() -> Settings:
+    from service.config import SettingsError, load_settings
+
     try:
         return load_settings()
     except SettingsError as exc:
@@ -23,7 +49,12 @@ def settings() -> Settings:
 
 @contextmanager
 def db_session() -> Iterator[Session]:
-    engine = make_engine(settings())
+    """A unit of work on a database that is migrated (else one line saying so)."""
+    from service.db.engine import make_engine, session_scope
+
+    config = settings()
+    require_migrated(config)
+    engine = make_engine(config)
     try:
         with session_scope(engine) as session:
             yield session
@@ -31,15 +62,38 @@ def db_session() -> Iterator[Session]:
         engine.dispose()
 
 
+def require_migrated(config: Settings) -> None:
+    from service.db.migrate import NotMigrated, require_current
+
+    try:
+        require_current(config)
+    except NotMigrated as exc:
+        fail(str(exc))
+
+
+def announce_database(config: Settings) -> None:
+    """`serve` and `worker` say which database they use before anything else."""
+    typer.echo(f"aftercare: database {config.database_shown}", err=True)
+
+
 def fail(message: str, code: int = 1) -> NoReturn:
     typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
     raise typer.Exit(code)
 
 
+def when(value: datetime | None) -> str | None:
+    """The CLI's one date format: ISO 8601, UTC, to the second."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def emit(data: dict[str, Any], *, as_json: bool) -> None:
     """Print what a command made: one JSON object, or `key: value` lines."""
+    data = {key: when(value) if isinstance(value, datetime) else value
+            for key, value in data.items()}  # fmt: skip
     if as_json:
         typer.echo(json.dumps(data, default=str))
         return
     for key, value in data.items():
-        typer.echo(f"{key}: {value}")
+        typer.echo(f"{key}: {'' if value is None else value}")

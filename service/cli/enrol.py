@@ -4,35 +4,36 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from sqlmodel import Session, select
 
-from service import csv_import
-from service.cli.common import db_session, emit, fail, settings
-from service.config import Settings
-from service.db.models import Clinic
-from service.enrollment import EnrolError, enrol
-from service.patients import PatientError, PatientInput, clean_patient, find_or_create
-from service.plans.catalog import PlanCatalog, load_catalog
-from service.plans.model import PlanError, UnknownPlan
-from service.rendering import Renderer
+from service.cli.common import db_session, emit, fail, json_option, settings
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
+    from sqlmodel import Session
+
+    from service.config import Settings
+    from service.db.models import Clinic
+    from service.plans.catalog import PlanCatalog
 
 ACTOR = "cli"
 
 
 def _clinic(session: Session, ref: str) -> Clinic:
-    query = select(Clinic).where(
-        (Clinic.slug == ref) | (Clinic.id == (int(ref) if ref.isdigit() else -1))
-    )
-    clinic = session.exec(query).first()
+    from service.clinics import find_clinic
+
+    clinic = find_clinic(session, ref)
     if clinic is None:
         fail(f"--clinic: no clinic {ref!r}")
     return clinic
 
 
 def _catalog(config: Settings) -> PlanCatalog:
+    from service.plans.catalog import load_catalog
+    from service.plans.model import PlanError
+
     try:
         return load_catalog(config.templates_dir)
     except PlanError as exc:
@@ -55,9 +56,15 @@ def enrol_command(
         ..., help="ISO 8601 procedure time; without an offset it is the patient's local time"
     ),
     reason: str | None = typer.Option(None, help="Why (kept in the audit log)"),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object"),
+    as_json: bool = json_option(),
 ) -> None:
     """Enrol one patient in a plan (idempotent: the same patient, plan and time is reused)."""
+    from service import csv_import
+    from service.enrollment import EnrolError, enrol
+    from service.patients import PatientError, PatientInput, clean_patient, find_or_create
+    from service.plans.model import UnknownPlan
+    from service.rendering import Renderer
+
     config = settings()
     catalog = _catalog(config)
     now = datetime.now(UTC)
@@ -101,7 +108,7 @@ def enrol_command(
                 "patient_id": patient.id,
                 "plan": chosen.key,
                 "plan_version": chosen.version,
-                "procedure_at": result.enrollment.procedure_at.isoformat(),
+                "procedure_at": result.enrollment.procedure_at,
                 "messages": result.messages,
                 "skipped": result.skipped,
                 "catch_up_id": result.catch_up_id,
@@ -136,6 +143,9 @@ def import_command(
     plan: str | None = typer.Option(None, help="Plan for rows without a plan column"),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON object"),
 ) -> None:
+    from service import csv_import
+    from service.rendering import Renderer
+
     config = settings()
     catalog = _catalog(config)
     total = max(sum(1 for _ in file.open(encoding="utf-8-sig")) - 1, 0)
@@ -177,6 +187,8 @@ import_command.__doc__ = IMPORT_HELP
 
 
 def _progress(*, disable: bool) -> Progress:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),

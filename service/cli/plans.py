@@ -4,25 +4,18 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 
-from service.cli.common import fail, settings
+from service.cli.common import command_group, fail, settings
 from service.domain import Channel
-from service.plans.catalog import load_catalog
-from service.plans.lint import lint_dir
-from service.plans.lint_checks import SAMPLE
-from service.plans.model import PlanError
-from service.plans.timeline import TimelineRow, simulate
-from service.rendering import Renderer, RenderError, message_context
-from service.scheduling import QuietHours
 
-app = typer.Typer(help="Aftercare plans: validate and preview.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from service.plans.timeline import TimelineRow
 
-# The clinic defaults (service.db.models.Clinic): routine 20:00-08:00, safety 21:00-08:00.
-DEFAULT_QUIET = QuietHours(time(20, 0), time(8, 0))
-DEFAULT_NIGHT = QuietHours(time(21, 0), time(8, 0))
+app = command_group("Aftercare plans: validate and preview.")
 
 
 @app.command("lint")
@@ -31,6 +24,8 @@ def lint(
     quiet_warnings: bool = typer.Option(False, "--no-warnings", help="Print errors only"),
 ) -> None:
     """Validate every plan and render every template; exit 1 on any error."""
+    from service.plans.lint import lint_dir
+
     templates_dir = path or settings().templates_dir
     if not templates_dir.is_dir():
         fail(f"{templates_dir} is not a directory")
@@ -53,6 +48,15 @@ def show(
     lang: str = typer.Option("en", help="Language: en or es"),
 ) -> None:
     """Print a plan's concrete timeline with the rendered SMS text."""
+    from service.plans.catalog import load_catalog
+    from service.plans.lint_checks import SAMPLE
+    from service.plans.model import PlanError
+    from service.plans.timeline import simulate
+    from service.rendering import Renderer, RenderError, message_context
+    from service.scheduling import QuietHours
+
+    # The clinic defaults (service.db.models.Clinic): routine 20:00-08:00, safety 21:00-08:00.
+    quiet, night = QuietHours(time(20, 0), time(8, 0)), QuietHours(time(21, 0), time(8, 0))
     zone = _zone(tz)
     at = _procedure_at(procedure_at, zone)
     templates_dir = settings().templates_dir
@@ -62,7 +66,7 @@ def show(
             procedure_at_local=at.astimezone(zone), language=lang, extra=None, **SAMPLE
         )
         rows = simulate(
-            plan, procedure_at=at, tz=zone, quiet=DEFAULT_QUIET, night=DEFAULT_NIGHT,
+            plan, procedure_at=at, tz=zone, quiet=quiet, night=night,
             renderer=Renderer(templates_dir), context=context, language=lang,
         )  # fmt: skip
     except (PlanError, RenderError) as exc:

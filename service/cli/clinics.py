@@ -1,0 +1,189 @@
+"""`aftercare clinics create|list|show|update`."""
+
+from __future__ import annotations
+
+from datetime import time
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from service.cli.common import command_group, db_session, emit, fail, json_option, when
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from service.db.models import Clinic
+
+app = command_group("Clinics: create, list, show and change their settings.")
+ACTOR = "cli"
+ONCALL_HELP = "On-call recipient NAME,PHONE,EMAIL (repeat, in escalation order)"
+
+
+def _time(value: str | None, option: str) -> time | None:
+    if value is None:
+        return None
+    try:
+        return time.fromisoformat(value)
+    except ValueError:
+        fail(f"--{option}: expected HH:MM, got {value!r}")
+
+
+@app.command("create")
+def create_clinic(
+    name: str = typer.Option(..., help="Clinic name shown to patients"),
+    phone: str = typer.Option(..., help="Clinic contact phone shown in every message"),
+    timezone: str = typer.Option("America/New_York", help="IANA time zone"),
+    slug: str | None = typer.Option(None, help="Short unique key (default: from the name)"),
+    emergency_phone: str = typer.Option("911", help="Emergency number patients are told to call"),
+    region: str = typer.Option("US", help="Default region for parsing local phone numbers"),
+    sms_from: str | None = typer.Option(None, help="E.164 sender number for this clinic"),
+    email_from: str | None = typer.Option(None, help="From address for this clinic's emails"),
+    quiet_start: str | None = typer.Option(None, help="Quiet hours start, HH:MM (default 20:00)"),
+    quiet_end: str | None = typer.Option(None, help="Quiet hours end, HH:MM (default 08:00)"),
+    oncall: list[str] = typer.Option([], help=ONCALL_HELP),
+    as_json: bool = json_option(),
+) -> None:
+    """Create a clinic."""
+    from service import accounts
+    from service.clinics import ClinicError, parse_oncall
+
+    with db_session() as session:
+        try:
+            clinic = accounts.create_clinic(
+                session, name=name, contact_phone=phone, timezone=timezone, slug=slug,
+                emergency_phone=emergency_phone, default_region=region, sms_from=sms_from,
+                email_from=email_from, quiet_start=_time(quiet_start, "quiet-start"),
+                quiet_end=_time(quiet_end, "quiet-end"),
+            )  # fmt: skip
+            for entry in oncall:
+                person = parse_oncall(entry, region=clinic.default_region)
+                accounts.add_oncall(session, clinic=clinic, name=person.name,
+                                    phone=person.phone, email=person.email)  # fmt: skip
+        except accounts.AccountError as exc:
+            fail(str(exc))
+        except ClinicError as exc:
+            fail(f"--{exc.field.replace('_', '-')}: {exc.message}")
+        emit(
+            {"id": clinic.id, "slug": clinic.slug, "name": clinic.name,
+             "timezone": clinic.timezone},
+            as_json=as_json,
+        )  # fmt: skip
+
+
+@app.command("list")
+def list_clinics(as_json: bool = json_option()) -> None:
+    """Every clinic: id, slug, name, time zone."""
+    from sqlmodel import col, select
+
+    from service.db.models import Clinic
+
+    with db_session() as session:
+        rows = session.exec(select(Clinic).order_by(col(Clinic.id))).all()
+        items = [{"id": c.id, "slug": c.slug, "name": c.name, "timezone": c.timezone}
+                 for c in rows]  # fmt: skip
+    if as_json:
+        emit({"clinics": items}, as_json=True)
+        return
+    for item in items:
+        typer.echo(f"{item['id']:>4}  {item['slug']:<24} {item['timezone']:<22} {item['name']}")
+    if not items:
+        typer.echo("no clinics yet: create one with `aftercare clinics create`")
+
+
+@app.command("show")
+def show_clinic(
+    clinic: str = typer.Argument(..., help="Clinic slug or id"), as_json: bool = json_option()
+) -> None:
+    """Every setting of one clinic, with its on-call list in escalation order."""
+    with db_session() as session:
+        details = _details(session, _found(session, clinic))
+    _print(details, as_json=as_json)
+
+
+@app.command("update")
+def update_clinic(
+    clinic: str = typer.Argument(..., help="Clinic slug or id"),
+    name: str | None = typer.Option(None, help="Clinic name shown to patients"),
+    phone: str | None = typer.Option(None, help="Contact phone shown in every message"),
+    emergency_phone: str | None = typer.Option(None, help="Emergency number, e.g. 911"),
+    timezone: str | None = typer.Option(None, help="IANA time zone"),
+    quiet_start: str | None = typer.Option(None, help="Quiet hours start, HH:MM"),
+    quiet_end: str | None = typer.Option(None, help="Quiet hours end, HH:MM"),
+    night_start: str | None = typer.Option(
+        None, help="Night window start, HH:MM: no safety reminders"
+    ),
+    night_end: str | None = typer.Option(None, help="Night window end, HH:MM"),
+    ack_minutes: int | None = typer.Option(
+        None, help="Re-page and escalate an unacknowledged alert after this"
+    ),
+    sms_from: str | None = typer.Option(None, help="E.164 sender number for this clinic"),
+    email_from: str | None = typer.Option(None, help="From address for this clinic's emails"),
+    sender_rate: float | None = typer.Option(None, help="Messages per second the sender may take"),
+    oncall: list[str] = typer.Option([], help=ONCALL_HELP + "; replaces the whole list"),
+    as_json: bool = json_option(),
+) -> None:
+    """Change a clinic's settings; only the options given change."""
+    from service.clinics import ClinicChanges, ClinicError, parse_oncall
+    from service.clinics import update_clinic as apply
+
+    times = {name: _time(value, name.replace("_", "-")) for name, value in (
+        ("quiet_start", quiet_start), ("quiet_end", quiet_end),
+        ("night_start", night_start), ("night_end", night_end))}  # fmt: skip
+    with db_session() as session:
+        found = _found(session, clinic)
+        try:
+            people = [parse_oncall(entry, region=found.default_region) for entry in oncall]
+            changes = ClinicChanges(
+                name=name, contact_phone=phone, emergency_phone=emergency_phone,
+                timezone=timezone, sms_from=sms_from, email_from=email_from, **times,
+                sender_rate_per_second=sender_rate, alert_ack_minutes=ack_minutes,
+                oncall=people or None,
+            )  # fmt: skip
+            changed = apply(session, found, changes, actor=ACTOR)
+        except ClinicError as exc:
+            fail(f"--{_OPTION.get(exc.field, exc.field).replace('_', '-')}: {exc.message}")
+        details = _details(session, found) | {"changed": changed}
+    _print(details, as_json=as_json)
+
+
+# Setting names as the options that set them are called.
+_OPTION = {"contact_phone": "phone", "alert_ack_minutes": "ack_minutes",
+           "sender_rate_per_second": "sender_rate"}  # fmt: skip
+
+
+def _found(session: Session, ref: str) -> Clinic:
+    from service.clinics import find_clinic
+
+    clinic = find_clinic(session, ref)
+    if clinic is None:
+        fail(f"clinic: no clinic {ref!r} (see `aftercare clinics list`)")
+    return clinic
+
+
+def _details(session: Session, clinic: Clinic) -> dict[str, Any]:
+    from service.clinics import oncall_list
+
+    hhmm = "%H:%M"
+    return {
+        "id": clinic.id, "slug": clinic.slug, "name": clinic.name, "timezone": clinic.timezone,
+        "contact_phone": clinic.contact_phone, "emergency_phone": clinic.emergency_phone,
+        "sms_from": clinic.sms_from, "email_from": clinic.email_from,
+        "quiet_hours": f"{clinic.quiet_start:{hhmm}}-{clinic.quiet_end:{hhmm}}",
+        "night_window": f"{clinic.night_start:{hhmm}}-{clinic.night_end:{hhmm}}",
+        "ack_minutes": clinic.alert_ack_minutes, "sender_rate": clinic.sender_rate_per_second,
+        "created_at": when(clinic.created_at),
+        "oncall": [{"name": r.name, "phone": r.phone, "email": r.email}
+                   for r in oncall_list(session, clinic)],
+    }  # fmt: skip
+
+
+def _print(details: dict[str, Any], *, as_json: bool) -> None:
+    if as_json:
+        emit(details, as_json=True)
+        return
+    oncall = details.pop("oncall")
+    emit(details, as_json=False)
+    typer.echo("oncall:" + ("" if oncall else " none (pages go to the contact phone)"))
+    for position, person in enumerate(oncall, start=1):
+        contact = ", ".join(part for part in (person["phone"], person["email"]) if part)
+        typer.echo(f"  {position}. {person['name']} ({contact})")

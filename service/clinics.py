@@ -1,0 +1,142 @@
+"""A clinic's settings as an operator changes them: quiet hours and the night window,
+the on-call list, the acknowledgement window, the sender and its rate, the time zone.
+
+Every value is checked before anything changes (a ClinicError names the field); the
+on-call list is replaced as a whole, in the order given (the escalation order); each
+change is written to the audit log with the fields it touched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import time
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from service.audit import record_audit
+from service.config import validate_timezone
+from service.db.models import Clinic, OnCallRecipient
+from service.domain import ActorType
+from service.patients import PatientError, normalise_phone
+
+
+class ClinicError(ValueError):
+    """An invalid clinic setting; `field` is the setting, the message says why."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class OnCall:
+    name: str
+    phone: str | None
+    email: str | None
+
+
+@dataclass(frozen=True)
+class ClinicChanges:
+    """The settings to change; None leaves a setting as it is."""
+
+    name: str | None = None
+    contact_phone: str | None = None
+    emergency_phone: str | None = None
+    timezone: str | None = None
+    sms_from: str | None = None
+    email_from: str | None = None
+    quiet_start: time | None = None
+    quiet_end: time | None = None
+    night_start: time | None = None
+    night_end: time | None = None
+    sender_rate_per_second: float | None = None
+    alert_ack_minutes: int | None = None
+    oncall: list[OnCall] | None = None
+
+
+def find_clinic(session: Session, ref: str) -> Clinic | None:
+    """A clinic by slug or by id."""
+    by_id = int(ref) if ref.isdigit() else -1
+    query = select(Clinic).where((col(Clinic.slug) == ref) | (col(Clinic.id) == by_id))
+    return session.exec(query).first()
+
+
+def oncall_list(session: Session, clinic: Clinic) -> list[OnCallRecipient]:
+    query = select(OnCallRecipient).where(OnCallRecipient.clinic_id == clinic.id)
+    return list(session.exec(query.order_by(col(OnCallRecipient.position))).all())
+
+
+def parse_oncall(entry: str, *, region: str) -> OnCall:
+    """`NAME,PHONE,EMAIL` (phone or email may be empty, not both)."""
+    name, phone, email = [part.strip() for part in [*entry.split(","), "", ""][:3]]
+    if not name:
+        raise ClinicError("oncall", f"{entry!r}: a name comes first (NAME,PHONE,EMAIL)")
+    if not (phone or email):
+        raise ClinicError("oncall", f"{entry!r}: give a phone, an email or both")
+    if email and "@" not in email:
+        raise ClinicError("oncall", f"{entry!r}: {email!r} is not an email address")
+    return OnCall(name, _e164(phone, region, "oncall") if phone else None, email or None)
+
+
+def update_clinic(
+    session: Session, clinic: Clinic, changes: ClinicChanges, *, actor: str
+) -> list[str]:
+    """Apply `changes` (all checked first); returns the names of the settings changed."""
+    values = _checked(changes, region=clinic.default_region)
+    changed = [name for name, value in values.items() if getattr(clinic, name) != value]
+    for name in changed:
+        setattr(clinic, name, values[name])
+    if changes.oncall is not None:
+        _replace_oncall(session, clinic, changes.oncall)
+        changed.append("oncall")
+    if changed:
+        session.add(clinic)
+        record_audit(session, actor_type=ActorType.SYSTEM, actor=actor, action="clinic.update",
+                     entity_type="clinic", entity_id=clinic.id, clinic_id=clinic.id,
+                     detail={"changed": changed})  # fmt: skip
+    return changed
+
+
+def _checked(changes: ClinicChanges, *, region: str) -> dict[str, Any]:
+    values = {f.name: getattr(changes, f.name) for f in fields(changes) if f.name != "oncall"}
+    values = {name: value for name, value in values.items() if value is not None}
+    if "name" in values and not values["name"].strip():
+        raise ClinicError("name", "must not be empty")
+    if "timezone" in values:
+        try:
+            validate_timezone(values["timezone"])
+        except ValueError as exc:
+            raise ClinicError("timezone", str(exc)) from None
+    for name in ("contact_phone", "sms_from"):
+        if name in values:
+            values[name] = _e164(values[name], region, name)
+    if "email_from" in values and "@" not in values["email_from"]:
+        raise ClinicError("email_from", f"{values['email_from']!r} is not an email address")
+    rate = values.get("sender_rate_per_second")
+    if rate is not None and not 0 < rate <= 100:
+        raise ClinicError("sender_rate_per_second", "must be above 0 and at most 100")
+    minutes = values.get("alert_ack_minutes")
+    if minutes is not None and not 1 <= minutes <= 1440:
+        raise ClinicError("alert_ack_minutes", "must be between 1 and 1440")
+    return values
+
+
+def _e164(raw: str, region: str, field: str) -> str:
+    try:
+        number, _ = normalise_phone(raw, region=region)
+    except PatientError as exc:
+        raise ClinicError(field, exc.message) from None
+    return number
+
+
+def _replace_oncall(session: Session, clinic: Clinic, people: list[OnCall]) -> None:
+    for old in oncall_list(session, clinic):
+        session.delete(old)
+    session.flush()
+    assert clinic.id is not None
+    for position, person in enumerate(people):
+        session.add(OnCallRecipient(clinic_id=clinic.id, position=position, name=person.name,
+                                    phone=person.phone, email=person.email))  # fmt: skip
+    session.flush()
