@@ -31,6 +31,14 @@ def signed_twilio_form(
 ) -> dict[str, str]:
     url = public_url(settings.public_base_url, request.url.path, request.url.query)
     token = settings.twilio_auth_token.get_secret_value() if settings.twilio_auth_token else ""
+    if not token and settings.environment != "production":
+        # Nothing can be verified, so nothing is accepted; outside production say why.
+        log.warning(kv("webhook.no_auth_token", path=request.url.path))
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            "TWILIO_AUTH_TOKEN is not set: this service cannot verify Twilio's signature, so "
+            "it refuses every Twilio webhook (set it, also for `aftercare simulate reply`)",
+        )
     signature = request.headers.get("X-Twilio-Signature")
     if not signature_is_valid(auth_token=token, url=url, params=params, signature=signature):
         log.warning(kv("webhook.bad_signature", path=request.url.path))

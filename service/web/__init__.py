@@ -19,6 +19,7 @@ from service.web import (
     views_ops,
     views_patients,
     views_record,
+    views_simulate,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -32,6 +33,7 @@ _PAGES = (
     views_alerts,
     views_ops,
     views_charts,
+    views_simulate,
     static,
 )
 for _module in _PAGES:

@@ -200,4 +200,5 @@ NOTICES = {
     "acknowledged": "Alert acknowledged.",
     "resolved": "Alert resolved.",
     "loggedout": "You are signed out.",
+    "simulated": "Reply simulated: it came in through the SMS webhook like a real text.",
 }

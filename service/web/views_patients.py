@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from service.api.deps import SessionDep
+from service.api.deps import SessionDep, SettingsDep
 from service.db.models import Patient
 from service.web.access import visible
 from service.web.deps import StaffDep, WebRoute, page
@@ -35,9 +35,11 @@ def patient_list(
 
 @router.get("/app/patients/{patient_id}")
 def patient_page(
-    request: Request, session: SessionDep, viewer: StaffDep, patient_id: int
+    request: Request, session: SessionDep, settings: SettingsDep, viewer: StaffDep, patient_id: int
 ) -> Response:
     patient = visible(session, viewer, Patient, patient_id)
     timeline = patient_timeline(session, patient)
     people = names_for(session, timeline.actors())
-    return page(request, "patient.html", viewer, t=timeline, explain=explain, people=people)
+    simulate = settings.environment != "production"  # service.web.views_simulate
+    return page(request, "patient.html", viewer, t=timeline, explain=explain, people=people,
+                simulate=simulate)  # fmt: skip
