@@ -135,3 +135,16 @@ def test_the_timeline_is_usable_on_a_phone(browser, live: Live) -> None:  # type
         expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
     finally:
         context.close()
+
+
+def test_a_simulated_reply_from_the_patient_page_raises_an_alert(page: Page, live: Live) -> None:
+    sign_in(page, live, live.staff_a)
+    patient_id = enrol(page, live, first="Sim", phone="+14155550177")
+    page.goto(f"{live.url}/app/patients/{patient_id}")
+    page.get_by_label("Reply text").fill("my face is drooping and I can't smile")
+    page.get_by_role("button", name="Send as the patient").click()
+    page.wait_for_url(re.compile(rf"/app/patients/{patient_id}\?done=simulated"))
+    expect(page.get_by_role("status").first).to_contain_text("Reply simulated")
+    expect(page.locator(".timeline li.reply").first).to_contain_text("drooping")
+    expect(page.locator(".timeline li.alert").first).to_contain_text("urgent")
+    shot(page, "simulated-reply")

@@ -67,10 +67,11 @@ def test_pending_plan_texts_are_cancelled_by_stop(settings, engine_) -> None:  #
     stop(settings, engine_)
     dispatch(settings, engine_)
     assert statuses(engine_, MessageKind.PLAN) == [MessageStatus.CANCELLED]
-    assert statuses(engine_, MessageKind.PAGE) == [MessageStatus.SENT]  # the clinic is told
+    # The clinic is told (console adapter: delivered at once, its delivery receipt).
+    assert statuses(engine_, MessageKind.PAGE) == [MessageStatus.DELIVERED]
 
 
 def test_the_stop_confirmation_is_the_one_text_that_still_leaves(settings, engine_) -> None:  # type: ignore[no-untyped-def]
     stop(settings, engine_)
     dispatch(settings, engine_)
-    assert statuses(engine_, MessageKind.AUTO_REPLY) == [MessageStatus.SENT]
+    assert statuses(engine_, MessageKind.AUTO_REPLY) == [MessageStatus.DELIVERED]

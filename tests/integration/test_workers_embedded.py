@@ -11,7 +11,7 @@ from sqlmodel import Session, SQLModel, select
 from service.api.app import create_app
 from service.channels.console import clear_sent, sent_messages
 from service.db.engine import make_engine
-from service.db.models import Message, WorkerHeartbeat
+from service.db.models import Message, MessageEvent, WorkerHeartbeat
 from service.domain import MessageStatus
 from service.worker import start_in_process
 from tests.dispatch_support import ad_hoc, consenting
@@ -41,14 +41,23 @@ def test_a_message_due_in_a_moment_leaves_within_a_second_of_it(settings):
         message = ad_hoc(session, clinic=clinic, patient=patient, due_at=due)
     runner = start_in_process(settings, engine)
     try:
-        wait_until(lambda: status_of(engine, message.id) == MessageStatus.SENT)
+        wait_until(lambda: status_of(engine, message.id) == MessageStatus.DELIVERED)
         with Session(engine) as session:
             row = session.get(Message, message.id)
             heartbeat = session.exec(select(WorkerHeartbeat)).first()
+            events = session.exec(
+                select(MessageEvent).where(MessageEvent.message_id == message.id)
+            ).all()
     finally:
         runner.stop()
         engine.dispose()
     assert row is not None and row.sent_at is not None
+    # The console's delivery receipt: sent, then delivered, each an event.
+    assert row.delivered_at == row.sent_at
+    assert [(e.to_status, e.actor) for e in events][-2:] == [
+        ("sent", None),
+        ("delivered", "provider"),
+    ]
     assert timedelta(0) <= row.sent_at - due < timedelta(seconds=1)
     assert [m.message_id for m, _ in sent_messages()] == [message.id]
     assert heartbeat is not None and heartbeat.worker_id == runner.ctx.worker_id
@@ -63,5 +72,5 @@ def test_serve_runs_the_scheduler_and_stops_it_with_the_app(settings):
         patient = consenting(Factory(session), clinic)
         message = ad_hoc(session, clinic=clinic, patient=patient, due_at=datetime.now(UTC))
     with TestClient(create_app(settings, engine=engine)):
-        wait_until(lambda: status_of(engine, message.id) == MessageStatus.SENT)
+        wait_until(lambda: status_of(engine, message.id) == MessageStatus.DELIVERED)
     engine.dispose()
