@@ -63,7 +63,7 @@ def db_session() -> Iterator[Session]:
 
 
 def require_migrated(config: Settings) -> None:
-    from service.db.migrate import NotMigrated, require_current
+    from service.db.revision import NotMigrated, require_current
 
     try:
         require_current(config)

@@ -189,3 +189,15 @@ def test_the_help_loads_no_database_web_or_settings_library():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             cwd=Path(REPO_ROOT), check=True)  # fmt: skip
     assert result.stdout.strip() == "[]"
+
+
+def test_the_cheap_revision_check_agrees_with_alembic(database):
+    from alembic.script import ScriptDirectory
+
+    from service.db.migrate import alembic_config
+    from service.db.revision import revisions
+
+    script = ScriptDirectory.from_config(alembic_config(load_settings()))
+    known, heads = revisions()
+    assert heads == set(script.get_heads())
+    assert known == {revision.revision for revision in script.walk_revisions()}
