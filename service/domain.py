@@ -9,6 +9,13 @@ from __future__ import annotations
 from enum import StrEnum
 
 
+# The longest clinic name the service accepts: every SMS names the clinic, and the plan
+# linter proves each one fits two segments with a name this long.
+CLINIC_NAME_MAX = 40
+# Emergency numbers are short codes (911, 112, 999, 000).
+EMERGENCY_PHONE_DIGITS = (2, 3)
+
+
 class Role(StrEnum):
     STAFF = "staff"  # one clinic: enrol, manage patients, handle alerts
     OPERATOR = "operator"  # reads delivery data across clinics

@@ -27,7 +27,9 @@ from jinja2 import (
 from jinja2.sandbox import SandboxedEnvironment
 
 from service.domain import Channel
-from service.plans.model import Plan, template_name
+from service.phones import display_phone
+from service.plans.model import Plan, Step, template_name
+from service.plans.red_flags import RedFlags
 from service.sms import count_segments, normalise_sms
 
 DEFAULT_LANGUAGE = "en"
@@ -111,11 +113,41 @@ class Renderer:
             name = template_name(plan.key, step.key, channel, lang)
         flags = plan.red_flags.get(lang) or plan.red_flags.get(DEFAULT_LANGUAGE)
         values: dict[str, Any] = {"plan_title": plan.title, "step_key": step.key}
-        if flags is not None:
-            values.update(red_flags=list(flags.items), red_flags_summary=flags.summary)
         values.update(step.vars)
         values.update(context)
+        if flags is not None:
+            values.update(self._flag_values(env, flags, step, values))
         return self._render(env, name, channel, lang, values)
+
+    def red_flags_summary(
+        self, *, plan: Plan, language: str, context: Mapping[str, object]
+    ) -> str:
+        """The plan's SMS warning-sign sentences in `language` (for system messages such as
+        the catch-up, which name the plan's signs outside any step)."""
+        flags = plan.red_flags.get(language) or plan.red_flags.get(DEFAULT_LANGUAGE)
+        if flags is None:
+            return ""
+        values = self._flag_values(self._plan_env(plan), flags, None, dict(context))
+        return str(values["red_flags_summary"])
+
+    def _flag_values(
+        self,
+        env: SandboxedEnvironment,
+        flags: RedFlags,
+        step: Step | None,
+        values: Mapping[str, Any],
+    ) -> dict[str, Any]:
+        """`red_flags` (every full line), `red_flag_routes` (the lines grouped by route) and
+        `red_flags_summary`: the SMS sentences, each sign with its route, rendered from
+        `_partials/red_flags.sms.<lang>.j2` over the signs the step carries."""
+        result: dict[str, Any] = {"red_flags": list(flags.items), "red_flag_routes": flags.groups}
+        if flags.legacy_summary is not None:
+            return {**result, "red_flags_summary": flags.legacy_summary}
+        partial = f"_partials/red_flags.sms.{flags.language}.j2"
+        carried = flags.only(step.red_flags if step is not None else None)
+        summary_values = {**values, **result, "red_flag_routes": carried.groups}
+        text = _guarded(partial, lambda: env.get_template(partial).render(summary_values))
+        return {**result, "red_flags_summary": " ".join(text.split())}
 
     def render_system(
         self, *, name: str, channel: Channel, language: str, context: Mapping[str, object]
@@ -254,12 +286,20 @@ def message_context(
     procedure_at_local: datetime.datetime,
     language: str,
     extra: Mapping[str, object] | None = None,
+    patient_phone: str | None = None,
+    clinic_24h: bool = False,
 ) -> dict[str, object]:
-    """The variables every template may use (plus step vars and `extra`)."""
+    """The variables every template may use (plus step vars and `extra`).
+
+    The clinic's number is shown as the patient dials it (`service.phones`);
+    `clinic_24h` says whether the clinic answers that number day and night, the only
+    case in which a message may say "day or night".
+    """
     context: dict[str, object] = {
         "patient_first_name": patient_first_name,
         "clinic_name": clinic_name,
-        "clinic_phone": clinic_phone,
+        "clinic_phone": display_phone(clinic_phone, patient_phone=patient_phone),
+        "clinic_24h": clinic_24h,
         "emergency_phone": emergency_phone,
         "procedure_date": format_date(procedure_at_local.date(), language),
         "procedure_time": procedure_at_local.strftime("%H:%M"),

@@ -7,10 +7,10 @@ plans are expanded and messages rendered.
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import date, datetime, time
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, text
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, false, text
 from sqlmodel import Field, SQLModel
 
 from service.db.types import UTCDateTime, utcnow
@@ -44,6 +44,8 @@ class Clinic(SQLModel, table=True):
     email_from: str | None = Field(default=None, max_length=254)
     contact_phone: str = Field(max_length=32)  # shown to patients in every message
     emergency_phone: str = Field(default="911", max_length=32)
+    # The clinic answers `contact_phone` day and night: only then may messages say so.
+    phone_24h: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     # Routine messages never fall inside [quiet_start, quiet_end); safety reminders may use
     # the evening but never [night_start, night_end). Local to the patient's time zone.
     quiet_start: time = Field(default=time(20, 0))
@@ -115,6 +117,28 @@ class PlanVersion(SQLModel, table=True):
     definition: dict[str, Any] = Field(sa_type=JSON)
     templates: dict[str, str] = Field(sa_type=JSON)  # relative path -> template source
     created_at: datetime = _created()
+
+
+class PlanSignoff(SQLModel, table=True):
+    """A clinician's sign-off of one plan version, tied to its exact content (sha256).
+
+    Enrolment into a version nobody has signed off warns staff (or is refused, with
+    `REQUIRE_PLAN_SIGNOFF`). Recording one is also written to the audit log.
+    """
+
+    __tablename__ = "plan_signoffs"
+    __table_args__ = (Index("ix_plan_signoffs_plan", "plan_key", "plan_version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan_key: str = Field(max_length=64)
+    plan_version: int
+    sha256: str = Field(max_length=64)
+    signer_name: str = Field(max_length=200)
+    signer_role: str = Field(max_length=120)  # e.g. "Medical director, MD"
+    signed_on: date
+    note: str | None = Field(default=None, max_length=1000)
+    recorded_by: str = Field(max_length=120)  # "cli" or "user:3"
+    recorded_at: datetime = _created()
 
 
 class Enrollment(SQLModel, table=True):
@@ -353,6 +377,7 @@ __all__ = [
     "MessageEvent",
     "OnCallRecipient",
     "Patient",
+    "PlanSignoff",
     "PlanVersion",
     "User",
     "WorkerHeartbeat",

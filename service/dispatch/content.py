@@ -88,6 +88,7 @@ READ_COLUMNS: dict[Any, tuple[str, ...]] = {
         "name",
         "contact_phone",
         "emergency_phone",
+        "phone_24h",
         "quiet_start",
         "quiet_end",
         "night_start",
@@ -237,6 +238,8 @@ def _context(
         procedure_at_local=local,
         language=message.language or patient.language,
         extra=message.context,
+        patient_phone=patient.phone,
+        clinic_24h=clinic.phone_24h,
     )
 
 

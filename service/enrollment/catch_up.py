@@ -122,7 +122,7 @@ def _render(
         "days_since": (local_date(now, tz) - local_date(procedure_at, tz)).days,
         "skipped_count": skipped,
         "red_flags": list(flags.items) if flags else [],
-        "red_flags_summary": flags.summary if flags else "",
+        "red_flag_routes": flags.groups if flags else (),
     }
     context = message_context(
         patient_first_name=patient.first_name,
@@ -132,9 +132,16 @@ def _render(
         procedure_at_local=procedure_at.astimezone(tz),
         language=patient.language,
         extra=extra,
+        patient_phone=patient.phone,
+        clinic_24h=clinic.phone_24h,
     )
+    renderer = renderer or Renderer(DEFAULT_TEMPLATES_DIR)
     try:
-        return (renderer or Renderer(DEFAULT_TEMPLATES_DIR)).render_system(
+        # The plan's signs, each with its route (emergency number, call now, call today).
+        context["red_flags_summary"] = renderer.red_flags_summary(
+            plan=plan, language=patient.language, context=context
+        )
+        return renderer.render_system(
             name="catch_up", channel=channel, language=patient.language, context=context
         )
     except RenderError as exc:

@@ -1,9 +1,13 @@
 """`aftercare plans lint`: validate every plan and render every template it needs.
 
-Each problem is a Finding naming plan, step, template and line. Errors fail the lint
-(missing template, undefined variable, bad offset or window, unknown channel, duplicate
-step, SMS over the hard segment limit, no red-flag list or emergency line, no opt-out hint
-on the first SMS); warnings (SMS over 2 segments, characters forcing UCS-2) do not.
+Each problem is a Finding naming plan, step, channel, language, template and line.
+Errors fail the lint: missing template, undefined variable, bad offset or window, unknown
+channel, duplicate step, an SMS over 2 segments with the longest clinic name and number,
+no red-flag list or emergency line, and the clinical checks of `lint_content` (each sign
+with its route, safety steps carrying the signs, the same signs in every language, plain
+and neutral words) and `lint_timing` (no clock time on day 0, the opt-out hint on the
+first SMS sent and no "tonight" that arrives the next day, for any procedure time).
+Warnings (characters forcing UCS-2, a day-0 SMS above reading grade 8) do not fail it.
 """
 
 from __future__ import annotations
@@ -15,8 +19,10 @@ import yaml
 
 from service.domain import Channel
 from service.plans.catalog import plan_files
-from service.plans.lint_checks import OPT_OUT_WORDS, Finding, check_message, sample_context
+from service.plans.lint_checks import SAMPLE, Finding, check_message, sample_context
+from service.plans.lint_content import check_content, signs_in
 from service.plans.lint_system import lint_system
+from service.plans.lint_timing import check_timing
 from service.plans.loader import PlanDefinitionError, collect_templates, parse_plan, read_definition
 from service.plans.model import Plan, PlanError, Step, template_name
 from service.rendering import Rendered, Renderer, RenderError
@@ -52,9 +58,19 @@ def lint_plan_file(path: Path, templates_dir: Path, renderer: Renderer) -> list[
     if plan.key != key:
         findings.append(Finding("error", f"key {plan.key!r} must match the file name", key))
     findings += _check_timing(plan, _step_lines(path))
-    rendered = _render_all(plan, renderer, findings)
-    findings += _check_plan_content(plan, rendered)
+    findings += lint_plan(plan, renderer)
     findings += _orphans(plan, templates_dir / "messages")
+    return findings
+
+
+def lint_plan(plan: Plan, renderer: Renderer) -> list[Finding]:
+    """Render every message of a parsed plan and run the content and timing checks."""
+    findings: list[Finding] = []
+    rendered = _render_all(plan, renderer, findings)
+    for lang in plan.languages:
+        findings += _check_red_flags(plan, rendered, lang)
+    findings += check_content(plan, rendered, emergency_phone=SAMPLE["emergency_phone"])
+    findings += check_timing(plan, rendered)
     return findings
 
 
@@ -136,16 +152,8 @@ def _render_one(
     return result
 
 
-def _check_plan_content(plan: Plan, rendered: dict[Key, Rendered]) -> list[Finding]:
-    findings = []
-    for lang in plan.languages:
-        findings += _check_red_flags(plan, rendered, lang)
-        findings += _check_opt_out(plan, rendered, lang)
-    return findings
-
-
 def _check_red_flags(plan: Plan, rendered: dict[Key, Rendered], lang: str) -> list[Finding]:
-    """Some day-0 message must carry the plan's red flags (the summary or every item)."""
+    """The day-0 messages together name every warning sign of the plan."""
     wanted = [
         (step.key, channel, lang)
         for step in plan.steps
@@ -154,30 +162,12 @@ def _check_red_flags(plan: Plan, rendered: dict[Key, Rendered], lang: str) -> li
     ]
     if any(key not in rendered for key in wanted):
         return []  # a day-0 template failed or is missing: that error is already reported
-    flags = plan.red_flags.get(lang)
-    if flags is not None and any(
-        _has_red_flags(rendered[key].text, flags.items, flags.summary) for key in wanted
-    ):
+    named = {sign.key for key in wanted for sign in signs_in(plan, rendered[key].text, lang)}
+    missing = [item.key for item in plan.red_flag_items if item.key not in named]
+    if plan.red_flag_items and not missing:
         return []
-    msg = f"red-flag list missing: no day-0 message in {lang!r} carries the plan's red flags"
-    return [Finding("error", msg, plan.key)]
-
-
-def _has_red_flags(text: str, items: tuple[str, ...], summary: str) -> bool:
-    return summary in text or all(item in text for item in items)
-
-
-def _check_opt_out(plan: Plan, rendered: dict[Key, Rendered], lang: str) -> list[Finding]:
-    sms_steps = [s for s in plan.steps if Channel.SMS in s.channels]
-    if not sms_steps:
-        return []
-    first = min(sms_steps, key=lambda s: s.offset.nominal_days)
-    result = rendered.get((first.key, Channel.SMS, lang))
-    if result is None or all(word in result.text for word in OPT_OUT_WORDS):
-        return []
-    name = template_name(plan.key, first.key, Channel.SMS, lang)
-    msg = "first SMS of the plan lacks the opt-out hint (Reply STOP to opt out, HELP for help)"
-    return [Finding("error", msg, plan.key, first.key, name)]
+    msg = f"red-flag list missing: no day-0 message in {lang!r} names {missing or 'the signs'}"
+    return [Finding("error", msg, plan.key, language=lang)]
 
 
 def _orphans(plan: Plan, messages_dir: Path) -> list[Finding]:

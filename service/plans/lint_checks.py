@@ -7,19 +7,25 @@ from dataclasses import dataclass
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from service.domain import Channel
+from service.domain import CLINIC_NAME_MAX, Channel
+from service.phones import PHONE_DISPLAY_MAX
 from service.rendering import Rendered, message_context
 from service.sms import count_segments, non_gsm7_chars
 
-SMS_HARD_LIMIT = 4  # segments: beyond this a message is too costly and too long to read
-SMS_SOFT_LIMIT = 2
+SMS_HARD_LIMIT = 2  # segments: with the longest clinic name and number the service accepts
 OPT_OUT_WORDS = ("STOP", "HELP")
+# The worst case the service accepts: a clinic name of CLINIC_NAME_MAX characters and a
+# number whose international form is PHONE_DISPLAY_MAX long, shown to a patient abroad.
 SAMPLE = {
     "patient_first_name": "Alexandra",
-    "clinic_name": "Riverside Aesthetics",
-    "clinic_phone": "+15550100100",
+    "clinic_name": "Riverside Aesthetics & Laser Skin Clinic",
+    "clinic_phone": "+911861123456789",
     "emergency_phone": "911",
 }
+SAMPLE_PATIENT_PHONE = "+14155550123"
+SAMPLE_CLINIC_PHONE_SHOWN = "+91 1861 123 456 789"
+assert len(SAMPLE["clinic_name"]) == CLINIC_NAME_MAX
+assert len(SAMPLE_CLINIC_PHONE_SHOWN) == PHONE_DISPLAY_MAX
 SAMPLE_PROCEDURE_AT = datetime.datetime(2026, 3, 5, 10, 0, tzinfo=ZoneInfo("America/New_York"))
 
 
@@ -34,9 +40,13 @@ class Finding:
     step: str | None = None
     template: str | None = None
     line: int | None = None
+    channel: str | None = None
+    language: str | None = None
 
     def __str__(self) -> str:
         where = "/".join(part for part in (self.plan, self.step) if part) or "-"
+        if self.channel or self.language:
+            where += f" ({' '.join(p for p in (self.channel, self.language) if p)})"
         if self.template:
             where += f" [{self.template}{f':{self.line}' if self.line else ''}]"
         elif self.line:
@@ -46,7 +56,11 @@ class Finding:
 
 def sample_context(language: str, **extra: object) -> dict[str, object]:
     return message_context(
-        procedure_at_local=SAMPLE_PROCEDURE_AT, language=language, extra=extra, **SAMPLE
+        procedure_at_local=SAMPLE_PROCEDURE_AT,
+        language=language,
+        extra=extra,
+        patient_phone=SAMPLE_PATIENT_PHONE,
+        **SAMPLE,
     )
 
 
@@ -60,30 +74,37 @@ def check_message(
     clinic_phone: Severity = "error",
 ) -> list[Finding]:
     """Per-message checks: emergency line and clinic number; SMS length and encoding."""
+    where = {"channel": channel.value, "language": _language(template)}
     findings = []
     if SAMPLE["emergency_phone"] not in result.text:
         msg = "emergency line missing: the text never gives {{ emergency_phone }}"
-        findings.append(Finding("error", msg, plan, step, template))
-    if SAMPLE["clinic_phone"] not in result.text:
+        findings.append(Finding("error", msg, plan, step, template, **where))
+    if SAMPLE_CLINIC_PHONE_SHOWN not in result.text:
         msg = "clinic number missing: the text never gives {{ clinic_phone }}"
-        findings.append(Finding(clinic_phone, msg, plan, step, template))
+        findings.append(Finding(clinic_phone, msg, plan, step, template, **where))
     if channel is Channel.SMS:
         findings += check_sms(result.text, plan=plan, step=step, template=template)
     return findings
 
 
+def _language(template: str) -> str | None:
+    parts = template.rsplit("/", 1)[-1].split(".")
+    return parts[2] if len(parts) == 4 else None
+
+
 def check_sms(text: str, *, plan: str | None, step: str | None, template: str) -> list[Finding]:
     info = count_segments(text)
+    where = {"channel": "sms", "language": _language(template)}
     findings = []
     size = f"{info.units} {info.encoding} units"
     if info.segments > SMS_HARD_LIMIT:
-        msg = f"SMS is {info.segments} segments ({size}), the limit is {SMS_HARD_LIMIT}"
-        findings.append(Finding("error", msg, plan, step, template))
-    elif info.segments > SMS_SOFT_LIMIT:
-        msg = f"SMS is {info.segments} segments ({size}): keep to 2 if you can"
-        findings.append(Finding("warning", msg, plan, step, template))
+        msg = (
+            f"SMS is {info.segments} segments ({size}) with the longest clinic name and "
+            f"number the service accepts; the limit is {SMS_HARD_LIMIT}"
+        )
+        findings.append(Finding("error", msg, plan, step, template, **where))
     odd = non_gsm7_chars(text)
     if odd:
         msg = f"characters {''.join(odd)!r} force UCS-2 (70 characters a segment)"
-        findings.append(Finding("warning", msg, plan, step, template))
+        findings.append(Finding("warning", msg, plan, step, template, **where))
     return findings

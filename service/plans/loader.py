@@ -15,12 +15,17 @@ from typing import Any
 import yaml
 
 from service.domain import Channel, Priority
+from service.plans.red_flags import (
+    RedFlagItem,
+    language_view,
+    legacy_views,
+    parse_red_flags,
+)
 from service.plans.model import (
     CONDITIONS,
     Offset,
     Plan,
     PlanError,
-    RedFlags,
     Step,
     parse_duration,
     parse_offset,
@@ -33,7 +38,7 @@ CHANNEL_WORDS = {
 }
 STEP_FIELDS = frozenset(
     {"key", "title", "when", "valid_for", "channels", "fallback", "priority", "repeat"}
-    | {"condition", "expects_reply", "vars"}
+    | {"condition", "expects_reply", "vars", "red_flags"}
 )
 
 
@@ -86,14 +91,18 @@ def parse_plan(definition: Mapping[str, Any], templates: Mapping[str, str]) -> P
     errors: list[tuple[str | None, str]] = []
     header = _header(definition, errors)
     steps = _steps(definition.get("steps"), errors)
-    red_flags = _red_flags(definition.get("red_flags"), header["languages"], errors)
+    languages = header["languages"]
+    legacy = legacy_views(definition.get("red_flags"), languages)
+    items = () if legacy else parse_red_flags(definition.get("red_flags"), languages, errors)
+    _check_step_flags(steps, items, errors)
     if errors:
         raise PlanDefinitionError(key, errors)
     return Plan(
         steps=tuple(steps),
         templates=dict(templates),
         sha256=plan_sha256(definition, templates),
-        red_flags=red_flags,
+        red_flag_items=items,
+        red_flags=legacy or {lang: language_view(items, lang) for lang in languages},
         definition=dict(definition),
         **header,
     )
@@ -149,6 +158,7 @@ def parse_step(item: Any) -> Step:
         raise PlanError("key: must be a word such as 'day1_care'")
     channels, fallback = _channels(item.get("channels"), item.get("fallback"))
     every, until = _repeat(item.get("repeat"))
+    flags, why = _step_flags(item.get("red_flags"))
     return Step(
         key=key,
         offset=_field(item, "when", parse_offset),
@@ -162,6 +172,8 @@ def parse_step(item: Any) -> Step:
         expects_reply=bool(item.get("expects_reply", False)),
         vars=_vars(item.get("vars")),
         title=str(item.get("title") or key),
+        red_flags=flags,
+        red_flags_why=why,
     )
 
 
@@ -216,18 +228,25 @@ def _vars(raw: Any) -> dict[str, str]:
     return {str(k): str(v) for k, v in raw.items()}
 
 
-def _red_flags(
-    raw: Any, languages: tuple[str, ...], errors: list[tuple[str | None, str]]
-) -> dict[str, RedFlags]:
-    result: dict[str, RedFlags] = {}
-    for lang in languages:
-        entry = raw.get(lang) if isinstance(raw, dict) else None
-        items = entry.get("items") if isinstance(entry, dict) else None
-        summary = entry.get("summary") if isinstance(entry, dict) else None
-        if not isinstance(items, list) or not items or not isinstance(summary, str):
-            errors.append(
-                (None, f"red_flags.{lang}: the red-flag list (summary, items) is missing")
-            )
-            continue
-        result[lang] = RedFlags(summary=summary.strip(), items=tuple(str(i) for i in items))
-    return result
+def _step_flags(raw: Any) -> tuple[tuple[str, ...] | None, str]:
+    """`red_flags: {items: [vision, skin_colour], why: "..."}` on a step."""
+    if raw is None:
+        return None, ""
+    if not isinstance(raw, dict) or set(raw) != {"items", "why"}:
+        raise PlanError("red_flags: needs items (a list of warning-sign keys) and why")
+    items, why = raw["items"], raw["why"]
+    if not isinstance(items, list) or not items or not all(isinstance(i, str) for i in items):
+        raise PlanError("red_flags.items: a list of warning-sign keys")
+    if not isinstance(why, str) or not why.strip():
+        raise PlanError("red_flags.why: say why this step carries these signs and not the others")
+    return tuple(items), why.strip()
+
+
+def _check_step_flags(
+    steps: list[Step], items: tuple[RedFlagItem, ...], errors: list[tuple[str | None, str]]
+) -> None:
+    known = {item.key for item in items}
+    for step in steps:
+        unknown = [key for key in step.red_flags or () if key not in known]
+        if unknown and known:
+            errors.append((step.key, f"red_flags.items: unknown warning sign(s) {unknown}"))

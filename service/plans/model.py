@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from service.domain import Channel, Priority
+from service.plans.red_flags import RedFlagItem, RedFlags
 
 
 class PlanError(ValueError):
@@ -138,6 +139,10 @@ class Step:
     expects_reply: bool = False  # check-in
     vars: Mapping[str, str] = field(default_factory=dict)  # step-specific template values
     title: str = ""  # a line for staff (plans show, timeline)
+    # The warning signs this step's SMS must carry when not all of them (None: all, for
+    # safety steps), and why; a routine step may declare signs it must carry too.
+    red_flags: tuple[str, ...] | None = None
+    red_flags_why: str = ""
 
     def occurrences(self) -> list[Occurrence]:
         """This step's planned sends: the first, then every repeat up to `repeat_until`."""
@@ -168,14 +173,6 @@ class Occurrence:
 
 
 @dataclass(frozen=True)
-class RedFlags:
-    """The warning signs of one plan in one language: a full list and an SMS-sized line."""
-
-    summary: str
-    items: tuple[str, ...]
-
-
-@dataclass(frozen=True)
 class Plan:
     """A versioned programme of messages for one procedure, with its template sources."""
 
@@ -187,7 +184,8 @@ class Plan:
     steps: tuple[Step, ...]
     templates: Mapping[str, str]  # template name -> source (incl. partials used)
     sha256: str
-    red_flags: Mapping[str, RedFlags] = field(default_factory=dict)  # language -> flags
+    red_flag_items: tuple[RedFlagItem, ...] = ()  # each sign with its route
+    red_flags: Mapping[str, RedFlags] = field(default_factory=dict)  # language -> view
     definition: Mapping[str, object] = field(default_factory=dict)  # the source data
 
     def step(self, key: str) -> Step:
@@ -199,6 +197,12 @@ class Plan:
     def occurrences(self) -> list[Occurrence]:
         """Every planned send, repeats expanded, in plan order (step by step)."""
         return [occ for step in self.steps for occ in step.occurrences()]
+
+    def red_flag(self, key: str) -> RedFlagItem:
+        for item in self.red_flag_items:
+            if item.key == key:
+                return item
+        raise PlanError(f"plan {self.key!r} v{self.version} has no warning sign {key!r}")
 
 
 def template_name(plan_key: str, step_key: str, channel: Channel, language: str) -> str:

@@ -22,6 +22,7 @@ EXPECTED_TABLES = {
     "api_keys",
     "audit_log",
     "worker_heartbeats",
+    "plan_signoffs",
 }
 
 
