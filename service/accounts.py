@@ -13,6 +13,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, time
 
+import phonenumbers
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session, select
@@ -21,7 +22,8 @@ from service.audit import record_audit
 from service.config import validate_timezone
 from service.db.models import ApiKey, Clinic, OnCallRecipient, User
 from service.db.types import utcnow
-from service.domain import ActorType, Role
+from service.domain import CLINIC_NAME_MAX, EMERGENCY_PHONE_DIGITS, ActorType, Role
+from service.phones import PHONE_DISPLAY_MAX, international
 
 _hasher = PasswordHasher()
 KEY_PREFIX = "ac_"
@@ -64,9 +66,17 @@ def create_clinic(
     email_from: str | None = None,
     quiet_start: time | None = None,
     quiet_end: time | None = None,
+    phone_24h: bool = False,
 ) -> Clinic:
     if not name.strip():
         raise AccountError("name: must not be empty")
+    if len(name.strip()) > CLINIC_NAME_MAX:
+        raise AccountError(
+            f"name: at most {CLINIC_NAME_MAX} characters (every text names the clinic and "
+            "must fit two SMS segments)"
+        )
+    contact_phone = _clinic_phone(contact_phone, default_region)
+    _check_emergency(emergency_phone)
     try:
         validate_timezone(timezone)
     except ValueError as exc:
@@ -83,6 +93,7 @@ def create_clinic(
         default_region=default_region.upper(),
         sms_from=sms_from,
         email_from=email_from,
+        phone_24h=phone_24h,
     )
     if quiet_start is not None:
         clinic.quiet_start = quiet_start
@@ -99,6 +110,29 @@ def create_clinic(
         clinic_id=clinic.id,
     )
     return clinic
+
+
+def _clinic_phone(raw: str, region: str) -> str:
+    """The clinic's number, E.164; patients see it in their own format (service.phones)."""
+    try:
+        number = phonenumbers.parse(raw.strip(), region.upper())
+    except phonenumbers.NumberParseException:
+        raise AccountError(f"phone: {raw!r} is not a phone number") from None
+    if not phonenumbers.is_possible_number(number):
+        raise AccountError(f"phone: {raw!r} is not a possible phone number")
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    if len(international(e164)) > PHONE_DISPLAY_MAX:
+        raise AccountError(f"phone: {raw!r} is longer than any SMS is checked for")
+    return e164
+
+
+def _check_emergency(number: str) -> None:
+    low, high = EMERGENCY_PHONE_DIGITS
+    if not (number.isdigit() and low <= len(number) <= high):
+        raise AccountError(
+            f"emergency_phone: {number!r} must be the local emergency number, "
+            f"{low} to {high} digits (911, 112, 999, 000)"
+        )
 
 
 def add_oncall(

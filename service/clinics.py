@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 from service.audit import record_audit
 from service.config import validate_timezone
 from service.db.models import Clinic, OnCallRecipient
-from service.domain import ActorType
+from service.domain import CLINIC_NAME_MAX, EMERGENCY_PHONE_DIGITS, ActorType
 from service.patients import PatientError, normalise_phone
 
 
@@ -53,6 +53,7 @@ class ClinicChanges:
     night_end: time | None = None
     sender_rate_per_second: float | None = None
     alert_ack_minutes: int | None = None
+    phone_24h: bool | None = None  # the clinic answers contact_phone day and night
     oncall: list[OnCall] | None = None
 
 
@@ -104,6 +105,12 @@ def _checked(changes: ClinicChanges, *, region: str) -> dict[str, Any]:
     values = {name: value for name, value in values.items() if value is not None}
     if "name" in values and not values["name"].strip():
         raise ClinicError("name", "must not be empty")
+    if "name" in values and len(values["name"].strip()) > CLINIC_NAME_MAX:
+        raise ClinicError("name", f"at most {CLINIC_NAME_MAX} characters (every text names it)")
+    emergency = values.get("emergency_phone")
+    low, high = EMERGENCY_PHONE_DIGITS
+    if emergency is not None and not (emergency.isdigit() and low <= len(emergency) <= high):
+        raise ClinicError("emergency_phone", f"{emergency!r}: {low} to {high} digits (911, 112)")
     if "timezone" in values:
         try:
             validate_timezone(values["timezone"])

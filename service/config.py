@@ -92,6 +92,8 @@ class Settings(BaseSettings):
 
     # Enrolment.
     patient_daily_cap: int = Field(default=3, ge=1, le=50)
+    # Enrolment into a plan version no clinician has signed off: a warning, or refused.
+    require_plan_signoff: bool = False
     default_phone_region: str = "US"
 
     # Logging.

@@ -26,7 +26,13 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session
 
 from service.db.models import Clinic
-from service.enrollment import EnrolError, EnrolRequest, check_procedure_at, enrol_many
+from service.enrollment import (
+    EnrolError,
+    EnrolRequest,
+    check_procedure_at,
+    check_signoff,
+    enrol_many,
+)
 from service.patients import (
     CleanPatient,
     PatientError,
@@ -76,6 +82,7 @@ class ImportReport:
     patients_created: int = 0
     messages: int = 0
     errors: list[RowError] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # e.g. a plan nobody has signed off
 
 
 @dataclass(frozen=True)
@@ -177,6 +184,7 @@ class Importer:
     actor: str
     daily_cap: int = 3
     renderer: Renderer | None = None
+    require_signoff: bool = False
 
     def enrol_valid(self, batch: list[ValidRow], report: ImportReport) -> None:
         """The bulk path: patients in one executemany, then `enrol_many` per plan."""
@@ -184,13 +192,23 @@ class Importer:
         patients = ensure_patients(self.session, clinic=self.clinic, cleans=cleans, now=self.now)
         report.patients_created += len({id(p) for p, created in patients if created})
         by_plan: dict[str, list[EnrolRequest]] = {}
+        lines: dict[str, list[int]] = {}
         for row, (patient, _) in zip(batch, patients, strict=True):
             by_plan.setdefault(row.plan_key, []).append(EnrolRequest(patient, row.procedure_at))
+            lines.setdefault(row.plan_key, []).append(row.line)
         for plan_key, requests in by_plan.items():
+            plan = self.catalog.get(plan_key)
+            try:
+                warning = check_signoff(self.session, plan, required=self.require_signoff)
+            except EnrolError as exc:  # refused: every row of this plan says why
+                report.errors += [RowError(line, "plan", exc.message) for line in lines[plan_key]]
+                continue
+            if warning and warning not in report.warnings:
+                report.warnings.append(warning)
             results = enrol_many(
                 self.session,
                 clinic=self.clinic,
-                plan=self.catalog.get(plan_key),
+                plan=plan,
                 requests=requests,
                 now=self.now,
                 actor=self.actor,
@@ -216,9 +234,10 @@ def import_rows(
     daily_cap: int = 3,
     renderer: Renderer | None = None,
     progress: Callable[[int], None] | None = None,
+    require_signoff: bool = False,
 ) -> ImportReport:
     """Validate and enrol every row, in batches; bad rows are reported, not fatal."""
-    importer = Importer(session, clinic, catalog, now, actor, daily_cap, renderer)
+    importer = Importer(session, clinic, catalog, now, actor, daily_cap, renderer, require_signoff)
     report = ImportReport()
     batch: list[ValidRow] = []
     for line, row in rows:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-
 # The longest clinic name the service accepts: every SMS names the clinic, and the plan
 # linter proves each one fits two segments with a name this long.
 CLINIC_NAME_MAX = 40

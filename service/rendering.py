@@ -119,9 +119,7 @@ class Renderer:
             values.update(self._flag_values(env, flags, step, values))
         return self._render(env, name, channel, lang, values)
 
-    def red_flags_summary(
-        self, *, plan: Plan, language: str, context: Mapping[str, object]
-    ) -> str:
+    def red_flags_summary(self, *, plan: Plan, language: str, context: Mapping[str, object]) -> str:
         """The plan's SMS warning-sign sentences in `language` (for system messages such as
         the catch-up, which name the plan's signs outside any step)."""
         flags = plan.red_flags.get(language) or plan.red_flags.get(DEFAULT_LANGUAGE)

@@ -40,6 +40,9 @@ def create_clinic(
     email_from: str | None = typer.Option(None, help="From address for this clinic's emails"),
     quiet_start: str | None = typer.Option(None, help="Quiet hours start, HH:MM (default 20:00)"),
     quiet_end: str | None = typer.Option(None, help="Quiet hours end, HH:MM (default 08:00)"),
+    phone_24h: bool = typer.Option(
+        False, "--24h-line", help="The clinic answers its number day and night (texts may say so)"
+    ),
     oncall: list[str] = typer.Option([], help=ONCALL_HELP),
     as_json: bool = json_option(),
 ) -> None:
@@ -53,7 +56,7 @@ def create_clinic(
                 session, name=name, contact_phone=phone, timezone=timezone, slug=slug,
                 emergency_phone=emergency_phone, default_region=region, sms_from=sms_from,
                 email_from=email_from, quiet_start=_time(quiet_start, "quiet-start"),
-                quiet_end=_time(quiet_end, "quiet-end"),
+                quiet_end=_time(quiet_end, "quiet-end"), phone_24h=phone_24h,
             )  # fmt: skip
             for entry in oncall:
                 person = parse_oncall(entry, region=clinic.default_region)
@@ -65,7 +68,8 @@ def create_clinic(
             fail(f"--{exc.field.replace('_', '-')}: {exc.message}")
         emit(
             {"id": clinic.id, "slug": clinic.slug, "name": clinic.name,
-             "timezone": clinic.timezone},
+             "timezone": clinic.timezone, "phone": clinic.contact_phone,
+             "phone_24h": clinic.phone_24h},
             as_json=as_json,
         )  # fmt: skip
 
@@ -119,6 +123,9 @@ def update_clinic(
     sms_from: str | None = typer.Option(None, help="E.164 sender number for this clinic"),
     email_from: str | None = typer.Option(None, help="From address for this clinic's emails"),
     sender_rate: float | None = typer.Option(None, help="Messages per second the sender may take"),
+    phone_24h: bool | None = typer.Option(
+        None, "--24h-line/--no-24h-line", help="Whether the number is answered day and night"
+    ),
     oncall: list[str] = typer.Option([], help=ONCALL_HELP + "; replaces the whole list"),
     as_json: bool = json_option(),
 ) -> None:
@@ -137,7 +144,7 @@ def update_clinic(
                 name=name, contact_phone=phone, emergency_phone=emergency_phone,
                 timezone=timezone, sms_from=sms_from, email_from=email_from, **times,
                 sender_rate_per_second=sender_rate, alert_ack_minutes=ack_minutes,
-                oncall=people or None,
+                phone_24h=phone_24h, oncall=people or None,
             )  # fmt: skip
             changed = apply(session, found, changes, actor=ACTOR)
         except ClinicError as exc:
@@ -147,7 +154,7 @@ def update_clinic(
 
 
 # Setting names as the options that set them are called.
-_OPTION = {"contact_phone": "phone", "alert_ack_minutes": "ack_minutes",
+_OPTION = {"contact_phone": "phone", "alert_ack_minutes": "ack_minutes", "phone_24h": "24h-line",
            "sender_rate_per_second": "sender_rate"}  # fmt: skip
 
 
@@ -167,7 +174,7 @@ def _details(session: Session, clinic: Clinic) -> dict[str, Any]:
     return {
         "id": clinic.id, "slug": clinic.slug, "name": clinic.name, "timezone": clinic.timezone,
         "contact_phone": clinic.contact_phone, "emergency_phone": clinic.emergency_phone,
-        "sms_from": clinic.sms_from, "email_from": clinic.email_from,
+        "phone_24h": clinic.phone_24h, "sms_from": clinic.sms_from, "email_from": clinic.email_from,
         "quiet_hours": f"{clinic.quiet_start:{hhmm}}-{clinic.quiet_end:{hhmm}}",
         "night_window": f"{clinic.night_start:{hhmm}}-{clinic.night_end:{hhmm}}",
         "ack_minutes": clinic.alert_ack_minutes, "sender_rate": clinic.sender_rate_per_second,

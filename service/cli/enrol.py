@@ -96,11 +96,14 @@ def enrol_command(
                 daily_cap=config.patient_daily_cap,
                 renderer=Renderer(config.templates_dir),
                 reason=reason,
+                require_signoff=config.require_plan_signoff,
             )
         except UnknownPlan as exc:
             fail(f"--plan: {exc}")
         except (PatientError, EnrolError) as exc:
             fail(f"--{_option(exc.field)}: {exc.message}")
+        for warning in result.warnings:
+            typer.secho(f"warning: {warning}", err=True, fg=typer.colors.YELLOW)
         emit(
             {
                 "enrollment_id": result.enrollment.id,
@@ -165,9 +168,12 @@ def import_command(
                     daily_cap=config.patient_daily_cap,
                     renderer=Renderer(config.templates_dir),
                     progress=lambda n: bar.advance(task, n),
+                    require_signoff=config.require_plan_signoff,
                 )
             except csv_import.CsvFormatError as exc:
                 fail(f"{file.name}: {exc}")
+    for warning in report.warnings:
+        typer.secho(f"warning: {warning}", err=True, fg=typer.colors.YELLOW)
     for error in report.errors:
         typer.secho(f"{file.name}: {error}", err=True, fg=typer.colors.RED)
     summary = {

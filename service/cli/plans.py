@@ -1,21 +1,21 @@
-"""`aftercare plans lint [PATH]` and `aftercare plans show KEY` (DESIGN §4, contract)."""
+"""`aftercare plans lint|show|export|signoff` (DESIGN §4, contract)."""
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 
-from service.cli.common import command_group, fail, settings
+from service.cli.common import command_group, db_session, fail, settings
 from service.domain import Channel
 
 if TYPE_CHECKING:
     from service.plans.timeline import TimelineRow
 
-app = command_group("Aftercare plans: validate and preview.")
+app = command_group("Aftercare plans: validate, preview, export for review, sign off.")
 
 
 @app.command("lint")
@@ -49,10 +49,10 @@ def show(
 ) -> None:
     """Print a plan's concrete timeline with the rendered SMS text."""
     from service.plans.catalog import load_catalog
-    from service.plans.lint_checks import SAMPLE
+    from service.plans.export import show_context
     from service.plans.model import PlanError
     from service.plans.timeline import simulate
-    from service.rendering import Renderer, RenderError, message_context
+    from service.rendering import Renderer, RenderError
     from service.scheduling import QuietHours
 
     # The clinic defaults (service.db.models.Clinic): routine 20:00-08:00, safety 21:00-08:00.
@@ -62,9 +62,7 @@ def show(
     templates_dir = settings().templates_dir
     try:
         plan = load_catalog(templates_dir).get(key)
-        context = message_context(
-            procedure_at_local=at.astimezone(zone), language=lang, extra=None, **SAMPLE
-        )
+        context = show_context(lang, at.astimezone(zone))
         rows = simulate(
             plan, procedure_at=at, tz=zone, quiet=quiet, night=night,
             renderer=Renderer(templates_dir), context=context, language=lang,
@@ -120,3 +118,77 @@ def _format_row(row: TimelineRow, zone: ZoneInfo, procedure_at: datetime) -> str
 def _span(delta: timedelta) -> str:
     hours = int(delta.total_seconds() // 3600)
     return f"{hours // 24}d" if hours % 24 == 0 else f"{hours}h"
+
+
+@app.command("export")
+def export(
+    key: str = typer.Argument(..., help="Plan key, e.g. dermal_filler"),
+    fmt: str = typer.Option("html", "--format", help="Only html for now"),
+    version: int | None = typer.Option(None, help="A pinned version (default: the current file)"),
+    output: Path | None = typer.Option(None, "--output", "-o", help="File (default: stdout)"),
+) -> None:
+    """Render a plan version as the document a clinician reviews and signs off."""
+    from service.plans import signoffs
+    from service.plans.export import export_html
+    from service.plans.model import PlanError
+    from service.rendering import Renderer
+
+    if fmt != "html":
+        fail(f"--format: {fmt!r} is not supported (use html)")
+    templates_dir = settings().templates_dir
+    with db_session() as session:
+        try:
+            plan = signoffs.plan_version(session, templates_dir, key, version)
+        except PlanError as exc:
+            fail(str(exc))
+        lines = signoffs.signoff_lines(session, plan)
+    html = export_html(
+        plan, templates_dir=templates_dir, renderer=Renderer(templates_dir), signoffs=lines
+    )
+    if output is None:
+        typer.echo(html)
+    else:
+        output.write_text(html, encoding="utf-8")
+        typer.echo(f"wrote {output} ({plan.key} v{plan.version})", err=True)
+
+
+@app.command("signoff")
+def signoff(
+    key: str = typer.Argument(..., help="Plan key, e.g. dermal_filler"),
+    version: int = typer.Option(..., help="The plan version signed off"),
+    name: str = typer.Option(..., help="The clinician's name"),
+    role: str = typer.Option(..., help="The clinician's role, e.g. 'Medical director, MD'"),
+    signed_on: str | None = typer.Option(None, "--date", help="YYYY-MM-DD (default: today)"),
+    note: str | None = typer.Option(None, help="Anything the clinician adds"),
+) -> None:
+    """Record a clinician's sign-off of a plan version (written to the audit log)."""
+    from service.plans import signoffs
+    from service.plans.model import PlanError
+
+    templates_dir = settings().templates_dir
+    with db_session() as session:
+        try:
+            row = signoffs.record_signoff(
+                session,
+                templates_dir=templates_dir,
+                key=key,
+                version=version,
+                signer_name=name,
+                signer_role=role,
+                signed_on=_date(signed_on),
+                note=note,
+                actor="cli",
+            )
+        except (PlanError, signoffs.SignoffError) as exc:
+            fail(str(exc))
+        typer.echo(f"signed off: {row.plan_key} v{row.plan_version} by {row.signer_name} "
+                   f"({row.signer_role}) on {row.signed_on}")  # fmt: skip
+
+
+def _date(text: str | None) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        fail(f"--date: {text!r} is not a date such as 2026-03-05")

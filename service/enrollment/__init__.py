@@ -10,6 +10,7 @@ from service.enrollment.core import (
     EnrolRequest,
     EnrolResult,
     check_procedure_at,
+    check_signoff,
     enrol,
     enrol_many,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "cancel",
     "cancel_pending_sms",
     "check_procedure_at",
+    "check_signoff",
     "enrol",
     "enrol_many",
     "pause",

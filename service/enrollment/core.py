@@ -11,7 +11,7 @@ all-or-nothing.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import insert
@@ -26,6 +26,7 @@ from service.enrollment.planning import Pending, compute, recipient_for
 from service.enrollment.rows import table
 from service.enrollment.schedule import PatientLike
 from service.plans.model import Plan
+from service.plans.signoffs import unsigned_warning
 from service.plans.store import pin_plan
 from service.rendering import Renderer
 
@@ -58,6 +59,7 @@ class EnrolResult:
     messages: int = 0
     skipped: int = 0
     catch_up_id: int | None = None
+    warnings: list[str] = field(default_factory=list)  # for staff, e.g. an unsigned plan
 
 
 @dataclass(frozen=True)
@@ -95,16 +97,30 @@ def enrol(
     daily_cap: int = 3,
     renderer: Renderer | None = None,
     reason: str | None = None,
+    require_signoff: bool = False,
 ) -> EnrolResult:
     """Enrol one patient: the existing enrolment (created=False) or a new one with its rows."""
     procedure_at = check_procedure_at(procedure_at, now=now)
+    warning = check_signoff(session, plan, required=require_signoff)
     request = EnrolRequest(patient=patient, procedure_at=procedure_at)
     batch = _Batch(session, clinic, plan, now, actor, daily_cap, renderer, reason)
     pin_plan(session, plan)
     done = _enrol_round(batch, [request])[0]
     enrollment = session.get(Enrollment, done.enrollment_id)
     assert enrollment is not None  # just inserted or found
-    return EnrolResult(enrollment, done.created, done.messages, done.skipped, done.catch_up_id)
+    return EnrolResult(
+        enrollment, done.created, done.messages, done.skipped, done.catch_up_id,
+        warnings=[warning] if warning else [],
+    )  # fmt: skip
+
+
+def check_signoff(session: Session, plan: Plan, *, required: bool) -> str | None:
+    """The staff warning for a plan version nobody has signed off; an EnrolError instead
+    when sign-off is required (REQUIRE_PLAN_SIGNOFF)."""
+    warning = unsigned_warning(session, plan)
+    if warning is not None and required:
+        raise EnrolError("plan", f"{warning} (this service requires a sign-off)")
+    return warning
 
 
 def enrol_many(
@@ -118,12 +134,16 @@ def enrol_many(
     daily_cap: int = 3,
     renderer: Renderer | None = None,
     reason: str | None = None,
+    require_signoff: bool = False,
 ) -> list[BulkResult]:
     """Enrol every request in `plan`; results in request order (existing ones: created=False).
 
     A patient enrolled twice in one batch (two procedures) is handled in a second round
-    so the limits see the first enrolment's rows.
+    so the limits see the first enrolment's rows. An unsigned plan is refused when
+    `require_signoff` (callers show `check_signoff`'s warning otherwise).
     """
+    if require_signoff:
+        check_signoff(session, plan, required=True)
     pin_plan(session, plan)
     batch = _Batch(session, clinic, plan, now, actor, daily_cap, renderer, reason)
     results: dict[int, BulkResult] = {}

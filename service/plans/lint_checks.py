@@ -16,7 +16,7 @@ SMS_HARD_LIMIT = 2  # segments: with the longest clinic name and number the serv
 OPT_OUT_WORDS = ("STOP", "HELP")
 # The worst case the service accepts: a clinic name of CLINIC_NAME_MAX characters and a
 # number whose international form is PHONE_DISPLAY_MAX long, shown to a patient abroad.
-SAMPLE = {
+SAMPLE: dict[str, str] = {
     "patient_first_name": "Alexandra",
     "clinic_name": "Riverside Aesthetics & Laser Skin Clinic",
     "clinic_phone": "+911861123456789",
@@ -56,11 +56,14 @@ class Finding:
 
 def sample_context(language: str, **extra: object) -> dict[str, object]:
     return message_context(
+        patient_first_name=SAMPLE["patient_first_name"],
+        clinic_name=SAMPLE["clinic_name"],
+        clinic_phone=SAMPLE["clinic_phone"],
+        emergency_phone=SAMPLE["emergency_phone"],
         procedure_at_local=SAMPLE_PROCEDURE_AT,
         language=language,
         extra=extra,
         patient_phone=SAMPLE_PATIENT_PHONE,
-        **SAMPLE,
     )
 
 
@@ -74,14 +77,14 @@ def check_message(
     clinic_phone: Severity = "error",
 ) -> list[Finding]:
     """Per-message checks: emergency line and clinic number; SMS length and encoding."""
-    where = {"channel": channel.value, "language": _language(template)}
+    where = (channel.value, _language(template))
     findings = []
     if SAMPLE["emergency_phone"] not in result.text:
         msg = "emergency line missing: the text never gives {{ emergency_phone }}"
-        findings.append(Finding("error", msg, plan, step, template, **where))
+        findings.append(Finding("error", msg, plan, step, template, None, *where))
     if SAMPLE_CLINIC_PHONE_SHOWN not in result.text:
         msg = "clinic number missing: the text never gives {{ clinic_phone }}"
-        findings.append(Finding(clinic_phone, msg, plan, step, template, **where))
+        findings.append(Finding(clinic_phone, msg, plan, step, template, None, *where))
     if channel is Channel.SMS:
         findings += check_sms(result.text, plan=plan, step=step, template=template)
     return findings
@@ -94,7 +97,7 @@ def _language(template: str) -> str | None:
 
 def check_sms(text: str, *, plan: str | None, step: str | None, template: str) -> list[Finding]:
     info = count_segments(text)
-    where = {"channel": "sms", "language": _language(template)}
+    where = ("sms", _language(template))
     findings = []
     size = f"{info.units} {info.encoding} units"
     if info.segments > SMS_HARD_LIMIT:
@@ -102,9 +105,9 @@ def check_sms(text: str, *, plan: str | None, step: str | None, template: str) -
             f"SMS is {info.segments} segments ({size}) with the longest clinic name and "
             f"number the service accepts; the limit is {SMS_HARD_LIMIT}"
         )
-        findings.append(Finding("error", msg, plan, step, template, **where))
+        findings.append(Finding("error", msg, plan, step, template, None, *where))
     odd = non_gsm7_chars(text)
     if odd:
         msg = f"characters {''.join(odd)!r} force UCS-2 (70 characters a segment)"
-        findings.append(Finding("warning", msg, plan, step, template, **where))
+        findings.append(Finding("warning", msg, plan, step, template, None, *where))
     return findings

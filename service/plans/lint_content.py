@@ -65,7 +65,10 @@ def _check_routes(plan: Plan, key: Key, text: str, emergency_phone: str) -> list
         routes = sorted({sign.route for sign in signs})
         if len(routes) > 1:
             named = ", ".join(f"{s.key} ({s.route})" for s in signs)
-            msg = f"one sentence mixes routes ({named}): give each route its own sentence: {unit.text!r}"
+            msg = (
+                f"one sentence mixes routes ({named}): give each route its own sentence: "
+                f"{unit.text!r}"
+            )
             findings.append(_finding(plan, key, msg))
         elif routes and not _gives_route(Route(routes[0]), unit, lang, emergency_phone):
             sign = signs[0]

@@ -15,12 +15,6 @@ from typing import Any
 import yaml
 
 from service.domain import Channel, Priority
-from service.plans.red_flags import (
-    RedFlagItem,
-    language_view,
-    legacy_views,
-    parse_red_flags,
-)
 from service.plans.model import (
     CONDITIONS,
     Offset,
@@ -29,6 +23,12 @@ from service.plans.model import (
     Step,
     parse_duration,
     parse_offset,
+)
+from service.plans.red_flags import (
+    RedFlagItem,
+    language_view,
+    legacy_views,
+    parse_red_flags,
 )
 
 CHANNEL_WORDS = {

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from functools import lru_cache
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 
@@ -118,7 +118,7 @@ def _term(term: str) -> re.Pattern[str]:
 
 
 def join_list(forms: Sequence[str], language: str) -> str:
-    """"a", "b or c", "d" -> "a; b or c; or d": semicolons, because a short form may
+    """ "a", "b or c", "d" -> "a; b or c; or d": semicolons, because a short form may
     hold its own "or" (in the language's word for "or")."""
     if len(forms) <= 1:
         return "".join(forms)
@@ -132,7 +132,9 @@ def language_view(items: Sequence[RedFlagItem], language: str) -> RedFlags:
     return _view(language, rows, forms)
 
 
-def _view(language: str, rows: Sequence[tuple[str, str, str]], forms: Mapping[str, str]) -> RedFlags:
+def _view(
+    language: str, rows: Sequence[tuple[str, str, str]], forms: Mapping[str, str]
+) -> RedFlags:
     groups = []
     for route in ROUTE_ORDER:
         mine = [(key, text) for r, key, text in rows if r == route]
@@ -197,7 +199,7 @@ def _item(entry: Any, languages: Sequence[str]) -> RedFlagItem:
     if not isinstance(key, str) or not key.replace("_", "").isalnum():
         raise ValueError("key: must be a word such as 'vision_change'")
     try:
-        route = Route(entry.get("route"))
+        route = Route(str(entry.get("route")))
     except ValueError:
         choices = ", ".join(r.value for r in ROUTE_ORDER)
         raise ValueError(f"{key}: route {entry.get('route')!r} must be one of {choices}") from None

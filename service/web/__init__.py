@@ -18,6 +18,7 @@ from service.web import (
     views_import,
     views_ops,
     views_patients,
+    views_plans,
     views_record,
     views_simulate,
 )
@@ -30,6 +31,7 @@ _PAGES = (
     views_enrollments,
     views_import,
     views_record,
+    views_plans,
     views_alerts,
     views_ops,
     views_charts,

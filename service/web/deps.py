@@ -53,7 +53,7 @@ def nav_for(role: Role | None) -> tuple[NavItem, ...]:
     if role == Role.OPERATOR:
         return _OPS_NAV
     if role == Role.ADMIN:
-        return _STAFF_NAV + _OPS_NAV
+        return _STAFF_NAV + _OPS_NAV + (NavItem("/app/plans", "Plans"),)
     return ()
 
 
@@ -164,6 +164,7 @@ def _require(*roles: Role) -> Callable[[Viewer], Viewer]:
 ViewerDep = Annotated[Viewer, Depends(get_viewer)]
 StaffDep = Annotated[Viewer, Depends(_require(Role.STAFF, Role.ADMIN))]
 OpsDep = Annotated[Viewer, Depends(_require(Role.OPERATOR, Role.ADMIN))]
+AdminDep = Annotated[Viewer, Depends(_require(Role.ADMIN))]
 
 
 async def check_csrf(request: Request, settings: SettingsDep) -> None:
@@ -201,4 +202,5 @@ NOTICES = {
     "resolved": "Alert resolved.",
     "loggedout": "You are signed out.",
     "simulated": "Reply simulated: it came in through the SMS webhook like a real text.",
+    "signedoff": "Sign-off recorded (and written to the audit log).",
 }

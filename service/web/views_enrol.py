@@ -25,6 +25,7 @@ from service.domain import ActorType
 from service.patients import CleanPatient, PatientError, PatientInput, clean_patient, find_or_create
 from service.plans.catalog import PlanCatalog
 from service.plans.model import Plan, PlanError, UnknownPlan
+from service.plans.signoffs import unsigned_warning
 from service.rendering import Renderer
 from service.web.deps import CsrfDep, StaffDep, Viewer, WebRoute, page
 from service.web.forms import FormData, FormDep
@@ -60,6 +61,7 @@ def _form_page(
         viewer,
         form=form,
         plans=catalog.all(),
+        unsigned=[p for p in catalog.all() if unsigned_warning(session, p)],
         clinics=clinic_choices(session, viewer),
         languages=LANGUAGES,
         status_code=422 if form.errors else 200,
@@ -175,6 +177,7 @@ def _enrol(
         actor=viewer.principal.label,
         daily_cap=settings.patient_daily_cap,
         renderer=renderer,
+        require_signoff=settings.require_plan_signoff,
     )
 
 

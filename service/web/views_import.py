@@ -73,6 +73,7 @@ def import_upload(
             default_plan=form.get("plan") or None,
             daily_cap=settings.patient_daily_cap,
             renderer=renderer,
+            require_signoff=settings.require_plan_signoff,
         )
     except csv_import.CsvFormatError as exc:
         form.error("file", f"This file cannot be imported: {exc}")

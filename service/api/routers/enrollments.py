@@ -86,6 +86,8 @@ class EnrollmentPublic(BaseModel):
     created_at: datetime
     updated_at: datetime
     messages: list[MessagePublic]
+    # For staff, e.g. "plan 'botox' v2 has not been signed off by a clinician".
+    warnings: list[str] = []
 
 
 def _public(session: Session, enrollment: Enrollment) -> EnrollmentPublic:
@@ -172,6 +174,7 @@ def create_enrollment(
             daily_cap=settings.patient_daily_cap,
             renderer=renderer,
             reason=body.reason,
+            require_signoff=settings.require_plan_signoff,
         )
         result = _once(session, enrol)
     except EnrolError as exc:
@@ -181,7 +184,9 @@ def create_enrollment(
     if not result.created:
         response.status_code = status.HTTP_200_OK
     session.flush()
-    return _public(session, result.enrollment)
+    public = _public(session, result.enrollment)
+    public.warnings = result.warnings
+    return public
 
 
 @router.get("/{enrollment_id}", response_model=EnrollmentPublic)
