@@ -249,7 +249,11 @@ def test_a_red_flag_without_a_known_route_is_an_error(plan_dir: Path) -> None:
 
 def test_a_message_without_the_emergency_line_is_an_error(plan_dir: Path) -> None:
     edit(plan_dir / "messages/demo/day1.email.en.j2", "Emergency: {{ emergency_phone }}. ", "")
-    edit(plan_dir / "messages/demo/day1.email.en.j2", '{% include "_partials/red_flags.email.en.j2" %}', "")
+    edit(
+        plan_dir / "messages/demo/day1.email.en.j2",
+        '{% include "_partials/red_flags.email.en.j2" %}',
+        "",
+    )
     error = only_error(plan_dir)
     assert error.template == "demo/day1.email.en.j2"
     assert "emergency line missing" in error.message
@@ -257,7 +261,11 @@ def test_a_message_without_the_emergency_line_is_an_error(plan_dir: Path) -> Non
 
 def test_a_message_without_the_clinic_number_is_an_error(plan_dir: Path) -> None:
     edit(plan_dir / "messages/demo/day1.email.en.j2", "Clinic: {{ clinic_phone }}.", "")
-    edit(plan_dir / "messages/demo/day1.email.en.j2", '{% include "_partials/red_flags.email.en.j2" %}', "")
+    edit(
+        plan_dir / "messages/demo/day1.email.en.j2",
+        '{% include "_partials/red_flags.email.en.j2" %}',
+        "",
+    )
     assert "clinic number missing" in only_error(plan_dir).message
 
 
@@ -333,7 +341,9 @@ def test_a_sign_named_in_english_must_be_named_in_spanish(plan_dir: Path) -> Non
     found = [f for f in errors(plan_dir) if "does not" in f.message]
     assert len(found) == 1
     assert (found[0].step, found[0].language) == ("day0", "es")
-    assert "the 'en' text names warning sign(s) ['fever']; the 'es' text does not" in found[0].message
+    assert (
+        "the 'en' text names warning sign(s) ['fever']; the 'es' text does not" in found[0].message
+    )
 
 
 def test_a_language_without_its_templates_is_an_error(plan_dir: Path) -> None:
@@ -361,7 +371,9 @@ def test_jargon_in_an_sms_is_an_error_unless_explained(plan_dir: Path) -> None:
 
 
 def test_day_or_night_needs_a_clinic_with_a_24_hour_line(plan_dir: Path) -> None:
-    email = EMAIL.replace("Clinic: {{ clinic_phone }}.", "Clinic: {{ clinic_phone }}, day or night.")
+    email = EMAIL.replace(
+        "Clinic: {{ clinic_phone }}.", "Clinic: {{ clinic_phone }}, day or night."
+    )
     (plan_dir / "messages/demo/day1.email.en.j2").write_text(email)
     assert "says 'day or night'" in only_error(plan_dir).message
     email = EMAIL.replace(
@@ -383,7 +395,9 @@ def test_the_first_sms_actually_sent_must_carry_the_opt_out_hint(plan_dir: Path)
     # evening, so after an 18:00 procedure it is the first one the patient gets.
     edit(plan_dir / "plans/demo.yaml", "    priority: safety\n", "")
     check = "  - key: check\n    when: 2h 30min\n    valid_for: 4h\n    channels: sms\n"
-    edit(plan_dir / "plans/demo.yaml", "  - key: day1", check + "    priority: safety\n  - key: day1")
+    edit(
+        plan_dir / "plans/demo.yaml", "  - key: day1", check + "    priority: safety\n  - key: day1"
+    )
     text = "{{ clinic_name }}: {{ red_flags_summary }}"
     (plan_dir / "messages/demo/check.sms.en.j2").write_text(text)
     error = only_error(plan_dir)

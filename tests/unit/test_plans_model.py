@@ -117,7 +117,7 @@ def test_parse_plan_lists_every_problem_with_its_step() -> None:
     errors = info.value.errors
     assert ("a", "duplicate step key (each step key must be unique)") in errors
     assert any(step == "b" and "when" in msg for step, msg in errors)
-    assert any(step is None and "red_flags.en" in msg for step, msg in errors)
+    assert any(step is None and msg.startswith("red_flags:") for step, msg in errors)
 
 
 def test_the_catalog_ships_the_six_contract_plans_in_english_and_spanish() -> None:
@@ -155,16 +155,31 @@ def test_occurrences_expand_repeats_in_plan_order() -> None:
     assert keys.count("red_flag_reminder") == 4  # days 4, 7, 10 and 13
 
 
-def test_filler_treats_vascular_occlusion_signs_as_call_now_in_both_languages() -> None:
+def test_filler_routes_skin_colour_to_the_clinic_now_and_vision_to_the_emergency_number() -> None:
     plan = load_catalog(DEFAULT_TEMPLATES_DIR).get("dermal_filler")
-    english = " ".join(plan.red_flags["en"].items).lower()
-    for sign in ["white", "blanching", "dusky", "blue", "mottled", "severe pain", "vision"]:
-        assert sign in english
-    spanish = " ".join(plan.red_flags["es"].items).lower()
-    for sign in ["blanca", "azulada", "moteada", "dolor fuerte", "vista"]:
-        assert sign in spanish
-    sms = plan.templates["dermal_filler/day0_expect.sms.en.j2"]
-    assert "call us NOW" in sms and plan.step("day0_expect").priority is Priority.SAFETY
+    assert plan.red_flag("skin_colour").route == "clinic_now"
+    assert plan.red_flag("vision").route == "emergency"
+    english = plan.red_flag("skin_colour").texts["en"].text.lower()
+    for words in ["turns pale or white", "blue", "blotchy like lace"]:
+        assert words in english  # plain words, not "dusky" or "mottled"
+    keys = {item.key for item in plan.red_flag_items}
+    assert {"stroke", "allergy", "skin_cold", "blisters", "infection"} <= keys
+    assert "numbing medicine" in plan.red_flag("pain").texts["en"].text
+    assert plan.step("day0_expect").priority is Priority.SAFETY
+
+
+def test_a_plan_pinned_before_routes_existed_still_loads_and_renders_its_summary() -> None:
+    definition = {
+        "key": "old",
+        "version": 1,
+        "languages": ["en"],
+        "red_flags": {"en": {"summary": "pus or fever", "items": ["Pus", "A fever"]}},
+        "steps": [_step(key="a")],
+    }
+    plan = parse_plan(definition, {})
+    assert plan.red_flags["en"].legacy_summary == "pus or fever"
+    assert plan.red_flags["en"].items == ("Pus", "A fever")
+    assert plan.red_flag_items == ()
 
 
 def test_nerve_plans_say_tingling_is_normal_in_week_two() -> None:

@@ -56,7 +56,7 @@ def test_the_cli_prints_local_and_utc_times_channel_priority_validity_and_text()
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     out = result.output
-    assert "Dermal filler aftercare (dermal_filler v1" in out
+    assert "Dermal filler aftercare (dermal_filler v2" in out
     assert "Thu 2026-03-05 12:00 EST  (2026-03-05 17:00Z)  sms   day0_expect" in out
     assert "[safety, valid 12h]" in out
     assert "Reply STOP to opt out, HELP for help." in out
@@ -68,7 +68,7 @@ def test_the_cli_shows_spanish_text() -> None:
             "--lang", "es"]  # fmt: skip
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
-    assert "Responda STOP para no recibir mas, HELP para ayuda." in result.output
+    assert "Responda STOP para salir, HELP para ayuda." in result.output
 
 
 def test_the_cli_rejects_an_unknown_plan_zone_or_date() -> None:

@@ -61,10 +61,10 @@ def test_an_email_has_subject_text_and_html_parts(renderer, surgery) -> None:
         plan=surgery, step_key="day0_expect", channel=Channel.EMAIL, language="es",
         context=context("es"),
     )  # fmt: skip
-    assert out.subject == "Sus cuidados después de la cirugía: qué esperar esta noche"
+    assert out.subject == "Sus cuidados después de la cirugía: qué esperar los primeros días"
     assert out.text.startswith("Hola Alexandra,")
     assert "5 de marzo" in out.text
-    assert "<li>Fiebre de 38 C o más, o escalofríos</li>" in (out.html or "")
+    assert "<li>Fiebre de 38 C (100.4 F) o más, o escalofríos</li>" in (out.html or "")
     assert out.segments is None
 
 
@@ -159,3 +159,26 @@ def test_paragraphs_turn_dash_lines_into_bullets() -> None:
         {"bullets": ["one", "two"]},
         {"lines": ["Bye"]},
     ]
+
+
+def test_day_or_night_is_said_only_for_a_clinic_with_a_24_hour_line(renderer, surgery) -> None:
+    def email(**extra: object) -> str:
+        return renderer.render_step(
+            plan=surgery, step_key="day1_care", channel=Channel.EMAIL, language="en",
+            context=context(**extra),
+        ).text  # fmt: skip
+
+    assert "day or night" not in email()
+    assert "day or night" in email(clinic_24h=True)
+
+
+def test_the_sms_summary_gives_each_sign_its_route(renderer) -> None:
+
+    botox = load_catalog(DEFAULT_TEMPLATES_DIR).get("botox")
+    text = renderer.render_step(
+        plan=botox, step_key="red_flag_reminder", channel=Channel.SMS, language="en",
+        context=context(),
+    ).text  # fmt: skip
+    assert "Call 911 now for trouble breathing, swallowing or speaking" in text
+    assert "Call us today for a drooping eyelid or brow." in text
+    assert "Call us for" not in text
