@@ -28,7 +28,8 @@ def _enrol(url: str, **env: str) -> object:
                 os.environ[k] = v
 
 
-def test_export_shows_every_message_sign_route_and_triage_and_no_signoff_yet(db_url, tmp_path):  # noqa: F811
+def test_export_signoff_and_enrolment_into_an_unsigned_plan(db_url, tmp_path):  # noqa: F811
+    """One clinic database through the whole story (each CLI call is a process)."""
     out = tmp_path / "botox.html"
     done = aftercare(
         "plans", "export", "botox", "--format", "html", "-o", str(out), database_url=db_url
@@ -42,13 +43,21 @@ def test_export_shows_every_message_sign_route_and_triage_and_no_signoff_yet(db_
     assert "Llame ya al 911 si nota dificultad para respirar" in html  # Spanish SMS too
     assert html.count("<tr>") > 30
 
+    bad = aftercare("plans", "export", "botox", "--format", "pdf", database_url=db_url)
+    assert bad.returncode == 1 and "--format: 'pdf' is not supported" in bad.stderr
 
-def test_an_unsupported_format_is_refused(db_url):  # noqa: F811
-    done = aftercare("plans", "export", "botox", "--format", "pdf", database_url=db_url)
-    assert done.returncode == 1 and "--format: 'pdf' is not supported" in done.stderr
+    warned = _enrol(db_url)
+    assert warned.returncode == 0, warned.stderr
+    assert "warning: plan 'botox' v2 has not been signed off by a clinician" in warned.stderr
+    refused = _enrol(db_url, REQUIRE_PLAN_SIGNOFF="true")
+    assert refused.returncode == 1
+    assert "--plan: plan 'botox' v2 has not been signed off" in refused.stderr
 
-
-def test_a_signoff_is_recorded_audited_and_shown_in_the_export(db_url, tmp_path):  # noqa: F811
+    never = aftercare(
+        "plans", "signoff", "botox", "--version", "7", "--name", "X", "--role", "MD",
+        database_url=db_url,
+    )  # fmt: skip
+    assert never.returncode == 1 and "has no version 7" in never.stderr
     signed = aftercare(
         "plans", "signoff", "botox", "--version", "2", "--name", "Dr Rosa Vidal",
         "--role", "Medical director, MD", "--date", "2026-01-10", database_url=db_url,
@@ -62,32 +71,11 @@ def test_a_signoff_is_recorded_audited_and_shown_in_the_export(db_url, tmp_path)
         ).one()
     engine.dispose()
     assert json.loads(detail)["signer_name"] == "Dr Rosa Vidal"
-    out = tmp_path / "botox.html"
+
     aftercare("plans", "export", "botox", "-o", str(out), database_url=db_url)
     html = out.read_text()
     assert "Dr Rosa Vidal" in html and "2026-01-10" in html
     assert "Nobody has signed off" not in html
-
-
-def test_a_signoff_of_a_version_that_never_existed_is_refused(db_url):  # noqa: F811
-    done = aftercare(
-        "plans", "signoff", "botox", "--version", "7", "--name", "X", "--role", "MD",
-        database_url=db_url,
-    )  # fmt: skip
-    assert done.returncode == 1 and "has no version 7" in done.stderr
-
-
-def test_enrolment_into_an_unsigned_plan_warns_and_the_setting_refuses(db_url):  # noqa: F811
-    warned = _enrol(db_url)
-    assert warned.returncode == 0, warned.stderr
-    assert "warning: plan 'botox' v2 has not been signed off by a clinician" in warned.stderr
-    refused = _enrol(db_url, REQUIRE_PLAN_SIGNOFF="true")
-    assert refused.returncode == 1
-    assert "--plan: plan 'botox' v2 has not been signed off" in refused.stderr
-    aftercare(
-        "plans", "signoff", "botox", "--version", "2", "--name", "Dr A", "--role", "MD",
-        database_url=db_url,
-    )  # fmt: skip
     allowed = _enrol(db_url, REQUIRE_PLAN_SIGNOFF="true")
     assert allowed.returncode == 0, allowed.stderr
     assert "warning" not in allowed.stderr
