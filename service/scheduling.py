@@ -47,12 +47,26 @@ class QuietHours:
     start: time
     end: time
 
+    @classmethod
+    def parse(cls, text: str) -> QuietHours:
+        """ "23:00-07:00" (as stored in a message's context under NIGHT_WINDOW_KEY)."""
+        start, end = (time.fromisoformat(part.strip()) for part in text.split("-"))
+        return cls(start, end)
+
+    def __str__(self) -> str:
+        return f"{self.start:%H:%M}-{self.end:%H:%M}"
+
     def contains(self, wall: time) -> bool:
         if self.start == self.end:
             return False
         if self.start < self.end:
             return self.start <= wall < self.end
         return wall >= self.start or wall < self.end
+
+
+# A plan row whose step declares its own night edges carries them in `message.context`
+# under this key, so the dispatcher's quiet-hours re-check uses the same window.
+NIGHT_WINDOW_KEY = "night_window"
 
 
 def window_for(
@@ -65,6 +79,20 @@ def window_for(
     if priority == Priority.SAFETY:
         return night
     return None
+
+
+def step_window(
+    priority: Priority | str,
+    night_override: tuple[time, time] | None,
+    *,
+    quiet: QuietHours,
+    night: QuietHours,
+) -> QuietHours | None:
+    """`window_for`, except that a step declaring its own night (the first safety message
+    after a procedure) uses those edges."""
+    if night_override is not None and Priority(priority) == Priority.SAFETY:
+        return QuietHours(*night_override)
+    return window_for(priority, quiet=quiet, night=night)
 
 
 def resolve_wall(day: date, wall: time, tz: ZoneInfo) -> datetime:

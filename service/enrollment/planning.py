@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session
 
 from service.db.models import Clinic
-from service.domain import Channel, MessageStatus, Priority
+from service.domain import Channel, MessageStatus
 from service.enrollment import rows as q
 from service.enrollment.limits import apply_limits
 from service.enrollment.schedule import PatientLike, Planned, Recipient, Windows, plan_schedule
@@ -152,15 +152,15 @@ def _pace(
         if after == before:
             continue
         planned = pending.planned[i]
-        at = _still_allowed(before, after, pending.recipient.tz, windows, planned.priority)
+        window = windows.for_priority(planned.priority, planned.night)
+        at = _still_allowed(before, after, pending.recipient.tz, window)
         pending.planned[i] = planned.at(at)  # a copy: Planned values may be shared
 
 
 def _still_allowed(
-    before: datetime, after: datetime, tz: ZoneInfo, windows: Windows, priority: Priority
+    before: datetime, after: datetime, tz: ZoneInfo, window: QuietHours | None
 ) -> datetime:
     """`after` unless spreading from the allowed `before` ran into the quiet window."""
-    window = windows.for_priority(priority)
     if window is None or window.start == window.end:
         return after
     if after < window_starts_after(before, tz, window):  # cached per shared instant

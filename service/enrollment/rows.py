@@ -19,6 +19,7 @@ from service.db.queries import one_of
 from service.domain import Channel, MessageKind, MessageStatus
 from service.enrollment.limits import Existing
 from service.enrollment.schedule import Planned
+from service.scheduling import NIGHT_WINDOW_KEY, QuietHours
 
 LIVE = (
     MessageStatus.SCHEDULED,
@@ -33,6 +34,10 @@ CHUNK = 500
 
 def dedupe_key(enrollment_id: int, step_key: str, occurrence: int, channel: str) -> str:
     return f"enr:{enrollment_id}:{step_key}:{occurrence}:{channel}"
+
+
+def night_context(night: QuietHours | None) -> dict[str, str] | None:
+    return None if night is None else {NIGHT_WINDOW_KEY: str(night)}
 
 
 def message_row(
@@ -63,6 +68,8 @@ def message_row(
         "valid_until": planned.valid_until,
         "status": planned.status.value,
         "status_reason": planned.reason,
+        # The dispatcher re-checks quiet hours with the step's own night edges.
+        "context": night_context(planned.night),
         "attempts": 0,
         "created_at": now,
         "updated_at": now,

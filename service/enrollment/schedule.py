@@ -74,9 +74,14 @@ class Windows:
     quiet: QuietHours
     night: QuietHours
 
-    def for_priority(self, priority: Priority) -> QuietHours | None:
+    def for_priority(
+        self, priority: Priority, night: QuietHours | None = None
+    ) -> QuietHours | None:
+        """The window a send must avoid; `night`: a step's own night edges (safety only)."""
         if priority == Priority.ROUTINE:  # the common case, without an enum round trip
             return self.quiet
+        if night is not None and priority == Priority.SAFETY:
+            return night
         return window_for(priority, quiet=self.quiet, night=self.night)
 
 
@@ -93,6 +98,7 @@ class Planned:
     status: MessageStatus = MessageStatus.SCHEDULED
     reason: str | None = None
     late: bool = False  # skipped because its validity had passed
+    night: QuietHours | None = None  # the step's own night edges (first safety message)
 
     def skipped(self, reason: str, *, late: bool = False) -> Planned:
         return replace(self, status=MessageStatus.SKIPPED, reason=reason, late=late)
@@ -112,6 +118,7 @@ class Planned:
             self.status,
             self.reason,
             self.late,
+            self.night,
         )
 
 
@@ -147,7 +154,8 @@ def _timed(
     occ: Occurrence, *, procedure_at: datetime, recipient: Recipient, windows: Windows
 ) -> Planned:
     step = occ.step
-    window = windows.for_priority(step.priority)
+    night = QuietHours(*step.night) if step.night is not None else None
+    window = windows.for_priority(step.priority, night)
     due = planned_time(procedure_at, occ.offset, tz=recipient.tz, window=window)
     return Planned(
         step_key=step.key,
@@ -158,6 +166,7 @@ def _timed(
         due_at=due,
         next_attempt_at=due,
         valid_until=due + step.valid_for,
+        night=night,
     )
 
 
@@ -208,7 +217,7 @@ def _against_now(
             f"valid until {planned.valid_until:%Y-%m-%d %H:%M}Z)"
         )
         return planned.skipped(reason, late=True)
-    window = windows.for_priority(planned.priority)
+    window = windows.for_priority(planned.priority, planned.night)
     at = next_allowed(now, tz=recipient.tz, window=window)
     if at >= planned.valid_until:
         return planned.skipped("validity passes before quiet hours end", late=True)

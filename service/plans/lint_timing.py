@@ -5,6 +5,7 @@ clinic windows for a procedure at every quarter hour of a day, enrolled in advan
 
 - no day-0 step at a fixed clock time: day 0 is counted from the procedure, and
   "0d at 19:00" goes before an evening procedure;
+- only the first safety message declares its own night edges (`night: 23:00-07:00`);
 - nothing is due before the procedure;
 - the first SMS that actually goes, whatever the procedure time, has the opt-out hint;
 - a message that says "tonight" never arrives on a later day than the one it was
@@ -23,7 +24,7 @@ from service.plans.lint_language import RULES
 from service.plans.model import Occurrence, Plan, template_name
 from service.plans.red_flags import fold
 from service.rendering import Rendered
-from service.scheduling import QuietHours, local_due, next_allowed, window_for
+from service.scheduling import QuietHours, local_due, next_allowed, step_window
 
 Key = tuple[str, Channel, str]
 # The clinic defaults (service.db.models.Clinic): routine 20:00-08:00, safety 21:00-08:00.
@@ -35,7 +36,7 @@ PROCEDURE_TIMES = [time(h, m) for h in range(24) for m in (0, 15, 30, 45)]
 
 
 def check_timing(plan: Plan, rendered: Mapping[Key, Rendered]) -> list[Finding]:
-    findings = _fixed_clock_on_day0(plan)
+    findings = _fixed_clock_on_day0(plan) + _night_edges(plan)
     if findings:
         return findings  # the simulation below would only repeat the same fault
     tonight = _steps_saying_tonight(plan, rendered)
@@ -65,11 +66,30 @@ def _fixed_clock_on_day0(plan: Plan) -> list[Finding]:
     ]
 
 
+def _night_edges(plan: Plan) -> list[Finding]:
+    """Only the first safety message after the procedure may declare its own night."""
+    safety = sorted(
+        (s for s in plan.steps if s.priority is Priority.SAFETY),
+        key=lambda s: s.offset.nominal_days,
+    )
+    return [
+        Finding(
+            "error",
+            f"night: only the first safety message may declare its night ({safety[0].key} "
+            "comes first)",
+            plan.key,
+            step.key,
+        )
+        for step in safety[1:]
+        if step.night is not None
+    ]
+
+
 def _sends(plan: Plan, procedure_at: datetime) -> list[tuple[datetime, Occurrence]]:
     result = []
     for occ in plan.occurrences():
         planned = local_due(procedure_at, occ.offset, tz=ZONE)
-        window = window_for(Priority(occ.step.priority), quiet=QUIET, night=NIGHT)
+        window = step_window(occ.step.priority, occ.step.night, quiet=QUIET, night=NIGHT)
         result.append((next_allowed(planned, tz=ZONE, window=window), occ))
     return sorted(result, key=lambda pair: pair[0])
 

@@ -6,6 +6,7 @@ pinned enrolment uses, so both always mean the same thing.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 from collections.abc import Mapping
@@ -38,7 +39,7 @@ CHANNEL_WORDS = {
 }
 STEP_FIELDS = frozenset(
     {"key", "title", "when", "valid_for", "channels", "fallback", "priority", "repeat"}
-    | {"condition", "expects_reply", "vars", "red_flags"}
+    | {"condition", "expects_reply", "vars", "red_flags", "night"}
 )
 
 
@@ -159,13 +160,18 @@ def parse_step(item: Any) -> Step:
     channels, fallback = _channels(item.get("channels"), item.get("fallback"))
     every, until = _repeat(item.get("repeat"))
     flags, why = _step_flags(item.get("red_flags"))
+    night = _night(item.get("night"))
+    offset = _field(item, "when", parse_offset)
+    priority = _priority(item.get("priority", "routine"))
+    if night is not None and (priority is not Priority.SAFETY or offset.calendar_days != 0):
+        raise PlanError("night: only the first safety message on day 0 may declare its night")
     return Step(
         key=key,
-        offset=_field(item, "when", parse_offset),
+        offset=offset,
         valid_for=_field(item, "valid_for", parse_duration),
         channels=channels,
         fallback=fallback,
-        priority=_priority(item.get("priority", "routine")),
+        priority=priority,
         repeat_every=every,
         repeat_until=until,
         condition=_condition(item.get("condition")),
@@ -174,6 +180,7 @@ def parse_step(item: Any) -> Step:
         title=str(item.get("title") or key),
         red_flags=flags,
         red_flags_why=why,
+        night=night,
     )
 
 
@@ -226,6 +233,17 @@ def _vars(raw: Any) -> dict[str, str]:
     if not isinstance(raw, dict):
         raise PlanError("vars: must be a mapping of name: value")
     return {str(k): str(v) for k, v in raw.items()}
+
+
+def _night(raw: Any) -> tuple[datetime.time, datetime.time] | None:
+    """`night: "23:00-07:00"`: the hours this step may not use (start before end wraps)."""
+    if raw is None:
+        return None
+    try:
+        start, end = (datetime.time.fromisoformat(part.strip()) for part in str(raw).split("-"))
+    except ValueError:
+        raise PlanError(f"night: {raw!r} must be HH:MM-HH:MM, e.g. 23:00-07:00") from None
+    return start, end
 
 
 def _step_flags(raw: Any) -> tuple[tuple[str, ...] | None, str]:

@@ -143,6 +143,9 @@ class Step:
     # safety steps), and why; a routine step may declare signs it must carry too.
     red_flags: tuple[str, ...] | None = None
     red_flags_why: str = ""
+    # The first safety message after the procedure may declare narrower night edges
+    # (e.g. 23:00-07:00) so that its same-day content is not held until the morning.
+    night: tuple[datetime.time, datetime.time] | None = None
 
     def occurrences(self) -> list[Occurrence]:
         """This step's planned sends: the first, then every repeat up to `repeat_until`."""

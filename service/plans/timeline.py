@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from service.domain import Channel, Priority
+from service.domain import Channel
 from service.plans.model import Occurrence, Plan
 from service.rendering import Rendered, Renderer
-from service.scheduling import QuietHours, local_due, next_allowed, window_for
+from service.scheduling import QuietHours, local_due, next_allowed, step_window
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,8 @@ def simulate(
     rows = []
     for occ in plan.occurrences():
         planned = local_due(procedure_at, occ.offset, tz=tz)
-        window = window_for(Priority(occ.step.priority), quiet=quiet, night=night)
+        step = occ.step
+        window = step_window(step.priority, step.night, quiet=quiet, night=night)
         due = next_allowed(planned, tz=tz, window=window)
         for channel in occ.step.channels:
             rendered = renderer.render_step(

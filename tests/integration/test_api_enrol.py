@@ -111,7 +111,8 @@ def test_enrolment_is_201_then_200_for_the_same_patient_plan_and_time(client, st
     assert again.status_code == 200
     assert again.json()["id"] == data["id"]
     fetched = client.get(f"/api/v1/enrollments/{data['id']}", headers=staff)
-    assert fetched.json() == data
+    assert fetched.json() == {**data, "warnings": []}  # the warning is said at enrolment
+    assert "has not been signed off by a clinician" in data["warnings"][0]
 
 
 @pytest.mark.parametrize(

@@ -182,3 +182,14 @@ def test_routine_plan_messages_wait_while_the_patient_has_an_open_alert() -> Non
     assert verdict(alert=True).action == Action.HOLD
     safety = message(priority=Priority.SAFETY)
     assert verdict(safety, alert=True).action == Action.SEND
+
+
+def test_the_first_safety_message_uses_the_night_edges_its_step_declared() -> None:
+    late = datetime(2026, 3, 3, 3, 30, tzinfo=UTC)  # 22:30 in New York
+    context = {"night_window": "23:00-07:00"}
+    first = message(priority=Priority.SAFETY, valid_until=NOW + timedelta(days=3), context=context)
+    assert verdict(first, now=late).action == Action.SEND
+    midnight = datetime(2026, 3, 3, 5, 0, tzinfo=UTC)  # 00:00: inside even those edges
+    assert verdict(first, now=midnight).action == Action.HOLD
+    routine = message(valid_until=NOW + timedelta(days=3), context=context)
+    assert verdict(routine, now=late).action == Action.HOLD  # a routine row ignores it

@@ -432,3 +432,12 @@ def test_each_shipped_plan_gives_every_sign_a_route_and_the_signs_of_each_route(
             assert item.route in set(Route)
             assert set(item.texts) == set(plan.languages)
             assert item.severity == ("concern" if item.route is Route.TELL_US else "urgent")
+
+
+def test_only_the_first_safety_message_may_declare_its_night(plan_dir: Path) -> None:
+    check = "  - key: check\n    when: 4h\n    valid_for: 4h\n    channels: sms\n"
+    check += "    priority: safety\n    night: 23:00-07:00\n"
+    edit(plan_dir / "plans/demo.yaml", "  - key: day1", check + "  - key: day1")
+    (plan_dir / "messages/demo/check.sms.en.j2").write_text(SMS)
+    error = only_error(plan_dir)
+    assert error.step == "check" and "only the first safety message" in error.message
