@@ -29,7 +29,7 @@ from jinja2.sandbox import SandboxedEnvironment
 from service.domain import Channel
 from service.phones import display_phone
 from service.plans.model import Plan, Step, template_name
-from service.plans.red_flags import RedFlags
+from service.plans.red_flags import RedFlags, Route
 from service.sms import count_segments, normalise_sms
 
 DEFAULT_LANGUAGE = "en"
@@ -120,11 +120,14 @@ class Renderer:
         return self._render(env, name, channel, lang, values)
 
     def red_flags_summary(self, *, plan: Plan, language: str, context: Mapping[str, object]) -> str:
-        """The plan's SMS warning-sign sentences in `language` (for system messages such as
-        the catch-up, which name the plan's signs outside any step)."""
+        """The plan's SMS sentences for the signs that need a call now (emergency and
+        clinic-now routes) in `language`, for system messages such as the catch-up, which
+        name the plan's signs outside any step and must stay short."""
         flags = plan.red_flags.get(language) or plan.red_flags.get(DEFAULT_LANGUAGE)
         if flags is None:
             return ""
+        urgent = [item.key for item in plan.red_flag_items if item.route != Route.TELL_US]
+        flags = flags.only(urgent) if urgent else flags
         values = self._flag_values(self._plan_env(plan), flags, None, dict(context))
         return str(values["red_flags_summary"])
 

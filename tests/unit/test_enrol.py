@@ -448,3 +448,22 @@ def test_pacing_never_spreads_a_batch_into_quiet_hours(session, factory, now):
         datetime(2026, 3, 4, 19, 58, 20),
     ]
     assert attempts[3:] == [datetime(2026, 3, 5, 8, 0)] * 2
+
+
+def test_a_late_spanish_catch_up_names_the_plans_warning_signs_with_their_routes(
+    session, factory, clinic, now
+):
+    from service.config import DEFAULT_TEMPLATES_DIR
+    from service.plans.catalog import load_catalog
+
+    botox = load_catalog(DEFAULT_TEMPLATES_DIR).get("botox")
+    patient = consenting(factory, clinic, now)
+    patient.language = "es"
+    session.commit()
+    result = enrol_at(session, clinic, patient, botox, now - timedelta(days=2, hours=3), now)
+    (catch_up,) = rows(session, result.enrollment, kind=MessageKind.CATCH_UP)
+    body = catch_up.body or ""
+    assert "Llame ya al 911 si nota dificultad para respirar, tragar o hablar" in body
+    assert "Llamenos ya al (415) 555-0100 si nota vision doble o borrosa" in body  # GSM-7
+    assert "parpado" not in body  # the call-today signs come with the plan's own texts
+    assert "(415) 555-0100" in body  # the clinic's number as the patient dials it
