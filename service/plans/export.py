@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from service.domain import Channel
+from service.phones import display_phone
 from service.plans.lint_content import signs_in
 from service.plans.model import Plan
 from service.plans.red_flags import RedFlagItem
@@ -89,7 +90,7 @@ def export_html(
         messages=messages(plan, renderer),
         signoffs=list(signoffs),
         procedure_at=f"{SAMPLE_PROCEDURE_AT:%A %Y-%m-%d %H:%M} ({SAMPLE_TZ.key})",
-        sample=SHOW_SAMPLE,
+        sample={**SHOW_SAMPLE, "clinic_phone": display_phone(SHOW_SAMPLE["clinic_phone"])},
     )
 
 
