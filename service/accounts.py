@@ -75,12 +75,12 @@ def create_clinic(
             f"name: at most {CLINIC_NAME_MAX} characters (every text names the clinic and "
             "must fit two SMS segments)"
         )
-    contact_phone = _clinic_phone(contact_phone, default_region)
-    _check_emergency(emergency_phone)
     try:
         validate_timezone(timezone)
     except ValueError as exc:
         raise AccountError(f"timezone: {exc}") from None
+    contact_phone = _clinic_phone(contact_phone, default_region)
+    _check_emergency(emergency_phone)
     slug = slug or slugify(name)
     if session.exec(select(Clinic).where(Clinic.slug == slug)).first():
         raise AccountError(f"slug: a clinic {slug!r} already exists")

@@ -35,7 +35,7 @@ def test_pinning_stores_the_definition_and_templates_once(session: Session, plan
     first = pin_plan(session, plan)
     again = pin_plan(session, plan)
     assert first.id == again.id
-    assert (first.key, first.version, first.sha256) == ("thread_lift", 1, plan.sha256)
+    assert (first.key, first.version, first.sha256) == ("thread_lift", 2, plan.sha256)
     assert first.templates == dict(plan.templates)
     assert len(session.exec(select(PlanVersion)).all()) == 1
 
@@ -50,16 +50,16 @@ def test_a_changed_plan_under_the_same_version_is_refused(session: Session, plan
 
 def test_a_new_version_is_pinned_alongside_the_old(session: Session, plan: Plan) -> None:
     pin_plan(session, plan)
-    newer = parse_plan({**plan.definition, "version": 2}, plan.templates)
+    newer = parse_plan({**plan.definition, "version": 3}, plan.templates)
     pin_plan(session, newer)
-    assert load_pinned(session, "thread_lift", 1).version == 1
     assert load_pinned(session, "thread_lift", 2).version == 2
+    assert load_pinned(session, "thread_lift", 3).version == 3
 
 
 def test_load_pinned_rebuilds_the_same_plan(session: Session, plan: Plan) -> None:
     pin_plan(session, plan)
     session.commit()
-    loaded = load_pinned(session, "thread_lift", 1)
+    loaded = load_pinned(session, "thread_lift", 2)
     assert loaded.sha256 == plan.sha256
     assert loaded.steps == plan.steps
     assert loaded.red_flags == plan.red_flags
@@ -78,7 +78,7 @@ def test_rendering_uses_the_pinned_copy_after_the_files_change(
         emergency_phone="911", procedure_at_local=_procedure_at(), language="en",
     )  # fmt: skip
     out = renderer.render_step(
-        plan=load_pinned(session, "thread_lift", 1), step_key="day1_care",
+        plan=load_pinned(session, "thread_lift", 2), step_key="day1_care",
         channel=Channel.SMS, language="en", context=context,
     )  # fmt: skip
     assert out.text == "Pinned: Ana. Emergency 911."
@@ -90,7 +90,7 @@ def test_a_tampered_stored_copy_is_refused(session: Session, plan: Plan) -> None
     session.add(row)
     session.commit()
     with pytest.raises(PlanError, match="does not match its sha256"):
-        load_pinned(session, "thread_lift", 1)
+        load_pinned(session, "thread_lift", 2)
 
 
 def test_loading_a_version_never_pinned_is_a_clear_error(session: Session) -> None:
@@ -104,7 +104,7 @@ def test_pinning_round_trips_on_postgresql(pg_engine: Engine, plan: Plan) -> Non
         pin_plan(session, plan)
         session.commit()
     with Session(pg_engine) as session:
-        loaded = load_pinned(session, "thread_lift", 1)
+        loaded = load_pinned(session, "thread_lift", 2)
         assert loaded.sha256 == plan.sha256 and loaded.templates == plan.templates
         with pytest.raises(PlanError, match="changed since"):
             pin_plan(session, dataclasses.replace(plan, sha256="0" * 64))

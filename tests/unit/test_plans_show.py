@@ -31,13 +31,21 @@ def rows_for(key: str, procedure_at: datetime, language: str = "en"):  # type: i
 
 
 def test_a_late_evening_procedure_moves_the_first_message_out_of_the_night() -> None:
-    rows = rows_for("thread_lift", datetime(2026, 3, 7, 19, 30, tzinfo=NEW_YORK))
+    rows = rows_for("thread_lift", datetime(2026, 3, 7, 20, 30, tzinfo=NEW_YORK))
     first = rows[0]
     assert first.occurrence.step.key == "day0_expect" and first.moved
-    # 22:30 EST is inside the night window; 08:00 on the 8th is already EDT (DST began).
-    assert first.planned_at == datetime(2026, 3, 8, 3, 30, tzinfo=UTC)
-    assert first.due_at == datetime(2026, 3, 8, 12, 0, tzinfo=UTC)
-    assert first.valid_until == datetime(2026, 3, 9, 12, 0, tzinfo=UTC)
+    # 23:30 EST is inside the step's own night (23:00-07:00); 07:00 on the 8th is
+    # already EDT (DST began).
+    assert first.planned_at == datetime(2026, 3, 8, 4, 30, tzinfo=UTC)
+    assert first.due_at == datetime(2026, 3, 8, 11, 0, tzinfo=UTC)
+    assert first.valid_until == datetime(2026, 3, 9, 11, 0, tzinfo=UTC)
+
+
+def test_the_first_safety_message_after_an_evening_procedure_goes_the_same_evening() -> None:
+    rows = rows_for("thread_lift", datetime(2026, 3, 7, 19, 30, tzinfo=NEW_YORK))
+    first = rows[0]
+    assert first.occurrence.step.key == "day0_expect" and not first.moved
+    assert first.due_at.astimezone(NEW_YORK) == datetime(2026, 3, 7, 22, 30, tzinfo=NEW_YORK)
 
 
 def test_rows_come_in_time_order_with_every_repeat() -> None:
