@@ -1,40 +1,50 @@
-"""`aftercare plans export KEY --format html` and `aftercare plans signoff` end to end
-(subprocess, SQLite file), and what enrolment does with an unsigned plan."""
+"""`aftercare plans export KEY --format html` and `aftercare plans signoff`, and what
+`aftercare enrol` does with an unsigned plan: the real CLI in-process on a migrated
+SQLite file (each subprocess would cost a cold start)."""
 
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine, text
+from typer.testing import CliRunner
 
-from tests.integration.test_enrol_cli import aftercare, db_url  # noqa: F401  (fixture)
+from service.cli import app
+from service.config import load_settings
+from service.db import migrate
 
 
-def _enrol(url: str, **env: str) -> object:
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    url = f"sqlite:///{tmp_path}/cli.db"
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("LOG_LEVEL", "WARNING")
+    migrate.upgrade(load_settings(database_url=url))
+    runner = CliRunner()
+
+    def run(*args: str):  # type: ignore[no-untyped-def]
+        return runner.invoke(app, list(args))
+
+    made = run("clinics", "create", "--name", "Lakeside", "--phone", "+14155550100",
+               "--slug", "lakeside")  # fmt: skip
+    assert made.exit_code == 0, made.output
+    run.url = url  # type: ignore[attr-defined]
+    return run
+
+
+def _enrol(cli):  # type: ignore[no-untyped-def]
     when = (datetime.now(UTC) + timedelta(days=2)).strftime("%Y-%m-%dT10:00")
-    args = ["enrol", "--clinic", "lakeside", "--first-name", "Ana", "--phone", "+14155550123"]
-    args += ["--plan", "botox", "--procedure-at", when, "--json"]
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        return aftercare(*args, database_url=url)
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    return cli("enrol", "--clinic", "lakeside", "--first-name", "Ana", "--phone",
+               "+14155550123", "--plan", "botox", "--procedure-at", when, "--json")  # fmt: skip
 
 
-def test_export_signoff_and_enrolment_into_an_unsigned_plan(db_url, tmp_path):  # noqa: F811
-    """One clinic database through the whole story (each CLI call is a process)."""
+def test_the_review_document_shows_every_message_sign_route_and_triage(cli, tmp_path) -> None:
     out = tmp_path / "botox.html"
-    done = aftercare(
-        "plans", "export", "botox", "--format", "html", "-o", str(out), database_url=db_url
-    )
-    assert done.returncode == 0, done.stderr
+    done = cli("plans", "export", "botox", "--format", "html", "-o", str(out))
+    assert done.exit_code == 0, done.output
     html = out.read_text()
     assert "Botox aftercare: clinical review" in html and "version <strong>2</strong>" in html
     assert "Nobody has signed off this version yet" in html
@@ -42,29 +52,28 @@ def test_export_signoff_and_enrolment_into_an_unsigned_plan(db_url, tmp_path):  
     assert "Triage today" in html
     assert "Llame ya al 911 si nota dificultad para respirar" in html  # Spanish SMS too
     assert html.count("<tr>") > 30
+    bad = cli("plans", "export", "botox", "--format", "pdf")
+    assert bad.exit_code == 1 and "--format: 'pdf' is not supported" in bad.output
 
-    bad = aftercare("plans", "export", "botox", "--format", "pdf", database_url=db_url)
-    assert bad.returncode == 1 and "--format: 'pdf' is not supported" in bad.stderr
 
-    warned = _enrol(db_url)
-    assert warned.returncode == 0, warned.stderr
-    assert "warning: plan 'botox' v2 has not been signed off by a clinician" in warned.stderr
-    refused = _enrol(db_url, REQUIRE_PLAN_SIGNOFF="true")
-    assert refused.returncode == 1
-    assert "--plan: plan 'botox' v2 has not been signed off" in refused.stderr
+def test_a_signoff_is_audited_shown_and_lifts_the_warning_and_the_refusal(
+    cli, tmp_path, monkeypatch
+) -> None:
+    warned = _enrol(cli)
+    assert warned.exit_code == 0, warned.output
+    assert "warning: plan 'botox' v2 has not been signed off by a clinician" in warned.output
+    monkeypatch.setenv("REQUIRE_PLAN_SIGNOFF", "true")
+    refused = _enrol(cli)
+    assert refused.exit_code == 1
+    assert "--plan: plan 'botox' v2 has not been signed off" in refused.output
 
-    never = aftercare(
-        "plans", "signoff", "botox", "--version", "7", "--name", "X", "--role", "MD",
-        database_url=db_url,
-    )  # fmt: skip
-    assert never.returncode == 1 and "has no version 7" in never.stderr
-    signed = aftercare(
-        "plans", "signoff", "botox", "--version", "2", "--name", "Dr Rosa Vidal",
-        "--role", "Medical director, MD", "--date", "2026-01-10", database_url=db_url,
-    )  # fmt: skip
-    assert signed.returncode == 0, signed.stderr
-    assert "signed off: botox v2 by Dr Rosa Vidal" in signed.stdout
-    engine = create_engine(db_url)
+    never = cli("plans", "signoff", "botox", "--version", "7", "--name", "X", "--role", "MD")
+    assert never.exit_code == 1 and "has no version 7" in never.output
+    signed = cli("plans", "signoff", "botox", "--version", "2", "--name", "Dr Rosa Vidal",
+                 "--role", "Medical director, MD", "--date", "2026-01-10")  # fmt: skip
+    assert signed.exit_code == 0, signed.output
+    assert "signed off: botox v2 by Dr Rosa Vidal" in signed.output
+    engine = create_engine(cli.url)
     with engine.connect() as conn:
         (detail,) = conn.execute(
             text("SELECT detail FROM audit_log WHERE action = 'plan.signoff'")
@@ -72,10 +81,11 @@ def test_export_signoff_and_enrolment_into_an_unsigned_plan(db_url, tmp_path):  
     engine.dispose()
     assert json.loads(detail)["signer_name"] == "Dr Rosa Vidal"
 
-    aftercare("plans", "export", "botox", "-o", str(out), database_url=db_url)
+    out = tmp_path / "botox.html"
+    cli("plans", "export", "botox", "-o", str(out))
     html = out.read_text()
     assert "Dr Rosa Vidal" in html and "2026-01-10" in html
     assert "Nobody has signed off" not in html
-    allowed = _enrol(db_url, REQUIRE_PLAN_SIGNOFF="true")
-    assert allowed.returncode == 0, allowed.stderr
-    assert "warning" not in allowed.stderr
+    allowed = _enrol(cli)
+    assert allowed.exit_code == 0, allowed.output
+    assert "warning" not in allowed.output
