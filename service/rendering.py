@@ -94,6 +94,10 @@ class Renderer:
         self.messages_dir = templates_dir / "messages"
         self._system = make_environment(FileSystemLoader(self.messages_dir))
         self._plans: dict[str, SandboxedEnvironment] = {}
+        # Rendered SMS warning-sign sentences: they depend only on the plan, language,
+        # step and the clinic's two numbers, and rendering them per message tripled the
+        # cost of a plan SMS on the dispatch path.
+        self._summaries: dict[tuple[object, ...], str] = {}
 
     def render_step(
         self,
@@ -144,11 +148,20 @@ class Renderer:
         result: dict[str, Any] = {"red_flags": list(flags.items), "red_flag_routes": flags.groups}
         if flags.legacy_summary is not None:
             return {**result, "red_flags_summary": flags.legacy_summary}
-        partial = f"_partials/red_flags.sms.{flags.language}.j2"
-        carried = flags.only(step.red_flags if step is not None else None)
-        summary_values = {**values, **result, "red_flag_routes": carried.groups}
-        text = _guarded(partial, lambda: env.get_template(partial).render(summary_values))
-        return {**result, "red_flags_summary": " ".join(text.split())}
+        step_key = step.key if step is not None else None
+        phones = (values.get("clinic_phone"), values.get("emergency_phone"))
+        key = (id(env), flags.language, step_key, *phones)
+        summary = self._summaries.get(key)
+        if summary is None:
+            carried = flags.only(step.red_flags if step is not None else None)
+            partial = f"_partials/red_flags.sms.{flags.language}.j2"
+            summary_values = {**values, **result, "red_flag_routes": carried.groups}
+            text = _guarded(partial, lambda: env.get_template(partial).render(summary_values))
+            summary = " ".join(text.split())
+            if len(self._summaries) > 10_000:  # a bound, not a policy: refill as needed
+                self._summaries.clear()
+            self._summaries[key] = summary
+        return {**result, "red_flags_summary": summary}
 
     def render_system(
         self, *, name: str, channel: Channel, language: str, context: Mapping[str, object]

@@ -182,3 +182,18 @@ def test_the_sms_summary_gives_each_sign_its_route(renderer) -> None:
     assert "Call 911 now for trouble breathing, swallowing or speaking" in text
     assert "Call us today for a drooping eyelid or brow." in text
     assert "Call us for" not in text
+
+
+def test_the_cached_sms_summary_is_per_clinic_number_and_language(renderer) -> None:
+    botox = load_catalog(DEFAULT_TEMPLATES_DIR).get("botox")
+
+    def reminder(language: str, phone: str) -> str:
+        values = {**context(language), "clinic_phone": phone}
+        return renderer.render_step(
+            plan=botox, step_key="red_flag_reminder", channel=Channel.SMS, language=language,
+            context=values,
+        ).text  # fmt: skip
+
+    assert "(415) 555-0100" in reminder("en", "(415) 555-0100")
+    assert "(212) 555-0199" in reminder("en", "(212) 555-0199")
+    assert "Llamenos ya al (212) 555-0199" in reminder("es", "(212) 555-0199")
