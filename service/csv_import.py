@@ -41,7 +41,7 @@ from service.patients import (
     ensure_patients,
 )
 from service.plans.catalog import PlanCatalog
-from service.plans.model import UnknownPlan
+from service.plans.model import UnknownLanguage, UnknownPlan
 from service.rendering import Renderer
 from service.scheduling import resolve_wall
 
@@ -127,7 +127,9 @@ def validate_row(
         return RowError(line, "consent", str(exc))
     plan_key = row.get("plan") or default_plan or ""
     try:
-        catalog.get(plan_key)
+        catalog.get(plan_key).check_language(patient.language)
+    except UnknownLanguage as exc:
+        return RowError(line, "language", str(exc))
     except UnknownPlan as exc:
         return RowError(line, "plan", str(exc) if plan_key else "required")
     try:

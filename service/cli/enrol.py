@@ -62,7 +62,7 @@ def enrol_command(
     from service import csv_import
     from service.enrollment import EnrolError, enrol
     from service.patients import PatientError, PatientInput, clean_patient, find_or_create
-    from service.plans.model import UnknownPlan
+    from service.plans.model import UnknownLanguage, UnknownPlan
     from service.rendering import Renderer
 
     config = settings()
@@ -83,6 +83,7 @@ def enrol_command(
         try:
             chosen = catalog.get(plan)
             clean = clean_patient(data, clinic=found)
+            chosen.check_language(clean.language)
             when = csv_import.parse_procedure_at(procedure_at, clean.timezone, now)
             patient, _ = find_or_create(session, clinic=found, clean=clean, now=now)
             result = enrol(
@@ -100,6 +101,8 @@ def enrol_command(
             )
         except UnknownPlan as exc:
             fail(f"--plan: {exc}")
+        except UnknownLanguage as exc:
+            fail(f"--lang: {exc}")
         except (PatientError, EnrolError) as exc:
             fail(f"--{_option(exc.field)}: {exc.message}")
         for warning in result.warnings:

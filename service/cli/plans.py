@@ -13,6 +13,7 @@ from service.cli.common import command_group, db_session, fail, settings
 from service.domain import Channel
 
 if TYPE_CHECKING:
+    from service.plans.model import Plan
     from service.plans.timeline import TimelineRow
 
 app = command_group("Aftercare plans: validate, preview, export for review, sign off.")
@@ -62,6 +63,7 @@ def show(
     templates_dir = settings().templates_dir
     try:
         plan = load_catalog(templates_dir).get(key)
+        _check_language(plan, lang)
         context = show_context(lang, at.astimezone(zone))
         rows = simulate(
             plan, procedure_at=at, tz=zone, quiet=quiet, night=night,
@@ -73,6 +75,15 @@ def show(
     typer.echo(f"procedure {at.astimezone(zone):%Y-%m-%d %H:%M %Z} ({tz}), language {lang}\n")
     for row in rows:
         typer.echo(_format_row(row, zone, at))
+
+
+def _check_language(plan: Plan, lang: str) -> None:
+    from service.plans.model import UnknownLanguage
+
+    try:
+        plan.check_language(lang)
+    except UnknownLanguage as exc:
+        fail(f"--lang: {exc}")
 
 
 def _zone(name: str) -> ZoneInfo:

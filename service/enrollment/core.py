@@ -25,7 +25,7 @@ from service.enrollment.errors import EnrolError
 from service.enrollment.planning import Pending, compute, recipient_for
 from service.enrollment.rows import table
 from service.enrollment.schedule import PatientLike
-from service.plans.model import Plan
+from service.plans.model import Plan, UnknownLanguage
 from service.plans.signoffs import unsigned_warning
 from service.plans.store import pin_plan
 from service.rendering import Renderer
@@ -103,6 +103,7 @@ def enrol(
     procedure_at = check_procedure_at(procedure_at, now=now)
     warning = check_signoff(session, plan, required=require_signoff)
     request = EnrolRequest(patient=patient, procedure_at=procedure_at)
+    check_languages(plan, [request])
     batch = _Batch(session, clinic, plan, now, actor, daily_cap, renderer, reason)
     pin_plan(session, plan)
     done = _enrol_round(batch, [request])[0]
@@ -142,6 +143,7 @@ def enrol_many(
     so the limits see the first enrolment's rows. An unsigned plan is refused when
     `require_signoff` (callers show `check_signoff`'s warning otherwise).
     """
+    check_languages(plan, requests)
     if require_signoff:
         check_signoff(session, plan, required=True)
     pin_plan(session, plan)
@@ -151,6 +153,16 @@ def enrol_many(
         done = _enrol_round(batch, [requests[i] for i in indexes])
         results.update(zip(indexes, done, strict=True))
     return [results[i] for i in range(len(requests))]
+
+
+def check_languages(plan: Plan, requests: Sequence[EnrolRequest]) -> None:
+    """EnrolError naming `language` for a patient whose language the plan does not have
+    (rendering would otherwise fall back to English without anyone knowing)."""
+    for request in requests:
+        try:
+            plan.check_language(request.patient.language)
+        except UnknownLanguage as exc:
+            raise EnrolError("language", str(exc)) from None
 
 
 def _rounds(requests: Sequence[EnrolRequest]) -> list[list[int]]:

@@ -26,6 +26,10 @@ class PlanCatalog:
     def keys(self) -> list[str]:
         return sorted(self.plans)
 
+    def languages(self) -> list[str]:
+        """Every language at least one plan has messages in."""
+        return sorted({language for plan in self.plans.values() for language in plan.languages})
+
     def all(self) -> list[Plan]:
         return [self.plans[key] for key in self.keys()]
 

@@ -26,6 +26,10 @@ class UnknownPlan(PlanError):
     """No plan with that key exists in the catalog."""
 
 
+class UnknownLanguage(PlanError):
+    """A plan has no messages in the language asked for (the message lists those it has)."""
+
+
 _UNITS = {"mo": "months", "w": "weeks", "d": "days", "h": "hours", "min": "minutes"}
 _PART = re.compile(r"(\d+)\s*(mo|min|w|d|h)")
 _OFFSET = re.compile(r"^\s*((?:\d+\s*(?:mo|min|w|d|h)\s*)+)(?:at\s+(\d{1,2}):(\d{2}))?\s*$")
@@ -206,6 +210,15 @@ class Plan:
             if item.key == key:
                 return item
         raise PlanError(f"plan {self.key!r} v{self.version} has no warning sign {key!r}")
+
+    def check_language(self, language: str) -> None:
+        """UnknownLanguage unless the plan has messages in `language`: a patient must
+        never silently get another language than the one staff chose."""
+        if language not in self.languages:
+            raise UnknownLanguage(
+                f"plan {self.key!r} has no messages in {language!r} "
+                f"(available: {', '.join(self.languages)})"
+            )
 
 
 def template_name(plan_key: str, step_key: str, channel: Channel, language: str) -> str:

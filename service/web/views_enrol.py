@@ -89,7 +89,7 @@ def enrol_submit(
     now = utcnow()
     clinic = chosen_clinic(session, viewer, form)
     clean = _clean(form, clinic)
-    plan = _plan(form, catalog)
+    plan = _plan(form, catalog, clean)
     when = _when(form, clean, clinic, now)
     if form.errors or clinic is None or clean is None or plan is None or when is None:
         return _form_page(request, session, viewer, catalog, form)
@@ -136,12 +136,16 @@ def _clean(form: FormData, clinic: Clinic | None) -> CleanPatient | None:
         return None
 
 
-def _plan(form: FormData, catalog: PlanCatalog) -> Plan | None:
+def _plan(form: FormData, catalog: PlanCatalog, clean: CleanPatient | None) -> Plan | None:
     try:
-        return catalog.get(form.get("plan"))
+        plan = catalog.get(form.get("plan"))
     except UnknownPlan:
         form.error("plan", "Choose one of the plans in the list.")
         return None
+    if clean is not None and clean.language not in plan.languages:
+        form.error("language", f"{plan.title} has no messages in this language: "
+                               f"choose one of {', '.join(plan.languages)}.")  # fmt: skip
+    return plan
 
 
 def _when(

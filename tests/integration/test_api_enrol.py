@@ -215,3 +215,22 @@ def test_the_enrolment_paths_are_in_openapi(client):
         "/api/v1/plans",
     ):
         assert path in paths
+
+
+def test_a_language_no_plan_has_is_422_naming_the_language_field(client, staff, session):
+    inline = enrol(client, staff, patient=patient_body(language="fr"))
+    assert inline.status_code == 422 and fields(inline) == ["patient.language"]
+    assert "available: en, es" in inline.json()["detail"][0]["msg"]
+    alone = client.post("/api/v1/patients", json=patient_body(language="fr"), headers=staff)
+    assert alone.status_code == 422 and fields(alone) == ["language"]
+    from service.db.models import Patient
+
+    assert session.exec(select(Patient)).all() == []  # nothing half-made
+
+
+def test_an_existing_patient_in_an_unknown_language_cannot_be_enrolled(
+    client, staff, factory, clinic
+):
+    patient = factory.patient(clinic, language="fr")
+    response = enrol(client, staff, patient=None, patient_id=patient.id)
+    assert response.status_code == 422 and fields(response) == ["language"]

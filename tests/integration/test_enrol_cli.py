@@ -139,3 +139,23 @@ def test_import_of_a_clean_file_exits_zero(db_url, tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert "enrolled: 1" in done.stdout
+
+
+def test_enrol_and_import_refuse_a_language_the_plans_do_not_have(db_url, tmp_path):
+    bad = aftercare("enrol", "--clinic", "lakeside", "--first-name", "Jean", "--phone",
+                    "4155550142", "--lang", "fr", "--plan", "botox", "--procedure-at", soon(2),
+                    database_url=db_url)  # fmt: skip
+    assert bad.returncode == 1
+    assert "--lang" in bad.stderr and "available: en, es" in bad.stderr
+    path = tmp_path / "langs.csv"
+    path.write_text(
+        "first_name,phone,language,procedure_at\n"
+        f"Ana,4155550142,es,{soon(1)}\n"
+        f"Jean,4155550143,fr,{soon(1)}\n",
+        encoding="utf-8",
+    )
+    done = aftercare("import", str(path), "--clinic", "lakeside", "--plan", "botox", "--json",
+                     database_url=db_url)  # fmt: skip
+    assert done.returncode == 1
+    assert "line 3: language:" in done.stderr and "available: en, es" in done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1])["enrolled"] == 1

@@ -106,3 +106,13 @@ def test_an_admin_chooses_the_clinic_and_is_told_when_they_forget(
     done = client.post("/app/enrol", data=_form(token, clinic_id=str(clinic.id)))
     assert "Patient enrolled." in done.text
     assert session.exec(select(Patient)).one().clinic_id == clinic.id
+
+
+def test_a_language_the_plan_does_not_have_is_named_next_to_the_field(
+    client, clinic, staff, session
+) -> None:
+    token = login(client, staff)
+    response = client.post("/app/enrol", data=_form(token, language="fr"))
+    assert response.status_code == 422
+    assert 'id="e-language"' in response.text and "choose one of en, es" in response.text
+    assert session.exec(select(Patient)).all() == []

@@ -19,6 +19,7 @@ from service.api.deps import ClinicalDep, ReaderDep, SessionDep, SettingsDep, en
 from service.api.routers.patients import (
     NowDep,
     PatientCreate,
+    check_language,
     create_or_find,
     invalid,
     resolve_clinic,
@@ -159,6 +160,8 @@ def create_enrollment(
         plan = catalog.get(body.plan)
     except UnknownPlan as exc:
         raise invalid("plan", str(exc)) from None
+    if body.patient is not None:
+        check_language(body.patient.language, plan.languages, field="patient.language")
     try:
         procedure_at = use_cases.check_procedure_at(body.procedure_at, now=now)
         patient = _patient(session, principal, clinic, body, now)

@@ -15,10 +15,17 @@ from sqlmodel import Session
 
 from service.accounts import Principal
 from service.api.deps import ClinicalDep, SessionDep, ensure_visible
+from service.api.routers.plans import CatalogDep
 from service.audit import record_audit
 from service.db.models import Clinic, Patient
 from service.domain import ActorType
-from service.patients import PatientError, PatientInput, clean_patient, find_or_create
+from service.patients import (
+    PatientError,
+    PatientInput,
+    clean_patient,
+    find_or_create,
+    normalise_language,
+)
 
 router = APIRouter(prefix="/api/v1/patients", tags=["patients"])
 
@@ -72,6 +79,16 @@ def invalid(field: str, message: str, *, prefix: str = "") -> HTTPException:
         {"field": name, "msg": message, "type": "value_error", "loc": ["body", *name.split(".")]}
     ]
     return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=detail)
+
+
+def check_language(language: str, available: list[str] | tuple[str, ...], *, field: str) -> None:
+    """422 naming `field` for a language no plan can speak (never silently English)."""
+    try:
+        value = normalise_language(language)
+    except PatientError as exc:
+        raise invalid(field, exc.message) from None
+    if value not in available:
+        raise invalid(field, f"no messages in {value!r} (available: {', '.join(available)})")
 
 
 def resolve_clinic(session: Session, principal: Principal, clinic_id: int | None) -> Clinic:
@@ -131,10 +148,12 @@ def create_patient(
     response: Response,
     session: SessionDep,
     principal: ClinicalDep,
+    catalog: CatalogDep,
     now: NowDep,
 ) -> PatientPublic:
     """Create a patient (201), or return the same clinic's existing one (200)."""
     clinic = resolve_clinic(session, principal, body.clinic_id)
+    check_language(body.language, catalog.languages(), field="language")
     patient, created = create_or_find(
         session, principal=principal, clinic=clinic, body=body, now=now
     )
