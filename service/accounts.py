@@ -24,6 +24,7 @@ from service.db.models import ApiKey, Clinic, OnCallRecipient, User
 from service.db.types import utcnow
 from service.domain import CLINIC_NAME_MAX, EMERGENCY_PHONE_DIGITS, ActorType, Role
 from service.phones import PHONE_DISPLAY_MAX, international
+from service.oncall import OnCallEntry, OnCallError, clean_entries, list_oncall
 
 _hasher = PasswordHasher()
 KEY_PREFIX = "ac_"
@@ -138,13 +139,17 @@ def _check_emergency(number: str) -> None:
 def add_oncall(
     session: Session, *, clinic: Clinic, name: str, phone: str | None, email: str | None
 ) -> OnCallRecipient:
-    position = len(
-        session.exec(select(OnCallRecipient).where(OnCallRecipient.clinic_id == clinic.id)).all()
-    )
+    """Append one validated entry to the clinic's on-call list (AccountError naming it)."""
+    position = len(list_oncall(session, clinic))
+    try:
+        [entry] = clean_entries([OnCallEntry(name, phone, email)], region=clinic.default_region)
+    except OnCallError as exc:
+        raise AccountError(f"oncall: {exc.message}") from None
     assert clinic.id is not None, "the clinic must be flushed first"
     recipient = OnCallRecipient(
-        clinic_id=clinic.id, position=position, name=name, phone=phone, email=email
-    )
+        clinic_id=clinic.id, position=position, name=entry.name, phone=entry.phone,
+        email=entry.email,
+    )  # fmt: skip
     session.add(recipient)
     session.flush()
     return recipient

@@ -33,6 +33,7 @@ ROUTERS = [
     "service.api.routers.unsubscribe",
     "service.api.routers.messages",
     "service.api.routers.docs",
+    "service.api.routers.clinics",
 ]
 
 

@@ -5,8 +5,10 @@ the alert, never the reply text. Urgent pages have priority URGENT (quiet hours 
 apply) and no validity limit: a late page is still better than none.
 
 Escalation level L pages the first L+1 recipients in position order: level 0 is the
-first on-call, each escalation re-pages those already paged and adds the next one.
-A clinic with no on-call recipients is paged on its own contact number and email.
+first on-call, each escalation re-pages those already paged and adds the next one; past
+the end of the list comes the clinic's main number. With one person on call, escalation
+goes to the main number instead of paging the same person again. A clinic with no
+on-call recipients is paged on its own contact number and email.
 """
 
 from __future__ import annotations
@@ -34,8 +36,25 @@ def recipients(session: Session, clinic: Clinic) -> list[OnCallRecipient]:
     if rows:
         return list(rows)
     log.warning(kv("page.no_oncall", clinic_id=clinic.id))
-    return [OnCallRecipient(id=0, clinic_id=clinic.id or 0, name=clinic.name,
-                            phone=clinic.contact_phone, email=clinic.email_from)]  # fmt: skip
+    return [_main_number(clinic)]
+
+
+def _main_number(clinic: Clinic) -> OnCallRecipient:
+    return OnCallRecipient(id=0, clinic_id=clinic.id or 0, name=clinic.name,
+                           phone=clinic.contact_phone, email=clinic.email_from)  # fmt: skip
+
+
+def escalation_targets(
+    on_call: list[OnCallRecipient], level: int, clinic: Clinic
+) -> list[OnCallRecipient]:
+    """Who is paged at `level` (see the module docstring)."""
+    main = _main_number(clinic)
+    chain = list(on_call)
+    if main.phone not in {person.phone for person in chain}:
+        chain.append(main)
+    if level >= 1 and len(on_call) == 1 and len(chain) == 2:
+        return chain[1:]  # the one person did not answer: the clinic, not them again
+    return chain[: level + 1]
 
 
 def patient_label(patient: Patient | None, alert: Alert) -> str:
@@ -48,7 +67,7 @@ def page_urgent(
     session: Session, *, composer: Composer, alert: Alert, clinic: Clinic, now: datetime
 ) -> list[Message]:
     """Page everyone up to the alert's escalation level, by SMS and email."""
-    on_call = recipients(session, clinic)[: alert.escalation_level + 1]
+    on_call = escalation_targets(recipients(session, clinic), alert.escalation_level, clinic)
     patient = session.get(Patient, alert.patient_id) if alert.patient_id else None
     pages = []
     for recipient in on_call:

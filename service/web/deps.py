@@ -39,6 +39,7 @@ _STAFF_NAV = (
     NavItem("/app/patients", "Patients"),
     NavItem("/app/enrol", "Enrol"),
     NavItem("/app/import", "Import CSV"),
+    NavItem("/app/oncall", "On-call"),
 )
 _OPS_NAV = (
     NavItem("/app/ops/messages", "Delivery log"),
@@ -200,6 +201,7 @@ NOTICES = {
     "rescheduled": "Procedure date changed; unsent messages were rescheduled.",
     "acknowledged": "Alert acknowledged.",
     "resolved": "Alert resolved.",
+    "oncall": "On-call list saved.",
     "loggedout": "You are signed out.",
     "simulated": "Reply simulated: it came in through the SMS webhook like a real text.",
     "signedoff": "Sign-off recorded (and written to the audit log).",

@@ -108,3 +108,27 @@ def test_a_bad_setting_stops_the_cli_with_its_name(tmp_path):
     result = aftercare("db", "upgrade", database_url="mysql://nope")
     assert result.returncode != 0
     assert "DATABASE_URL" in result.stderr
+
+
+def test_on_call_entries_must_reach_someone_and_an_empty_list_is_warned_about(tmp_path):
+    url = f"sqlite:///{tmp_path}/cli.db"
+    aftercare("db", "upgrade", database_url=url)
+    base = ("clinics", "create", "--name", "Glow", "--phone", "+14155550100", "--slug", "glow")
+    nobody = aftercare(*base, "--oncall", "Dr Ray,,", database_url=url)
+    assert nobody.returncode == 1 and "Dr Ray needs a phone or an email" in nobody.stderr
+    made = aftercare(*base, database_url=url)
+    assert made.returncode == 0, made.stderr
+    assert "warning: Glow has no on-call list" in made.stderr
+    people = ("--oncall", "Dr Ray,(415) 555-0111,", "--oncall", "Dr Ana,,ana@glow.example")
+    changed = aftercare("clinics", "update", "glow", *people, "--json", database_url=url)
+    assert changed.returncode == 0, changed.stderr
+    assert "warning" not in changed.stderr
+    assert json.loads(changed.stdout)["oncall"] == [
+        {"name": "Dr Ray", "phone": "+14155550111", "email": None},
+        {"name": "Dr Ana", "phone": None, "email": "ana@glow.example"},
+    ]
+    bad = aftercare("clinics", "update", "glow", "--oncall", "Dr Ray,+14155550111,",
+                    "--oncall", "Dr Nobody", database_url=url)  # fmt: skip
+    assert bad.returncode == 1 and "--oncall #2" in bad.stderr
+    cleared = aftercare("clinics", "update", "glow", "--clear-oncall", database_url=url)
+    assert cleared.returncode == 0 and "warning: Glow has no on-call list" in cleared.stderr

@@ -1,0 +1,74 @@
+"""A clinic's on-call list over REST: read it, replace it (staff of the clinic, admins).
+
+An entry without a phone or an email is refused with a 422 naming it; an empty list is
+allowed (urgent pages then go to the clinic's main number) and answered with a warning.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, status
+from pydantic import BaseModel, Field
+from sqlmodel import Session
+
+from service.accounts import Principal
+from service.api.deps import ClinicalDep, SessionDep, ensure_visible
+from service.api.routers.patients import invalid
+from service.db.models import Clinic
+from service.oncall import OnCallEntry, OnCallError, list_oncall, missing_warning, replace_oncall
+
+router = APIRouter(prefix="/api/v1/clinics", tags=["clinics"])
+
+
+class OnCallPerson(BaseModel):
+    name: str = Field(max_length=200)
+    phone: str | None = Field(default=None, description="Mobile, parsed in the clinic's region")
+    email: str | None = Field(default=None, max_length=254)
+
+
+class OnCallUpdate(BaseModel):
+    oncall: list[OnCallPerson] = Field(description="In escalation order: the first is paged first")
+
+
+class OnCallPublic(BaseModel):
+    clinic_id: int
+    oncall: list[OnCallPerson]
+    warnings: list[str]
+
+
+def _clinic(session: Session, principal: Principal, clinic_id: int) -> Clinic:
+    ensure_visible(principal, clinic_id)
+    clinic = session.get(Clinic, clinic_id)
+    if clinic is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
+    return clinic
+
+
+def _public(session: Session, clinic: Clinic) -> OnCallPublic:
+    rows = list_oncall(session, clinic)
+    warning = missing_warning(clinic, len(rows))
+    return OnCallPublic(
+        clinic_id=clinic.id or 0,
+        oncall=[OnCallPerson(name=r.name, phone=r.phone, email=r.email) for r in rows],
+        warnings=[warning] if warning else [],
+    )
+
+
+@router.get("/{clinic_id}/oncall", response_model=OnCallPublic)
+def get_oncall(clinic_id: int, session: SessionDep, principal: ClinicalDep) -> OnCallPublic:
+    """Who is paged for an urgent reply, in escalation order."""
+    return _public(session, _clinic(session, principal, clinic_id))
+
+
+@router.put("/{clinic_id}/oncall", response_model=OnCallPublic)
+def put_oncall(
+    clinic_id: int, body: OnCallUpdate, session: SessionDep, principal: ClinicalDep
+) -> OnCallPublic:
+    """Replace the on-call list; every entry needs a phone or an email."""
+    clinic = _clinic(session, principal, clinic_id)
+    entries = [OnCallEntry(p.name, p.phone, p.email) for p in body.oncall]
+    try:
+        replace_oncall(session, clinic=clinic, entries=entries, actor=principal.label)
+    except OnCallError as exc:
+        field = f"oncall.{exc.index}" + (f".{exc.field}" if exc.field else "")
+        raise invalid(field, exc.message) from None
+    return _public(session, clinic)

@@ -1,0 +1,94 @@
+"""The clinic's on-call list as a form: who is paged for an urgent reply, in order.
+
+Staff edit their own clinic's list; admins choose the clinic. A row with a name but
+neither a phone nor an email is refused next to that row; an empty list is saved with
+a warning (urgent pages then reach only the clinic's main number).
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import RedirectResponse
+from sqlmodel import Session
+
+from service.api.deps import SessionDep
+from service.db.models import Clinic
+from service.oncall import OnCallEntry, OnCallError, list_oncall, missing_warning, replace_oncall
+from service.web.deps import CsrfDep, NotFound, StaffDep, Viewer, WebRoute, page
+from service.web.forms import FormData, FormDep
+from service.web.views_enrol import clinic_choices
+
+router = APIRouter(route_class=WebRoute, include_in_schema=False)
+BLANK_ROWS = 2  # empty rows offered below the current list, to add people
+MAX_ROWS = 50
+
+
+def _clinic(session: Session, viewer: Viewer, clinic_id: str) -> Clinic:
+    wanted = viewer.clinic_id
+    if wanted is None:
+        choices = clinic_choices(session, viewer)
+        ids = [c.id for c in choices]
+        wanted = int(clinic_id) if clinic_id.isdigit() and int(clinic_id) in ids else None
+        wanted = wanted if wanted is not None else (ids[0] if ids else None)
+    clinic = session.get(Clinic, wanted) if wanted is not None else None
+    if clinic is None or not viewer.can_see(clinic.id):
+        raise NotFound("There is no clinic to set an on-call list for.")
+    return clinic
+
+
+def _row_count(form: FormData) -> int:
+    value = form.get("rows")
+    return min(int(value), MAX_ROWS) if value.isdigit() else 0
+
+
+def _rows_of(form: FormData) -> list[tuple[int, OnCallEntry]]:
+    """(form row number, entry) for every row with anything typed in it."""
+    rows = []
+    for number in range(_row_count(form)):
+        entry = OnCallEntry(form.get(f"name_{number}"), form.get(f"phone_{number}") or None,
+                            form.get(f"email_{number}") or None)  # fmt: skip
+        if entry.name or entry.phone or entry.email:
+            rows.append((number, entry))
+    return rows
+
+
+def _page(request: Request, session: Session, viewer: Viewer, clinic: Clinic,
+          form: FormData) -> Response:  # fmt: skip
+    return page(
+        request,
+        "oncall.html",
+        viewer,
+        form=form,
+        clinic=clinic,
+        clinics=clinic_choices(session, viewer),
+        rows=_row_count(form),
+        warning=missing_warning(clinic, len(_rows_of(form))),
+        status_code=422 if form.errors else 200,
+    )
+
+
+@router.get("/app/oncall")
+def oncall_form(
+    request: Request, session: SessionDep, viewer: StaffDep, clinic_id: str = ""
+) -> Response:
+    clinic = _clinic(session, viewer, clinic_id)
+    values = {"rows": str(len(list_oncall(session, clinic)) + BLANK_ROWS)}
+    for number, person in enumerate(list_oncall(session, clinic)):
+        values.update({f"name_{number}": person.name, f"phone_{number}": person.phone or "",
+                       f"email_{number}": person.email or ""})  # fmt: skip
+    return _page(request, session, viewer, clinic, FormData(values, {}))
+
+
+@router.post("/app/oncall", dependencies=[CsrfDep])
+def oncall_save(request: Request, session: SessionDep, viewer: StaffDep, form: FormDep) -> Response:
+    clinic = _clinic(session, viewer, form.get("clinic_id"))
+    numbered = _rows_of(form)
+    try:
+        replace_oncall(session, clinic=clinic, entries=[e for _, e in numbered],
+                       actor=viewer.principal.label)  # fmt: skip
+    except OnCallError as exc:
+        number = numbered[exc.index][0]
+        form.error(f"{exc.field or 'name'}_{number}", f"Row {number + 1}: {exc.message}.")
+        session.rollback()
+        return _page(request, session, viewer, clinic, form)
+    return RedirectResponse(f"/app/oncall?clinic_id={clinic.id}&done=oncall", status_code=303)
