@@ -110,18 +110,45 @@ class Renderer:
     ) -> Rendered:
         step = plan.step(step_key)
         env = self._plan_env(plan)
+        lang, name = self._step_template(plan, step.key, channel, language)
+        if channel is Channel.EMAIL and name not in plan.templates:
+            return self._sms_step_by_email(plan, step.key, language, context)
+        values = self._step_values(plan, step.key, lang, context)
+        return self._render(env, name, channel, lang, values)
+
+    def _step_template(
+        self, plan: Plan, step_key: str, channel: Channel, language: str
+    ) -> tuple[str, str]:
         lang = language if language in plan.languages else DEFAULT_LANGUAGE
-        name = template_name(plan.key, step.key, channel, lang)
+        name = template_name(plan.key, step_key, channel, lang)
         if name not in plan.templates:
             lang = DEFAULT_LANGUAGE
-            name = template_name(plan.key, step.key, channel, lang)
+            name = template_name(plan.key, step_key, channel, lang)
+        return lang, name
+
+    def _step_values(
+        self, plan: Plan, step_key: str, lang: str, context: Mapping[str, object]
+    ) -> dict[str, Any]:
+        step = plan.step(step_key)
         flags = plan.red_flags.get(lang) or plan.red_flags.get(DEFAULT_LANGUAGE)
         values: dict[str, Any] = {"plan_title": plan.title, "step_key": step.key}
         values.update(step.vars)
         values.update(context)
         if flags is not None:
-            values.update(self._flag_values(env, flags, step, values))
-        return self._render(env, name, channel, lang, values)
+            values.update(self._flag_values(self._plan_env(plan), flags, step, values))
+        return values
+
+    def _sms_step_by_email(
+        self, plan: Plan, step_key: str, language: str, context: Mapping[str, object]
+    ) -> Rendered:
+        """A text-only step that must go by email (the patient stopped texts, or the text
+        could not be delivered): its SMS words inside the `step_by_email` system email."""
+        lang, name = self._step_template(plan, step_key, Channel.SMS, language)
+        values = self._step_values(plan, step_key, lang, context)
+        env = self._plan_env(plan)
+        text = _guarded(name, lambda: env.get_template(name).render(values))
+        return self.render_system(name="step_by_email", channel=Channel.EMAIL, language=lang,
+                                  context={**values, "sms_text": text.strip()})  # fmt: skip
 
     def red_flags_summary(self, *, plan: Plan, language: str, context: Mapping[str, object]) -> str:
         """The plan's SMS sentences for the signs that need a call now (emergency and

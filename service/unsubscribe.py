@@ -2,14 +2,20 @@
 
 A token names a patient and is signed with SECRET_KEY, so it cannot be forged or
 pointed at someone else. Tokens do not expire: an unsubscribe link in a months-old
-email must still work.
+email must still work. Every email to a patient carries the link three times: the
+`List-Unsubscribe` header (https and mailto) with `List-Unsubscribe-Post` for mail
+clients' one-click button, and a visible line at the end of the text and HTML body.
 """
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from datetime import datetime
+from email.utils import parseaddr
 
 from itsdangerous import BadSignature, URLSafeSerializer
+from markupsafe import Markup, escape
 from sqlmodel import Session, select
 
 from service.audit import record_audit
@@ -49,13 +55,65 @@ def unsubscribe_url(*, public_base_url: str, secret_key: str, patient_id: int) -
 
 
 def list_unsubscribe_headers(
-    *, public_base_url: str, secret_key: str, patient_id: int
+    *, public_base_url: str, secret_key: str, patient_id: int, mailbox: str | None = None
 ) -> dict[str, str]:
-    """The RFC 2369 / RFC 8058 headers for an email to this patient."""
+    """The RFC 2369 / RFC 8058 headers for an email to this patient. `mailbox` (our From
+    address, whose replies reach the inbound webhook) adds a mailto: an email with the
+    subject "unsubscribe" is read as an opt-out there."""
     url = unsubscribe_url(
         public_base_url=public_base_url, secret_key=secret_key, patient_id=patient_id
     )
-    return {"List-Unsubscribe": f"<{url}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
+    targets = [f"<{url}>"]
+    address = parseaddr(mailbox or "")[1]
+    if "@" in address:
+        targets.append(f"<mailto:{address}?subject=unsubscribe>")
+    return {
+        "List-Unsubscribe": ", ".join(targets),
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
+
+
+@dataclass(frozen=True)
+class UnsubscribeLinks:
+    """Links for one deployment (its public URL and signing key)."""
+
+    public_base_url: str
+    secret_key: str
+
+    def url(self, patient_id: int) -> str:
+        return unsubscribe_url(public_base_url=self.public_base_url,
+                               secret_key=self.secret_key, patient_id=patient_id)  # fmt: skip
+
+    def headers(self, patient_id: int, mailbox: str | None) -> dict[str, str]:
+        return list_unsubscribe_headers(public_base_url=self.public_base_url,
+                                        secret_key=self.secret_key, patient_id=patient_id,
+                                        mailbox=mailbox)  # fmt: skip
+
+
+_URL = re.compile(r"https?://[^\s<>\"]+")
+
+
+def with_footer(body: str, html: str | None, footer: str) -> tuple[str, str | None]:
+    """The email's text and HTML with the unsubscribe line added at the end (its URL a
+    link in the HTML part)."""
+    text = f"{body.rstrip()}\n\n{footer.strip()}"
+    if html is None:
+        return text, None
+    paragraph = str(
+        Markup('<p style="font-size: 13px; color: #555;">{}</p>\n').format(_linked(footer))
+    )
+    at = html.rfind("</body>")
+    return text, (html[:at] + paragraph + html[at:]) if at >= 0 else html + paragraph
+
+
+def _linked(text: str) -> Markup:
+    parts, last = [], 0
+    for match in _URL.finditer(text):
+        parts.append(escape(text[last : match.start()]))
+        parts.append(Markup('<a href="{0}">{0}</a>').format(match.group(0)))
+        last = match.end()
+    parts.append(escape(text[last:]))
+    return Markup("").join(parts)
 
 
 def unsubscribe_email(session: Session, *, patient: Patient, now: datetime) -> int:

@@ -22,7 +22,8 @@ from service.db.queries import one_of, update_rows
 from service.domain import Channel, MessageKind
 from service.plans.model import Plan
 from service.plans.store import load_pinned
-from service.rendering import Rendered, Renderer, message_context
+from service.rendering import Rendered, Renderer, RenderError, message_context
+from service.unsubscribe import UnsubscribeLinks, with_footer
 
 # Rows rendered from their plan step at send time: plan rows, and email fallbacks of them.
 _STEP_KINDS = frozenset({MessageKind.PLAN, MessageKind.FALLBACK})
@@ -129,6 +130,7 @@ def prepare(
     clinic: Clinic,
     renderer: Renderer,
     plans: PlanCache,
+    links: UnsubscribeLinks | None = None,
 ) -> None:
     """Render (plan rows without a body) and fix the recipient. Raises ContentError."""
     values = content_of(
@@ -139,6 +141,7 @@ def prepare(
         clinic=clinic,
         renderer=renderer,
         plans=plans,
+        links=links,
     )
     for name, value in values.items():
         setattr(message, name, value)
@@ -153,16 +156,48 @@ def content_of(
     clinic: Clinic,
     renderer: Renderer,
     plans: PlanCache,
+    links: UnsubscribeLinks | None = None,
 ) -> dict[str, Any]:
     """The row's `CONTENT_FIELDS` as they must be stored before the call (the row itself
-    is not changed). Raises ContentError."""
+    is not changed); a patient's email gets its unsubscribe line. Raises ContentError."""
     values: dict[str, Any] = {name: getattr(message, name) for name in CONTENT_FIELDS}
     if message.body is None:
         values.update(_render_plan_row(session, message, patient, enrollment, clinic,
                                        renderer, plans))  # fmt: skip
     if values["to_address"] is None and patient is not None and message.kind != MessageKind.PAGE:
         values["to_address"] = patient.phone if message.channel == Channel.SMS else patient.email
+    if links is not None and patient is not None and _patient_email(message):
+        _add_unsubscribe(values, message, patient, clinic, renderer, links)
     return values
+
+
+def _patient_email(message: Message) -> bool:
+    return message.channel == Channel.EMAIL and message.kind != MessageKind.PAGE
+
+
+def _add_unsubscribe(values: dict[str, Any], message: Message, patient: Patient, clinic: Clinic,
+                     renderer: Renderer, links: UnsubscribeLinks) -> None:  # fmt: skip
+    url = links.url(patient.id)  # type: ignore[arg-type]
+    if url in (values["body"] or ""):
+        return  # a retry of a row whose content was already fixed
+    try:
+        footer = renderer.render_system(
+            name="unsubscribe_footer", channel=Channel.EMAIL,
+            language=message.language or patient.language,
+            context={"clinic_name": clinic.name, "unsubscribe_url": url},
+        ).text  # fmt: skip
+    except RenderError as exc:
+        raise ContentError(f"cannot render the unsubscribe line: {exc}") from exc
+    values["body"], values["body_html"] = with_footer(values["body"], values["body_html"], footer)
+
+
+def unsubscribe_headers(
+    message: Any, clinic: Clinic, links: UnsubscribeLinks | None, default_from: str | None
+) -> dict[str, str]:
+    """RFC 8058 headers for an email to a patient (none for pages or SMS)."""
+    if links is None or message.patient_id is None or not _patient_email(message):
+        return {}
+    return links.headers(message.patient_id, clinic.email_from or default_from)
 
 
 def store_content(session: Session, messages: Sequence[Any], contents: list[dict]) -> None:
@@ -243,7 +278,9 @@ def _context(
     )
 
 
-def outbound(message: Message, clinic: Clinic) -> OutboundMessage:
+def outbound(
+    message: Message, clinic: Clinic, headers: dict[str, str] | None = None
+) -> OutboundMessage:
     """The adapter's view of a prepared row (vendor-neutral)."""
     if message.body is None or message.to_address is None:
         raise ContentError("message was not prepared before sending")
@@ -257,4 +294,5 @@ def outbound(message: Message, clinic: Clinic) -> OutboundMessage:
         html=message.body_html,
         from_=clinic.sms_from if sms else clinic.email_from,
         messaging_service_sid=clinic.messaging_service_sid if sms else None,
+        headers=headers or {},
     )

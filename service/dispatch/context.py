@@ -19,6 +19,7 @@ from service.domain import Channel
 from service.logs import kv
 from service.rendering import Renderer
 from service.retry import RetryPolicy
+from service.unsubscribe import UnsubscribeLinks
 
 log = logging.getLogger(__name__)
 _FROM_SETTINGS = DispatchOptions()  # a marker, compared by identity
@@ -35,6 +36,7 @@ class DispatchContext:
     plans: PlanCache = field(default_factory=PlanCache)
     renderer: Renderer | None = None
     policy: RetryPolicy | None = None
+    unsubscribe: UnsubscribeLinks | None = None  # not given: built from `settings`
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -44,6 +46,10 @@ class DispatchContext:
             self.renderer = Renderer(self.settings.templates_dir)
         if self.policy is None:
             self.policy = self.options.retry_policy()
+        if self.unsubscribe is None:
+            self.unsubscribe = UnsubscribeLinks(
+                self.settings.public_base_url, self.settings.secret_key.get_secret_value()
+            )
 
     @property
     def hold_lock_during_call(self) -> bool:

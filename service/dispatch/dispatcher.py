@@ -103,6 +103,7 @@ class Dispatcher:
                             clinic=cast(Clinic, related["clinic"][message.clinic_id]),
                             renderer=ctx.templates,
                             plans=ctx.plans,
+                            links=ctx.unsubscribe,
                         )
                     )
                 except ContentError as exc:  # rare: now as objects, to be changed

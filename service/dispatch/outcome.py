@@ -13,14 +13,12 @@ from sqlmodel import Session
 
 from service import metrics
 from service.channels.base import DeliveryError, Receipt
-from service.db.models import Alert, Clinic, Enrollment, Message, Patient
+from service.db.models import Alert, Message, Patient
 from service.dispatch.claim import release
-from service.domain import AlertSeverity, Channel, MessageKind, MessageStatus, Priority
+from service.domain import AlertSeverity, Channel, MessageStatus, Priority
+from service.fallback import queue_email_copy
 from service.logs import kv
-from service.outbox import Move, queue_message, transition, transition_many
-from service.plans.model import template_name
-from service.plans.store import load_pinned
-from service.rendering import DEFAULT_LANGUAGE
+from service.outbox import Move, transition, transition_many
 from service.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -189,61 +187,11 @@ def _mark_contact(
 def _queue_fallback(
     session: Session, message: Message, patient: Patient | None, *, now: datetime
 ) -> Message | None:
-    """The plan's other channel when the patient can receive it: a plan step is queued
-    without a body, so the dispatcher renders the step's own email template (subject,
-    text, HTML) from the pinned plan; otherwise the same words under a proper subject."""
-    if message.fallback_channel != Channel.EMAIL or patient is None or not patient.email:
+    """The plan's other channel when the patient can receive it (see service.fallback)."""
+    if message.fallback_channel != Channel.EMAIL or patient is None:
         return None
-    if patient.email_opted_out_at is not None:
-        return None
-    step = _has_email_template(session, message)
-    if not step and message.body is None:
-        return None
-    fallback = queue_message(
-        session,
-        clinic_id=message.clinic_id,
-        channel=Channel.EMAIL,
-        body=None if step else message.body,
-        subject=None if step else _subject(session, message),
-        kind=MessageKind.FALLBACK,
-        priority=Priority(message.priority),
-        due_at=now,
-        valid_until=message.valid_until,
-        dedupe_key=f"fallback:{message.id}",
-        patient_id=patient.id,
-        enrollment_id=message.enrollment_id,
-        language=message.language,
-        reason=f"email fallback for message {message.id}",
-    )
-    fallback.fallback_of_id = message.id
-    fallback.step_key = message.step_key
-    fallback.context = message.context
-    return fallback
-
-
-def _has_email_template(session: Session, message: Message) -> bool:
-    """Whether the failed row is a plan step whose pinned plan has an email template."""
-    if message.kind != MessageKind.PLAN or not message.step_key or not message.enrollment_id:
-        return False
-    enrollment = session.get(Enrollment, message.enrollment_id)
-    if enrollment is None:
-        return False
-    try:
-        plan = load_pinned(session, enrollment.plan_key, enrollment.plan_version)
-    except (ValueError, KeyError):  # UnknownPlan, PlanError: keep the text that was sent
-        return False
-    names = {
-        template_name(plan.key, message.step_key, Channel.EMAIL, language)
-        for language in (message.language, DEFAULT_LANGUAGE)
-    }
-    return any(name in plan.templates for name in names)
-
-
-def _subject(session: Session, message: Message) -> str:
-    if message.subject:
-        return message.subject
-    clinic = session.get(Clinic, message.clinic_id)
-    return f"A message from {clinic.name}" if clinic else "A message from your clinic"
+    return queue_email_copy(session, message, patient, now=now, dedupe_key=f"fallback:{message.id}",
+                            reason=f"email fallback for message {message.id}")  # fmt: skip
 
 
 def open_safety_task(session: Session, message: Message, *, reason: str, now: datetime) -> Alert:

@@ -29,7 +29,7 @@ from service.db.queries import one_of
 from service.dispatch import outcome
 from service.dispatch.checks import Action, Subject, Verdict, check
 from service.dispatch.claim import release
-from service.dispatch.content import ContentError, outbound, rows_by_id
+from service.dispatch.content import ContentError, outbound, rows_by_id, unsubscribe_headers
 from service.dispatch.context import DispatchContext
 from service.domain import AlertStatus, MessageStatus
 from service.logs import kv
@@ -242,7 +242,8 @@ def _pre_send_one(
         _apply(session, *_objects(session, subject), verdict, now=now)
         return verdict.action.value
     try:
-        return _Ready(row, subject.patient, outbound(row, subject.clinic))
+        headers = unsubscribe_headers(row, subject.clinic, ctx.unsubscribe, ctx.settings.email_from)
+        return _Ready(row, subject.patient, outbound(row, subject.clinic, headers))
     except ContentError as exc:
         message, patient = _objects(session, subject)
         outcome.fail(session, message, reason=str(exc), patient=patient, now=now)

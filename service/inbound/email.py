@@ -24,6 +24,8 @@ from service.inbound.reply import MAX_BODY_CHARS, InboundReply
 from service.inbound.sms import InboundParseError
 
 REPLY_LANGUAGES = ["en", "es"]
+# What a mail client sends for our List-Unsubscribe mailto: the request is the subject.
+_UNSUBSCRIBE_SUBJECT = re.compile(r"^\s*unsubscribe\b", re.IGNORECASE)
 _AUTOMATED_PRECEDENCE = {"bulk", "junk", "list", "auto_reply"}
 
 
@@ -36,6 +38,9 @@ def parse_email(raw: bytes) -> InboundReply:
         raise InboundParseError("From: missing or not an email address")
     body = body_text(message)[:MAX_BODY_CHARS]
     latest, unstripped = latest_reply(body)
+    subject = str(message.get("Subject", "")).strip() or None
+    if not latest.strip() and _UNSUBSCRIBE_SUBJECT.match(subject or ""):
+        latest = unstripped = "unsubscribe"
     return InboundReply(
         provider_id=_message_id(message, raw),
         channel=Channel.EMAIL,
@@ -43,7 +48,7 @@ def parse_email(raw: bytes) -> InboundReply:
         to_address=_first_recipient(message),
         body=body,
         text=latest,
-        subject=str(message.get("Subject", "")).strip() or None,
+        subject=subject,
         unstripped_text=unstripped,
         automated=is_automated(message),
     )

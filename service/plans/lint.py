@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from service.domain import Channel
+from service.domain import Channel, Priority
 from service.plans.catalog import plan_files
 from service.plans.lint_checks import SAMPLE, Finding, check_message, sample_context
 from service.plans.lint_content import check_content, signs_in
@@ -121,6 +121,9 @@ def step_channels(step: Step) -> list[Channel]:
 def _render_all(plan: Plan, renderer: Renderer, findings: list[Finding]) -> dict[Key, Rendered]:
     rendered: dict[Key, Rendered] = {}
     for step in plan.steps:
+        for lang in plan.languages if _may_go_by_email(step) else ():
+            # A safety text goes by email when SMS is lost: its words in `step_by_email`.
+            _render_one(plan, step, Channel.EMAIL, lang, renderer, findings)
         for channel in step_channels(step):
             for lang in plan.languages:
                 name = template_name(plan.key, step.key, channel, lang)
@@ -131,6 +134,10 @@ def _render_all(plan: Plan, renderer: Renderer, findings: list[Finding]) -> dict
                 if result is not None:
                     rendered[(step.key, channel, lang)] = result
     return rendered
+
+
+def _may_go_by_email(step: Step) -> bool:
+    return step.priority == Priority.SAFETY and Channel.EMAIL not in step_channels(step)
 
 
 def _render_one(

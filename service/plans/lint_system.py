@@ -17,6 +17,7 @@ from service.plans.lint_checks import Finding, check_message, sample_context
 from service.rendering import Renderer, RenderError, make_environment
 
 STAFF_PREFIXES = ("page_",)  # messages to clinic staff, not patients
+FRAGMENTS = ("unsubscribe_footer",)  # lines added to other messages, not messages
 SAMPLE_EXTRAS: dict[str, object] = {
     "red_flags": ["Sample warning sign one", "Sample warning sign two"],
     "red_flags_summary": "sample warning signs",
@@ -64,7 +65,7 @@ def lint_system_template(path: Path, templates_dir: Path, renderer: Renderer) ->
     findings = check_message(
         result, channel, plan=None, step=name, template=template, clinic_phone="warning"
     )
-    if name.startswith(STAFF_PREFIXES):  # pages go to clinic staff, not to patients
+    if name.startswith(STAFF_PREFIXES) or name in FRAGMENTS:  # not a message to a patient
         findings = [f for f in findings if "missing:" not in f.message]
     return findings
 

@@ -176,12 +176,14 @@ def test_a_permanent_failure_falls_back_to_email_when_the_plan_allows(
     fallback = session.exec(select(Message).where(Message.fallback_of_id == message.id)).one()
     assert (fallback.channel, fallback.kind, fallback.status) == ("email", "fallback", "sent")
     assert email.sent[0].to == patient.email
-    # day1_care has no email template: the SMS words, under a subject naming the clinic.
+    # day1_care has no email template: its SMS words inside an email naming the clinic,
+    # with the red flags, the emergency line and the unsubscribe link around them.
     sms_row = reload(session, message)
-    assert (email.sent[0].body, email.sent[0].subject) == (
-        sms_row.body,
-        f"A message from {clinic.name}",
-    )
+    sent = email.sent[0]
+    assert sent.subject == f"Your aftercare message from {clinic.name}"
+    assert (sms_row.body or "") in sent.body and "Call us straight away" in sent.body
+    assert "In an emergency" in sent.body and "/unsubscribe/" in sent.body
+    assert sent.html is not None and "/unsubscribe/" in sent.html
 
 
 def test_an_email_fallback_of_a_plan_step_is_the_steps_own_email(

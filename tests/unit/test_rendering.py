@@ -197,3 +197,21 @@ def test_the_cached_sms_summary_is_per_clinic_number_and_language(renderer) -> N
     assert "(415) 555-0100" in reminder("en", "(415) 555-0100")
     assert "(212) 555-0199" in reminder("en", "(212) 555-0199")
     assert "Llamenos ya al (212) 555-0199" in reminder("es", "(212) 555-0199")
+
+
+def test_a_text_only_step_sent_by_email_wraps_its_sms_words_in_an_email(renderer) -> None:
+    from service.config import DEFAULT_TEMPLATES_DIR
+    from service.plans.catalog import load_catalog
+
+    plan = load_catalog(DEFAULT_TEMPLATES_DIR).get("botox")
+    for language, greeting in (("en", "Hi Alexandra"), ("es", "Hola, Alexandra")):
+        sms = renderer.render_step(plan=plan, step_key="red_flag_reminder", channel=Channel.SMS,
+                                   language=language, context=context(language))  # fmt: skip
+        email = renderer.render_step(plan=plan, step_key="red_flag_reminder",
+                                     channel=Channel.EMAIL, language=language,
+                                     context=context(language))  # fmt: skip
+        assert email.subject and "Riverside Aesthetics" in email.subject
+        assert email.text.startswith(greeting)
+        assert plan.red_flags[language].items[0] in email.text  # the full list, not the summary
+        assert email.html is not None and "<li>" in email.html
+        assert sms.text.split(":")[0] in email.text

@@ -18,6 +18,7 @@ from service.unsubscribe import (
     make_token,
     unsubscribe_email,
     verify_token,
+    with_footer,
 )
 
 KEY = "test-secret-key-0123456789"
@@ -109,9 +110,42 @@ def test_posting_the_link_unsubscribes(client, settings, session, factory, now):
 
 
 @pytest.mark.parametrize("method", ["get", "post"])
-def test_a_bad_link_is_a_404_with_a_clear_message(client, method, settings):
+def test_a_bad_link_is_a_readable_404_page_not_json(client, method, settings):
     response = getattr(client, method)("/unsubscribe/not-a-token")
     assert response.status_code == 404
-    assert response.json() == {"detail": "unknown or invalid unsubscribe link"}
+    assert response.headers["content-type"].startswith("text/html")
+    assert "This link does not work" in response.text and "Este enlace no funciona" in response.text
     token = make_token(secret_key=settings.secret_key.get_secret_value(), patient_id=987654)
     assert getattr(client, method)(f"/unsubscribe/{token}").status_code == 404
+
+
+def test_the_page_speaks_the_patients_language_and_names_their_clinic(client, settings, factory):
+    clinic = factory.clinic(name="Clínica Sol")
+    patient = factory.patient(clinic, language="es")
+    token = make_token(secret_key=settings.secret_key.get_secret_value(), patient_id=patient.id)
+    page = client.get(f"/unsubscribe/{token}")
+    assert '<html lang="es">' in page.text and "Clínica Sol" in page.text
+    assert "Darme de baja de los correos" in page.text
+    done = client.post(f"/unsubscribe/{token}")
+    assert "Se ha dado de baja" in done.text and "911" in done.text
+    again = client.get(f"/unsubscribe/{token}")
+    assert "Ya se ha dado de baja" in again.text and 'method="post"' not in again.text
+
+
+def test_the_headers_offer_the_https_link_and_a_mailto(settings):
+    headers = list_unsubscribe_headers(
+        public_base_url="https://a.example", secret_key="k" * 20, patient_id=7,
+        mailbox="Glow Clinic <care@glow.example>",
+    )  # fmt: skip
+    https, mailto = headers["List-Unsubscribe"].split(", ")
+    assert https.startswith("<https://a.example/unsubscribe/")
+    assert mailto == "<mailto:care@glow.example?subject=unsubscribe>"
+
+
+def test_the_footer_adds_a_visible_link_to_text_and_html():
+    url = "https://a.example/unsubscribe/abc"
+    text, html = with_footer("Rest today.", "<html><body><p>Rest today.</p>\n</body></html>",
+                             f"To stop them, open this link: {url}")  # fmt: skip
+    assert text.endswith(f"open this link: {url}")
+    assert html is not None and f'<a href="{url}">{url}</a></p>' in html
+    assert html.endswith("</body></html>")
