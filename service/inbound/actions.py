@@ -52,6 +52,14 @@ class Turn:
                     inbound=self.inbound, name=name, now=self.now, patient=self.patient,
                     channel=channel, extra=extra)  # fmt: skip
 
+    def safety_net(self) -> None:
+        """The reply to an urgent report, fitted to the patient's plan and the sign."""
+        values = self.composer.safety_net(
+            plan_key=self.enrollment.plan_key if self.enrollment else None,
+            matches=self.inbound.matches or [], language=self.patient.language,
+        )  # fmt: skip
+        self.reply(SAFETY_NET, **values)
+
     def alert(self, severity: AlertSeverity, kind: str, summary: str) -> Alert:
         return open_alert(self.session, clinic=self.clinic, severity=severity, kind=kind,
                           summary=summary, now=self.now, patient_id=self.patient.id,
@@ -71,14 +79,14 @@ def on_urgent(turn: Turn, decision: Decision) -> Alert:
     if existing is not None:
         # Still unacknowledged and escalating: one alert per emergency, not one per text.
         turn.audit("alert.followup", reason=f"another urgent reply for alert {existing.id}")
-        turn.reply(SAFETY_NET)
+        turn.safety_net()
         return existing
     summary = "Urgent reply: " + ", ".join(turn.inbound.matches or ["warning sign"])
     if decision.opt_out_word:
         summary += " (the message also contains an opt-out word: confirm by phone)"
     alert = turn.alert(AlertSeverity.URGENT, "triage_urgent", summary)
     page_urgent(turn.session, composer=turn.composer, alert=alert, clinic=turn.clinic, now=turn.now)
-    turn.reply(SAFETY_NET)
+    turn.safety_net()
     return alert
 
 

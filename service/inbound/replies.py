@@ -14,7 +14,7 @@ confirmation, marked `context["compliance"] == "stop_confirmation"`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -26,6 +26,7 @@ from service.domain import Channel, MessageKind, Priority
 from service.logs import kv
 from service.outbox import queue_message
 from service.rendering import Renderer
+from service.safety_net import TEAM, SignBookError, load_book, reply_context
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,20 @@ class Composer:
     def alert_link(self, alert_id: int | None) -> str:
         """The staff alert inbox, scrolled to this alert (the page needs a login)."""
         return f"{self.base_url.rstrip('/')}/app/alerts#alert-{alert_id}"
+
+    def safety_net(
+        self, *, plan_key: str | None, matches: Sequence[str], language: str
+    ) -> dict[str, str]:
+        """The safety-net reply's values for this plan and what was reported. The reply
+        must go even when the warning-sign file is broken: it then names no signs and
+        gives the general emergency line."""
+        try:
+            book = load_book(self.renderer.messages_dir.parent)
+            return reply_context(book, plan_key=plan_key, matches=matches, language=language)
+        except (OSError, SignBookError):
+            log.exception(kv("inbound.warning_signs_unreadable"))
+            return {"route": TEAM, "reported_sign": "", "emergency_signs": "",
+                    "clinic_now_signs": ""}  # fmt: skip
 
 
 def clinic_context(clinic: Clinic, patient: Patient | None) -> dict[str, object]:

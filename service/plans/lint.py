@@ -21,6 +21,7 @@ from service.domain import Channel, Priority
 from service.plans.catalog import plan_files
 from service.plans.lint_checks import SAMPLE, Finding, check_message, sample_context
 from service.plans.lint_content import check_content, signs_in
+from service.plans.lint_signs import lint_signs
 from service.plans.lint_system import lint_system
 from service.plans.lint_timing import check_timing
 from service.plans.loader import PlanDefinitionError, collect_templates, parse_plan, read_definition
@@ -38,7 +39,21 @@ def lint_dir(templates_dir: Path) -> list[Finding]:
     for path in files:
         findings += lint_plan_file(path, templates_dir, renderer)
     findings += lint_system(templates_dir, renderer)
+    findings += lint_signs(templates_dir, _parsed_plans(files, templates_dir), renderer)
     return findings
+
+
+def _parsed_plans(files: list[Path], templates_dir: Path) -> list[Plan]:
+    """The plans that parse (those that do not are reported by `lint_plan_file`)."""
+    plans = []
+    for path in files:
+        try:
+            definition = read_definition(path)
+            plans.append(parse_plan(definition, collect_templates(templates_dir / "messages",
+                                                                  path.stem)))  # fmt: skip
+        except PlanError:
+            continue
+    return plans
 
 
 def lint_plan_file(path: Path, templates_dir: Path, renderer: Renderer) -> list[Finding]:

@@ -116,7 +116,8 @@ def test_an_urgent_text_pages_on_call_through_twilio_and_an_ack_stops_escalation
         [page] = sent_to(fake_twilio, ON_CALL[0])
         assert "URGENT" in page and "drooping" not in page
         [safety_net] = sent_to(fake_twilio, PATIENT)
-        assert "trouble breathing" in safety_net
+        # A drooping face is routed to the emergency number: "call it now", not "wait".
+        assert "drooping face or slurred speech, call 911 now" in safety_net
         alert = the_alert(engine)
         response = client.post(f"/api/v1/alerts/{alert.id}/ack",
                                headers={"Authorization": f"Bearer {key}"})  # fmt: skip

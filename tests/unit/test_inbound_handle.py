@@ -124,7 +124,9 @@ def test_an_urgent_reply_opens_an_alert_pages_on_call_and_sends_the_safety_net(
         assert "Ana" in (page.body or "")
     [reply] = replies(session)
     assert (reply.patient_id, reply.channel, reply.priority) == (patient.id, "sms", "urgent")
-    assert "trouble breathing" in (reply.body or "") and "911" in (reply.body or "")
+    # A drooping face is routed to the emergency number: the reply says so, and no "wait".
+    assert "for a drooping face or slurred speech, call 911 now" in (reply.body or "")
+    assert "someone will call" not in (reply.body or "")
     [inbound] = rows(session, InboundMessage)
     assert inbound.intent == "urgent" and inbound.matches
 
@@ -311,6 +313,7 @@ def test_a_safety_net_reply_to_an_opted_out_patient_goes_by_email(
     inbox.sms("my lips are turning blue")
     [reply] = replies(session)
     assert reply.channel == Channel.EMAIL and "trouble breathing" in (reply.body or "")
+    assert "911" in (reply.body or "")
 
 
 def test_a_reply_nobody_can_route_is_recorded_without_a_reply(

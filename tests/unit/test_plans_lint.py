@@ -54,11 +54,22 @@ PARTIALS = ("email.en.html.j2", "red_flags.sms.en.j2", "red_flags.email.en.j2")
 PARTIALS_ES = ("email.es.html.j2", "red_flags.sms.es.j2", "red_flags.email.es.j2")
 
 
+SIGNS = """\
+signs:
+  breathing: {match: [breath], en: trouble breathing}
+  pus: {match: [pus], en: pus}
+plans:
+  _default: {emergency: [breathing]}
+  demo: {emergency: [breathing], clinic_now: [pus]}
+"""
+
+
 @pytest.fixture
 def plan_dir(tmp_path: Path) -> Path:
     """A minimal plan directory that lints clean; each test breaks one thing."""
     files = {
         "plans/demo.yaml": PLAN,
+        "warning_signs.yaml": SIGNS,
         "messages/demo/day0.sms.en.j2": SMS,
         "messages/demo/day1.email.en.j2": EMAIL,
     }
@@ -98,6 +109,35 @@ def edit(path: Path, old: str, new: str) -> None:
 
 def test_the_minimal_plan_lints_clean(plan_dir: Path) -> None:
     assert lint_dir(plan_dir) == []
+
+
+def test_a_plan_the_warning_signs_do_not_route_is_an_error(plan_dir: Path) -> None:
+    edit(
+        plan_dir / "warning_signs.yaml", "  demo: {emergency: [breathing], clinic_now: [pus]}\n", ""
+    )
+    error = only_error(plan_dir)
+    assert (error.plan, error.message) == ("demo", "warning_signs.yaml has no entry for this plan")
+
+
+def test_a_plan_with_no_sign_routed_to_the_emergency_number_is_an_error(plan_dir: Path) -> None:
+    edit(plan_dir / "warning_signs.yaml", "demo: {emergency: [breathing], ", "demo: {")
+    assert "no sign routed to the emergency number" in only_error(plan_dir).message
+
+
+def test_a_routed_sign_without_words_in_a_plan_language_is_an_error(plan_dir: Path) -> None:
+    edit(plan_dir / "warning_signs.yaml", "en: pus}", "fr: pus}")
+    assert only_error(plan_dir).message == "warning_signs.yaml: sign 'pus' has no 'en' words"
+
+
+def test_the_safety_net_reply_is_rendered_for_every_route_of_every_plan() -> None:
+    from service.plans.catalog import load_catalog
+    from service.plans.lint_signs import lint_signs
+    from service.rendering import Renderer
+
+    long_sms = DEFAULT_TEMPLATES_DIR / "messages/_system/urgent_safety_net.sms.en.j2"
+    plans = load_catalog(DEFAULT_TEMPLATES_DIR).all()
+    assert lint_signs(DEFAULT_TEMPLATES_DIR, plans, Renderer(DEFAULT_TEMPLATES_DIR)) == []
+    assert "clinic_now" in long_sms.read_text()
 
 
 def test_the_shipped_plans_lint_without_errors() -> None:
