@@ -3,6 +3,11 @@
 Receipts arrive late, twice, and out of order. Each one is recorded as a MessageEvent
 (the full history), but it only moves the row forward: `outbox.transition` refuses a
 late "sent" after "delivered". A replay of a receipt already recorded changes nothing.
+
+A text the carrier could not deliver after accepting it is acted on like a failed send
+(`dispatch.outcome.after_failure`): a safety message goes by email and staff are asked
+to phone; a step with an email fallback sends it. A number the carrier says cannot take
+texts gets no more of them (`contact_loss.mark_unreachable`).
 """
 
 from __future__ import annotations
@@ -13,8 +18,10 @@ from datetime import datetime
 from sqlmodel import Session, select
 
 from service.channels.twilio_status import DeliveryStatus
-from service.db.models import Message, MessageEvent
-from service.domain import MessageStatus
+from service.contact_loss import mark_unreachable
+from service.db.models import Message, MessageEvent, Patient
+from service.dispatch.outcome import after_failure
+from service.domain import Channel, MessageKind, MessageStatus
 from service.logs import kv
 from service.outbox import can_transition, transition
 
@@ -59,6 +66,8 @@ def apply_receipt(
             provider_status=receipt.provider_status, error_code=receipt.error_code, actor=ACTOR,
         )  # fmt: skip
         log.info(kv("delivery.receipt", message_id=message.id, status=target))
+        if target in (MessageStatus.UNDELIVERED, MessageStatus.FAILED):
+            _not_delivered(session, message, receipt, now)
         return True
     session.add(
         MessageEvent(
@@ -73,6 +82,21 @@ def apply_receipt(
         )
     )
     return False
+
+
+def _not_delivered(
+    session: Session, message: Message, receipt: DeliveryStatus, now: datetime
+) -> None:
+    if message.channel != Channel.SMS or message.patient_id is None:
+        return
+    if message.kind == MessageKind.PAGE:
+        return  # a page's recipient is staff; escalation covers an unanswered page
+    patient = session.get(Patient, message.patient_id)
+    if patient is None:
+        return
+    if receipt.unreachable:
+        mark_unreachable(session, patient, reason=receipt.reason, now=now)
+    after_failure(session, message, patient, reason=receipt.reason, now=now)
 
 
 def _note_outcome(message: Message, target: MessageStatus, receipt: DeliveryStatus,

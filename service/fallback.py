@@ -20,6 +20,7 @@ from service.domain import Channel, MessageKind, Priority
 from service.outbox import queue_message
 
 _STEP_KINDS = frozenset({MessageKind.PLAN, MessageKind.FALLBACK})
+SAFETY_NET_REPLY = "urgent_safety_net"  # inbound.replies.SAFETY_NET, the reply's marker
 
 
 def email_reachable(patient: Any) -> bool:
@@ -28,6 +29,17 @@ def email_reachable(patient: Any) -> bool:
         patient.email
         and patient.email_consent_at is not None
         and patient.email_opted_out_at is None
+    )
+
+
+def is_safety(message: Message) -> bool:
+    """Messages a patient must not silently miss: red-flag reminders and safety advice,
+    the catch-up (it carries the red flags), and the reply to an urgent report."""
+    context = message.context or {}
+    return (
+        message.priority == Priority.SAFETY
+        or message.kind == MessageKind.CATCH_UP
+        or context.get("compliance") == SAFETY_NET_REPLY
     )
 
 

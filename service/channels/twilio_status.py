@@ -55,12 +55,18 @@ ERRORS: dict[int, str] = {
 }
 
 
+# Carrier errors after acceptance that say the number itself cannot take texts: no text
+# to it will ever arrive (30003 "switched off" or 30007 "filtered" may pass; these do not).
+UNREACHABLE_CODES = frozenset({30005, 30006})
+
+
 @dataclass(frozen=True)
 class DeliveryStatus:
     status: MessageStatus | None  # None: nothing to change, only to record
     provider_status: str
     error_code: str | None
     reason: str
+    unreachable: bool = False  # the number cannot take texts (landline, no such number)
 
 
 def describe_error(code: int | str | None) -> str:
@@ -82,7 +88,9 @@ def translate(provider_status: str, error_code: str | None = None) -> DeliverySt
     reason = f"Twilio: {name}"
     if code:
         reason = f"{describe_error(code)} (Twilio {code})"
-    return DeliveryStatus(status=status, provider_status=name, error_code=code, reason=reason)
+    unreachable = bool(code and code.isdigit() and int(code) in UNREACHABLE_CODES)
+    return DeliveryStatus(status=status, provider_status=name, error_code=code, reason=reason,
+                          unreachable=unreachable)  # fmt: skip
 
 
 def from_callback(params: Mapping[str, str]) -> DeliveryStatus:

@@ -97,6 +97,10 @@ class Patient(SQLModel, table=True):
     sms_opted_out_at: datetime | None = _when()
     email_opted_out_at: datetime | None = _when()
     created_at: datetime = _created()
+    # When and why the carrier said this number cannot take texts (landline, no such
+    # number): shown to staff; `phone_can_sms` is False from then on.
+    sms_unreachable_at: datetime | None = _when()
+    sms_unreachable_reason: str | None = Field(default=None, max_length=200)
 
 
 class PlanVersion(SQLModel, table=True):

@@ -9,14 +9,15 @@ import logging
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from service import metrics
 from service.channels.base import DeliveryError, Receipt
+from service.contact_loss import carrier_opt_out, mark_unreachable
 from service.db.models import Alert, Message, Patient
 from service.dispatch.claim import release
-from service.domain import AlertSeverity, Channel, MessageStatus, Priority
-from service.fallback import queue_email_copy
+from service.domain import AlertSeverity, Channel, MessageKind, MessageStatus
+from service.fallback import is_safety, queue_email_copy
 from service.logs import kv
 from service.outbox import Move, transition, transition_many
 from service.retry import RetryPolicy
@@ -166,9 +167,24 @@ def fail(
     log.warning(kv("dispatch.failed", message_id=message.id, code=message.error_code))
     if patient is not None and error is not None:
         _mark_contact(session, patient, message, error, now=now)
-    fallback = _queue_fallback(session, message, patient, now=now)
-    if message.priority == Priority.SAFETY and fallback is None:
-        open_safety_task(session, message, reason=reason, now=now)
+    after_failure(session, message, patient, reason=reason, now=now)
+
+
+def after_failure(
+    session: Session, message: Message, patient: Patient | None, *, reason: str, now: datetime
+) -> None:
+    """A message that will not reach the patient, failed at send time or reported
+    undelivered by the carrier: a safety message goes by email when it can and staff are
+    asked to phone; another falls back to email when its plan says so."""
+    if patient is None or message.kind == MessageKind.PAGE:
+        return
+    safety = is_safety(message)
+    if not safety and message.fallback_channel != Channel.EMAIL:
+        return
+    copy = queue_email_copy(session, message, patient, now=now, dedupe_key=f"fallback:{message.id}",
+                            reason=f"email fallback for message {message.id}")  # fmt: skip
+    if safety:
+        open_safety_task(session, message, reason=reason, now=now, emailed=copy is not None)
 
 
 def _mark_contact(
@@ -176,26 +192,22 @@ def _mark_contact(
 ) -> None:
     if message.channel != Channel.SMS:
         return
-    if error.opted_out and patient.sms_opted_out_at is None:
-        patient.sms_opted_out_at = now  # the carrier says STOP: honour it everywhere
-        session.add(patient)
+    if error.opted_out:
+        carrier_opt_out(session, patient, now=now)  # the carrier says STOP: honour it
     if error.not_mobile:
-        patient.phone_can_sms = False
-        session.add(patient)
+        mark_unreachable(session, patient, reason=error.reason, now=now)
 
 
-def _queue_fallback(
-    session: Session, message: Message, patient: Patient | None, *, now: datetime
-) -> Message | None:
-    """The plan's other channel when the patient can receive it (see service.fallback)."""
-    if message.fallback_channel != Channel.EMAIL or patient is None:
-        return None
-    return queue_email_copy(session, message, patient, now=now, dedupe_key=f"fallback:{message.id}",
-                            reason=f"email fallback for message {message.id}")  # fmt: skip
-
-
-def open_safety_task(session: Session, message: Message, *, reason: str, now: datetime) -> Alert:
-    """A safety message that cannot reach the patient: staff must phone them instead."""
+def open_safety_task(
+    session: Session, message: Message, *, reason: str, now: datetime, emailed: bool = False
+) -> Alert:
+    """A safety message that did not reach the patient by text: staff must phone them."""
+    existing = session.exec(
+        select(Alert).where(Alert.message_id == message.id, Alert.kind == SAFETY_TASK_KIND)
+    ).first()
+    if existing is not None:  # e.g. "undelivered" then "failed" for the same text
+        return existing
+    sent = "sent by email too" if emailed else "no email we may use"
     alert = Alert(
         clinic_id=message.clinic_id,
         patient_id=message.patient_id,
@@ -203,7 +215,7 @@ def open_safety_task(session: Session, message: Message, *, reason: str, now: da
         message_id=message.id,
         severity=AlertSeverity.TASK,
         kind=SAFETY_TASK_KIND,
-        summary=f"Safety message could not be delivered ({reason[:200]}): phone the patient",
+        summary=f"Safety message not delivered ({reason[:200]}; {sent}): phone the patient",
         created_at=now,
     )
     session.add(alert)

@@ -1,4 +1,5 @@
-"""Enrolment use cases: enrol (one or many), pause, resume, cancel, reschedule, opt-out.
+"""Enrolment use cases: enrol (one or many), pause, resume, cancel, reschedule, and
+texts lost (STOP, a landline) and regained (START).
 
 A package rather than one module so each part stays small: `schedule` and `limits` are
 pure, `planning` reads the database once per batch, `core` writes with bulk inserts,
@@ -15,8 +16,10 @@ from service.enrollment.core import (
     enrol_many,
 )
 from service.enrollment.errors import EnrolError
-from service.enrollment.operations import cancel, cancel_pending_sms, pause, resume
+from service.enrollment.operations import cancel, pause
+from service.enrollment.reactivate import resume
 from service.enrollment.reschedule import RescheduleResult, reschedule
+from service.enrollment.sms_loss import SmsBack, SmsLoss, lose_sms, regain_sms
 
 __all__ = [
     "BulkResult",
@@ -24,13 +27,16 @@ __all__ = [
     "EnrolRequest",
     "EnrolResult",
     "RescheduleResult",
+    "SmsBack",
+    "SmsLoss",
     "cancel",
-    "cancel_pending_sms",
     "check_procedure_at",
     "check_signoff",
     "enrol",
     "enrol_many",
+    "lose_sms",
     "pause",
+    "regain_sms",
     "reschedule",
     "resume",
 ]

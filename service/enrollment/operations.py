@@ -1,4 +1,4 @@
-"""Pause, resume, cancel and opt-out: status changes with reasons and audit entries.
+"""Pause, resume and cancel: status changes with reasons and audit entries.
 
 Every change goes through `outbox.transition` (one event per message) and
 `record_audit` (who and why). Pausing does not touch the rows (the dispatcher does not
@@ -13,12 +13,10 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from service.audit import record_audit
-from service.db.models import Enrollment, Message, Patient
-from service.domain import ActorType, Channel, EnrollmentStatus, MessageKind, MessageStatus
+from service.db.models import Enrollment, Message
+from service.domain import ActorType, EnrollmentStatus, MessageStatus
 from service.enrollment.errors import EnrolError
 from service.outbox import transition
-
-_PATIENT_KINDS = (MessageKind.PLAN.value, MessageKind.CATCH_UP.value, MessageKind.FALLBACK.value)
 
 
 def audit(
@@ -80,7 +78,7 @@ def pause(
     return enrollment
 
 
-def resume(
+def resume_paused(
     session: Session,
     *,
     enrollment: Enrollment,
@@ -88,7 +86,7 @@ def resume(
     actor: str,
     reason: str | None = None,
 ) -> int:
-    """Continue the plan; what fell due while paused is skipped. Returns how many."""
+    """Continue a paused plan; what fell due while paused is skipped. Returns how many."""
     if enrollment.status == EnrollmentStatus.ACTIVE:
         return 0
     if enrollment.status != EnrollmentStatus.PAUSED:
@@ -148,38 +146,3 @@ def cancel(
         detail={"cancelled_messages": len(rows)},
     )
     return len(rows)
-
-
-def cancel_pending_sms(
-    session: Session, *, patient: Patient, reason: str, now: datetime, actor: str = "system"
-) -> int:
-    """After an SMS opt-out: cancel the patient's pending SMS (not compliance replies).
-
-    An enrolment left with nothing pending (no email steps) is cancelled too: the patient
-    has unenrolled themselves. Returns how many messages were cancelled.
-    """
-    query = select(Message).where(
-        Message.patient_id == patient.id,
-        Message.channel == Channel.SMS.value,
-        Message.status == MessageStatus.SCHEDULED.value,
-        col(Message.kind).in_(_PATIENT_KINDS),
-    )
-    rows = list(session.exec(query))
-    for message in rows:
-        transition(session, message, MessageStatus.CANCELLED, reason=reason, now=now, actor=actor)
-    session.flush()
-    _unenrol_if_empty(session, {m.enrollment_id for m in rows} - {None}, reason, now, actor)
-    return len(rows)
-
-
-def _unenrol_if_empty(
-    session: Session, ids: set[int | None], reason: str, now: datetime, actor: str
-) -> None:
-    for enrollment_id in sorted(i for i in ids if i is not None):
-        enrollment = session.get(Enrollment, enrollment_id)
-        if enrollment is None or enrollment.status == EnrollmentStatus.CANCELLED:
-            continue
-        if not pending_rows(session, enrollment):
-            _set_status(enrollment, EnrollmentStatus.CANCELLED, reason=reason, now=now)
-            session.add(enrollment)
-            audit(session, enrollment, action="enrollment.cancel", actor=actor, reason=reason)

@@ -188,6 +188,18 @@ def _add(
     now: datetime,
     result: RescheduleResult,
 ) -> None:
+    add_planned_row(session, pending, planned, suffix=suffix, now=now)
+    if planned.status == MessageStatus.SKIPPED:
+        result.skipped += 1
+    else:
+        result.added += 1
+
+
+def add_planned_row(
+    session: Session, pending: Pending, planned: Planned, *, suffix: str, now: datetime
+) -> Message:
+    """A new row for a planned send whose earlier row is closed (history is append-only:
+    the new one's dedupe key carries `suffix`); a row born skipped gets its event."""
     values = q.message_row(
         planned,
         clinic_id=pending.patient.clinic_id,
@@ -210,9 +222,7 @@ def _add(
                 actor="enrolment",
             )
         )
-        result.skipped += 1
-    else:
-        result.added += 1
+    return row
 
 
 def _has_catch_up(session: Session, enrollment: Enrollment) -> bool:

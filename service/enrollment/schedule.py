@@ -25,6 +25,10 @@ from service.domain import Channel, MessageStatus, Priority
 from service.plans.model import Occurrence, Plan, Step
 from service.scheduling import QuietHours, next_allowed, planned_time, window_for
 
+# Reason prefix of a send skipped because its time had passed when it was planned (a
+# late enrolment, a procedure date moved into the past): staff pages count these.
+TOO_LATE = "too late to be useful"
+
 
 class PatientLike(Protocol):
     """What enrolment reads of a patient: an ORM `Patient` or the bulk path's `PatientRow`."""
@@ -213,12 +217,12 @@ def _against_now(
         return planned
     if planned.valid_until <= now:
         reason = (
-            f"validity passed before enrolment (due {planned.due_at:%Y-%m-%d %H:%M}Z, "
-            f"valid until {planned.valid_until:%Y-%m-%d %H:%M}Z)"
+            f"{TOO_LATE}: its validity ended before it was planned (due "
+            f"{planned.due_at:%Y-%m-%d %H:%M}Z, valid until {planned.valid_until:%Y-%m-%d %H:%M}Z)"
         )
         return planned.skipped(reason, late=True)
     window = windows.for_priority(planned.priority, planned.night)
     at = next_allowed(now, tz=recipient.tz, window=window)
     if at >= planned.valid_until:
-        return planned.skipped("validity passes before quiet hours end", late=True)
+        return planned.skipped(f"{TOO_LATE}: its validity ends before quiet hours do", late=True)
     return replace(planned, next_attempt_at=at)

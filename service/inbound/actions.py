@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
@@ -12,7 +13,7 @@ from service.alerts import open_alert, open_urgent_alert
 from service.audit import record_audit
 from service.db.models import Alert, Clinic, Enrollment, InboundMessage, Patient
 from service.domain import ActorType, AlertSeverity, Channel
-from service.enrollment import cancel_pending_sms
+from service.enrollment import SmsLoss, lose_sms, regain_sms
 from service.inbound.compliance import Action, Decision
 from service.inbound.pages import page_task, page_urgent
 from service.inbound.replies import (
@@ -99,26 +100,41 @@ def on_concern(turn: Turn, decision: Decision) -> Alert:
 
 def on_opt_out(turn: Turn, decision: Decision) -> Alert | None:
     patient, now = turn.patient, turn.now
+    loss = None
     if turn.channel == Channel.EMAIL:
         already = patient.email_opted_out_at is not None
         patient.email_opted_out_at = patient.email_opted_out_at or now
     else:
         already = patient.sms_opted_out_at is not None
         patient.sms_opted_out_at = patient.sms_opted_out_at or now
-        cancel_pending_sms(turn.session, patient=patient, reason="patient replied STOP", now=now)
+        loss = lose_sms(turn.session, patient=patient, why="patient replied STOP", now=now)
     turn.session.add(patient)
     if already:
         return None  # carriers allow one confirmation; the clinic already knows
     turn.audit(f"patient.opt_out.{turn.channel.value}", reason="keyword reply")
-    turn.reply(STOP_CONFIRMATION)
-    what = "text messages" if turn.channel == Channel.SMS else "emails"
-    alert = turn.alert(AlertSeverity.TASK, "opt_out", f"Opted out of {what}: call to follow up")
+    turn.reply(STOP_CONFIRMATION, safety_by_email=bool(loss and loss.safety_by_email))
+    task = opt_out_task(turn.channel, loss)
+    alert = turn.alert(AlertSeverity.TASK, "opt_out", f"Patient {task}: call to follow up")
     page_task(turn.session, composer=turn.composer, alert=alert, clinic=turn.clinic,
-              task=f"opted out of aftercare {what}", now=now)  # fmt: skip
+              task=task, now=now)  # fmt: skip
     return alert
 
 
-def on_opt_in(turn: Turn, decision: Decision) -> None:
+def opt_out_task(channel: Channel, loss: SmsLoss | None) -> str:
+    """What staff must know about an opt-out: above all, whether the red flags still reach
+    the patient."""
+    if channel == Channel.EMAIL or loss is None:
+        return "opted out of aftercare emails"
+    if loss.safety_lost:
+        return (f"opted out of aftercare texts and cannot get email: {loss.safety_lost} "
+                "red-flag reminder(s) and safety message(s) will not reach them")  # fmt: skip
+    if loss.safety_by_email:
+        return (f"opted out of aftercare texts; {loss.safety_by_email} red-flag reminder(s) "
+                "and safety message(s) will go by email")  # fmt: skip
+    return "opted out of aftercare texts"
+
+
+def on_opt_in(turn: Turn, decision: Decision) -> Alert | None:
     patient = turn.patient
     if turn.channel == Channel.EMAIL:
         patient.email_opted_out_at = None
@@ -128,7 +144,25 @@ def on_opt_in(turn: Turn, decision: Decision) -> None:
         patient.sms_consent_source = patient.sms_consent_source or "keyword START"
     turn.session.add(patient)
     turn.audit(f"patient.opt_in.{turn.channel.value}", reason="keyword reply")
-    turn.reply("start_confirmation")
+    if turn.channel == Channel.EMAIL:
+        turn.reply("start_confirmation")
+        return None
+    return _texts_back(turn)
+
+
+def _texts_back(turn: Turn) -> Alert | None:
+    """Resume the texts STOP cancelled; tell the patient what comes next, truthfully."""
+    back = regain_sms(turn.session, clinic=turn.clinic, patient=turn.patient, now=turn.now)
+    tz = ZoneInfo(turn.patient.timezone)
+    turn.reply("start_confirmation", plan_stopped=back.plan_stopped,
+               **back.coming.context(tz, turn.patient.language))  # fmt: skip
+    if not back.plan_stopped:
+        return None
+    task = "texted START to get texts again, but their plan was cancelled: resume it?"
+    alert = turn.alert(AlertSeverity.TASK, "wants_texts", f"Patient {task}")
+    page_task(turn.session, composer=turn.composer, alert=alert, clinic=turn.clinic,
+              task=task, now=turn.now)  # fmt: skip
+    return alert
 
 
 def on_help(turn: Turn, decision: Decision) -> None:

@@ -24,6 +24,17 @@ SAMPLE_EXTRAS: dict[str, object] = {
     "skipped_count": 2,
     "days_since": 3,
     "escalation_level": 1,
+    "coming_count": 3,
+    "next_date": "March 9",
+    "plan_stopped": False,
+    "safety_by_email": True,
+}
+# Other branches of templates that say different things in different cases: each is
+# rendered and checked too.
+VARIANTS: dict[str, list[dict[str, object]]] = {
+    "start_confirmation": [{"plan_stopped": True}, {"coming_count": 0}, {"coming_count": 1}],
+    "stop_confirmation": [{"safety_by_email": False}],
+    "catch_up": [{"coming_count": 0, "next_date": ""}],
 }
 
 
@@ -53,18 +64,21 @@ def lint_system_template(path: Path, templates_dir: Path, renderer: Renderer) ->
         msg = "system template name must be <name>.<sms|email>.<lang>.j2 (unknown channel?)"
         return [Finding("error", msg, template=template)]
     name, channel, lang = parts[0], Channel(parts[1]), parts[2]
-    try:
-        extras = _extra_variables(path, templates_dir, lang)
-        result = renderer.render_system(
-            name=name, channel=channel, language=lang, context=sample_context(lang, **extras)
+    findings: list[Finding] = []
+    for variant in [{}, *VARIANTS.get(name, [])]:
+        try:
+            extras = {**_extra_variables(path, templates_dir, lang), **variant}
+            result = renderer.render_system(
+                name=name, channel=channel, language=lang, context=sample_context(lang, **extras)
+            )
+        except RenderError as exc:
+            return [Finding("error", exc.reason, None, name, exc.template, exc.line)]
+        # Replies and confirmations must say what to do in an emergency; the clinic
+        # number is only a warning there (a safety-net reply may say the team will call).
+        found = check_message(
+            result, channel, plan=None, step=name, template=template, clinic_phone="warning"
         )
-    except RenderError as exc:
-        return [Finding("error", exc.reason, None, name, exc.template, exc.line)]
-    # Replies and confirmations must say what to do in an emergency; the clinic number
-    # is only a warning there (a safety-net reply says the team will call instead).
-    findings = check_message(
-        result, channel, plan=None, step=name, template=template, clinic_phone="warning"
-    )
+        findings += [f for f in found if f not in findings]
     if name.startswith(STAFF_PREFIXES) or name in FRAGMENTS:  # not a message to a patient
         findings = [f for f in findings if "missing:" not in f.message]
     return findings

@@ -22,6 +22,8 @@ from service.db.models import (
     MessageEvent,
     Patient,
 )
+from service.domain import MessageKind, MessageStatus
+from service.enrollment.schedule import TOO_LATE
 
 PAGE_SIZE = 50
 
@@ -88,11 +90,35 @@ class TimelineItem:
 
 
 @dataclass
+class LateSteps:
+    steps: set[tuple[str | None, int]] = field(default_factory=set)
+    catch_up: bool = False
+
+    @property
+    def skipped(self) -> int:
+        return len(self.steps)
+
+
+@dataclass
 class Timeline:
     patient: Patient
     clinic: Clinic
     enrollments: list[Enrollment]
     items: list[TimelineItem]
+
+    def late_steps(self) -> dict[int, LateSteps]:
+        """Per enrolment: plan sends skipped because their time had passed when planned."""
+        found: dict[int, LateSteps] = {}
+        for item in self.items:
+            m = item.message
+            if m is None or m.enrollment_id is None:
+                continue
+            late = found.setdefault(m.enrollment_id, LateSteps())
+            if m.kind == MessageKind.CATCH_UP:
+                late.catch_up = True
+            elif m.status == MessageStatus.SKIPPED and (m.status_reason or "").startswith(TOO_LATE):
+                late.steps.add((m.step_key, m.occurrence))
+        return {eid: late for eid, late in found.items() if late.steps}
 
     def actors(self) -> list[str | None]:
         """Everyone who acted on this timeline, for showing their names."""

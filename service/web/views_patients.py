@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request, Response
 
 from service.api.deps import SessionDep, SettingsDep
 from service.db.models import Patient
+from service.fallback import email_reachable
 from service.web.access import visible
 from service.web.deps import StaffDep, WebRoute, page
 from service.web.explain import explain
@@ -42,4 +43,12 @@ def patient_page(
     people = names_for(session, timeline.actors())
     simulate = settings.environment != "production"  # service.web.views_simulate
     return page(request, "patient.html", viewer, t=timeline, explain=explain, people=people,
-                simulate=simulate)  # fmt: skip
+                simulate=simulate, late_steps=timeline.late_steps(),
+                safety_note=_safety_note(patient))  # fmt: skip
+
+
+def _safety_note(patient: Patient) -> str:
+    """Whether red-flag reminders still reach a patient who gets no texts."""
+    if email_reachable(patient):
+        return "Red-flag reminders and safety messages go by email instead."
+    return "There is no email we may use: red-flag reminders cannot reach this patient. Phone them."

@@ -7,6 +7,8 @@
   a failure when CI=true).
 - `serve_app(settings, engine)`: the app under uvicorn on a free port (a context
   manager), for callbacks and requests from other threads or processes.
+- `backend` / `db` / `client` and `post_status`: the app on SQLite and on PostgreSQL,
+  and a correctly signed Twilio status callback to it.
 """
 
 from __future__ import annotations
@@ -24,13 +26,16 @@ from email import message_from_bytes
 from email.message import Message as EmailMessage
 from email.policy import default as default_policy
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 import uvicorn
 from aiosmtpd.controller import Controller
+from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy.engine import Engine
 
+from service.channels.twilio_webhooks import sign
 from service.config import REPO_ROOT, Settings
 from service.fakes.twilio_server import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, FakeTwilioServer
 
@@ -207,3 +212,58 @@ def serve_app(settings: Settings, engine: Engine) -> Iterator[LiveApp]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+# --- Signed status callbacks to the app, on SQLite and PostgreSQL -------------------------
+
+PUBLIC = "https://aftercare.example"
+SID = "SM" + "1" * 32
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request, settings, engine):
+    if request.param == "sqlite":
+        return settings.model_copy(update={"public_base_url": PUBLIC}), engine
+    pg_settings, pg_engine = (
+        request.getfixturevalue("pg_settings"),
+        request.getfixturevalue("pg_engine"),
+    )
+    return pg_settings.model_copy(update={"public_base_url": PUBLIC}), pg_engine
+
+
+@pytest.fixture
+def app_settings(backend):
+    return backend[0].model_copy(update={"twilio_auth_token": SecretStr(TEST_AUTH_TOKEN)})
+
+
+@pytest.fixture
+def db(backend):
+    return backend[1]
+
+
+@pytest.fixture
+def client(app_settings, db):
+    from service.api.app import create_app
+
+    with TestClient(create_app(app_settings, engine=db)) as client:
+        yield client
+
+
+def post_status(client, *, mid: int | None, status: str, sid: str = SID, error: str | None = None,
+                url_base: str = PUBLIC, signature: str | None = None):  # fmt: skip
+    query = f"?mid={mid}" if mid is not None else ""
+    params = {"MessageSid": sid, "SmsSid": sid, "MessageStatus": status, "SmsStatus": status,
+              "To": "+14155550123", "From": "+15005550006", "ApiVersion": "2010-04-01"}  # fmt: skip
+    if error:
+        params["ErrorCode"] = error
+    path = f"/webhooks/twilio/status{query}"
+    if signature is None:
+        signature = sign(auth_token=TEST_AUTH_TOKEN, url=url_base + path, params=params)
+    return client.post(
+        path,
+        content=urlencode(params),
+        headers={
+            "X-Twilio-Signature": signature,
+            "Content-Type": "application/x-www-form-urlencoded",
+        },
+    )

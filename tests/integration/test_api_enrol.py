@@ -163,7 +163,7 @@ def test_admins_without_a_clinic_must_name_one(client, factory, clinic):
     assert enrol(client, admin, clinic_id=clinic.id).status_code == 201
 
 
-def test_pause_resume_cancel_and_a_conflicting_resume(client, staff, session):
+def test_pause_resume_cancel_and_resume_a_cancelled_plan(client, staff, session):
     created = enrol(client, staff).json()
     url = f"/api/v1/enrollments/{created['id']}"
     paused = client.post(f"{url}/pause", json={"reason": "patient travelling"}, headers=staff)
@@ -172,11 +172,21 @@ def test_pause_resume_cancel_and_a_conflicting_resume(client, staff, session):
     cancelled = client.post(f"{url}/cancel", json={"reason": "wrong plan"}, headers=staff)
     assert cancelled.json()["status"] == "cancelled"
     assert {m["status"] for m in cancelled.json()["messages"]} == {"cancelled"}
-    conflict = client.post(f"{url}/resume", headers=staff)
-    assert conflict.status_code == 409
+    again = client.post(f"{url}/resume", json={"reason": "procedure rebooked"}, headers=staff)
+    assert again.status_code == 200 and again.json()["status"] == "active"
+    assert "scheduled" in {m["status"] for m in again.json()["messages"]}
     audit = session.exec(select(AuditLog.action, AuditLog.reason)).all()
     assert ("enrollment.pause", "patient travelling") in audit
     assert ("enrollment.cancel", "wrong plan") in audit
+    assert ("enrollment.reactivate", "procedure rebooked") in audit
+
+
+def test_resuming_a_cancelled_plan_with_nothing_left_ahead_is_409(client, staff):
+    old = enrol(client, staff, procedure_at="2025-03-10T10:00:00-05:00").json()
+    url = f"/api/v1/enrollments/{old['id']}"
+    client.post(f"{url}/cancel", headers=staff)
+    conflict = client.post(f"{url}/resume", headers=staff)
+    assert conflict.status_code == 409 and "nothing left to send" in conflict.json()["detail"]
 
 
 def test_patch_reschedules_unsent_messages(client, staff, session):

@@ -16,7 +16,7 @@ from service.dispatch.context import DispatchContext
 from service.dispatch.dispatcher import Dispatcher
 from service.dispatch.options import DispatchOptions
 from service.dispatch.reconcile import reconcile_in_doubt
-from service.enrollment.operations import cancel_pending_sms
+from service.enrollment import lose_sms
 from service.retry import RetryPolicy
 from tests.dispatch_support import seed_plan_messages, status_counts
 from tests.factories import Factory
@@ -205,6 +205,6 @@ def opt_out(engine: Engine, phone: str) -> datetime:
         patient.sms_opted_out_at = now
         session.add(patient)
         session.flush()  # the UPDATE waits for any in-flight send to this patient
-        cancel_pending_sms(session, patient=patient, reason="STOP", now=now)
+        lose_sms(session, patient=patient, why="STOP", now=now)
         session.flush()
         return datetime.now(UTC)

@@ -30,15 +30,16 @@ def engine_(settings):  # type: ignore[no-untyped-def]
     engine.dispose()
 
 
-def stop(settings, engine) -> None:  # type: ignore[no-untyped-def]
+def stop(settings, engine, priority: Priority = Priority.ROUTINE) -> None:  # type: ignore[no-untyped-def]
     now = datetime.now(UTC)
     with Session(engine, expire_on_commit=False) as session:
         factory = Factory(session)
         clinic = factory.clinic(sms_from="+15005550006")
         accounts.add_oncall(session, clinic=clinic, name="Dr A", phone=None, email="a@x.test")
-        patient = factory.patient(clinic, phone="+14155550123", sms_consent_at=now)
+        patient = factory.patient(clinic, phone="+14155550123", sms_consent_at=now,
+                                  email_consent_at=now)  # fmt: skip
         queue_message(session, clinic_id=clinic.id, patient_id=patient.id, channel=Channel.SMS,  # type: ignore[arg-type]
-                      body="day 2 tip", kind=MessageKind.PLAN, priority=Priority.ROUTINE,
+                      body="day 2 tip", kind=MessageKind.PLAN, priority=priority,
                       due_at=now, dedupe_key="plan:1")  # fmt: skip
         reply = InboundReply(provider_id="SM" + "9" * 32, channel=Channel.SMS,
                              from_address="+14155550123", to_address="+15005550006",
@@ -75,3 +76,17 @@ def test_the_stop_confirmation_is_the_one_text_that_still_leaves(settings, engin
     stop(settings, engine_)
     dispatch(settings, engine_)
     assert statuses(engine_, MessageKind.AUTO_REPLY) == [MessageStatus.DELIVERED]
+
+
+def test_a_safety_text_pending_at_stop_still_reaches_the_patient_by_email(
+    settings, engine_
+) -> None:  # type: ignore[no-untyped-def]
+    stop(settings, engine_, priority=Priority.SAFETY)
+    dispatch(settings, engine_)
+    with Session(engine_) as session:
+        plan = session.exec(select(Message).where(Message.kind == MessageKind.PLAN)).all()
+        copies = session.exec(select(Message).where(Message.kind == MessageKind.FALLBACK)).all()
+    assert [(m.channel, m.status) for m in plan] == [("sms", MessageStatus.CANCELLED)]
+    [copy] = copies
+    assert (copy.channel, copy.status) == ("email", MessageStatus.DELIVERED)
+    assert (copy.body or "").startswith("day 2 tip") and "/unsubscribe/" in (copy.body or "")

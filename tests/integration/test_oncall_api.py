@@ -29,14 +29,19 @@ def test_staff_replace_their_clinics_list_and_read_it_back(client, factory, clin
     url = f"/api/v1/clinics/{clinic.id}/oncall"
     empty = client.get(url, headers=headers).json()
     assert empty["oncall"] == [] and "no on-call list" in empty["warnings"][0]
-    body = {"oncall": [{"name": "Dr Ray", "phone": "(415) 555-0111"},
-                       {"name": "Dr Ana", "email": "ana@glow.example"}]}  # fmt: skip
+    body = {
+        "oncall": [
+            {"name": "Dr Ray", "phone": "(415) 555-0111"},
+            {"name": "Dr Ana", "email": "ana@glow.example"},
+        ]
+    }
     saved = client.put(url, json=body, headers=headers)
     assert saved.status_code == 200, saved.text
     assert saved.json()["warnings"] == []
     assert [p["phone"] for p in client.get(url, headers=headers).json()["oncall"]] == [
-        "+14155550111", None,
-    ]  # fmt: skip
+        "+14155550111",
+        None,
+    ]
 
 
 @pytest.mark.parametrize(

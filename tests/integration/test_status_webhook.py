@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from urllib.parse import urlencode
 
 import pytest
 from fastapi.testclient import TestClient
@@ -12,43 +11,12 @@ from sqlmodel import Session, select
 
 from service.api.app import create_app
 from service.channels.base import OutboundMessage, load_adapter
-from service.channels.twilio_webhooks import sign
 from service.db.models import Message, MessageEvent
 from service.domain import Channel, MessageKind, MessageStatus, Priority
 from service.fakes.twilio_server import TEST_AUTH_TOKEN
 from service.outbox import queue_message, transition
 from tests.factories import Factory
-from tests.integration.conftest import serve_app, settings_for_twilio
-
-PUBLIC = "https://aftercare.example"
-SID = "SM" + "1" * 32
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def backend(request, settings, engine):
-    if request.param == "sqlite":
-        return settings.model_copy(update={"public_base_url": PUBLIC}), engine
-    pg_settings, pg_engine = (
-        request.getfixturevalue("pg_settings"),
-        request.getfixturevalue("pg_engine"),
-    )
-    return pg_settings.model_copy(update={"public_base_url": PUBLIC}), pg_engine
-
-
-@pytest.fixture
-def app_settings(backend):
-    return backend[0].model_copy(update={"twilio_auth_token": SecretStr(TEST_AUTH_TOKEN)})
-
-
-@pytest.fixture
-def db(backend):
-    return backend[1]
-
-
-@pytest.fixture
-def client(app_settings, db):
-    with TestClient(create_app(app_settings, engine=db)) as client:
-        yield client
+from tests.integration.conftest import SID, post_status, serve_app, settings_for_twilio
 
 
 def make_message(db, now, *, status=MessageStatus.SENT, provider_id: str | None = SID) -> int:
@@ -67,26 +35,6 @@ def make_message(db, now, *, status=MessageStatus.SENT, provider_id: str | None 
         session.commit()
         assert message.id is not None
         return message.id
-
-
-def post_status(client, *, mid: int | None, status: str, sid: str = SID, error: str | None = None,
-                url_base: str = PUBLIC, signature: str | None = None):  # fmt: skip
-    query = f"?mid={mid}" if mid is not None else ""
-    params = {"MessageSid": sid, "SmsSid": sid, "MessageStatus": status, "SmsStatus": status,
-              "To": "+14155550123", "From": "+15005550006", "ApiVersion": "2010-04-01"}  # fmt: skip
-    if error:
-        params["ErrorCode"] = error
-    path = f"/webhooks/twilio/status{query}"
-    if signature is None:
-        signature = sign(auth_token=TEST_AUTH_TOKEN, url=url_base + path, params=params)
-    return client.post(
-        path,
-        content=urlencode(params),
-        headers={
-            "X-Twilio-Signature": signature,
-            "Content-Type": "application/x-www-form-urlencoded",
-        },
-    )
 
 
 def state(db, message_id: int) -> tuple[Message, list[MessageEvent]]:

@@ -50,11 +50,18 @@ def enrol_by_email(engine, language: str = "en") -> int:  # type: ignore[no-unty
     with Session(engine, expire_on_commit=False) as session:
         factory = Factory(session)
         clinic = factory.clinic(name="Glow Clinic", email_from="Glow Clinic <care@glow.example>")
-        patient = factory.patient(clinic, phone=None, email="ana@example.com", language=language,
-                                  email_consent_at=now)  # fmt: skip
-        enrol(session, clinic=clinic, patient=patient, now=now, actor="test",
-              plan=load_catalog(DEFAULT_TEMPLATES_DIR).get("botox"),
-              procedure_at=now - timedelta(minutes=61))  # fmt: skip
+        patient = factory.patient(
+            clinic, phone=None, email="ana@example.com", language=language, email_consent_at=now
+        )
+        enrol(
+            session,
+            clinic=clinic,
+            patient=patient,
+            now=now,
+            actor="test",
+            plan=load_catalog(DEFAULT_TEMPLATES_DIR).get("botox"),
+            procedure_at=now - timedelta(minutes=61),
+        )
         session.commit()
         return patient.id  # type: ignore[return-value]
 
@@ -117,8 +124,9 @@ def test_the_mailto_unsubscribe_reaching_the_inbound_webhook_opts_out(world) -> 
         b"Message-ID: <u1@example.com>\r\n\r\n"
     )
     with TestClient(create_app(settings, engine=engine)) as client:
-        response = client.post("/webhooks/email/inbound", content=raw,
-                               headers={"X-Aftercare-Secret": INBOUND_SECRET})  # fmt: skip
+        response = client.post(
+            "/webhooks/email/inbound", content=raw, headers={"X-Aftercare-Secret": INBOUND_SECRET}
+        )
     assert response.status_code == 200 and response.json()["action"] == "opt_out"
     with Session(engine) as session:
         assert session.get(Patient, patient_id).email_opted_out_at is not None  # type: ignore[union-attr]

@@ -15,10 +15,10 @@ from service.enrollment import (
     EnrolRequest,
     EnrolResult,
     cancel,
-    cancel_pending_sms,
     check_procedure_at,
     enrol,
     enrol_many,
+    lose_sms,
     pause,
     reschedule,
     resume,
@@ -161,7 +161,9 @@ def test_late_enrolment_skips_stale_steps_with_a_reason_and_queues_one_catch_up(
     found = by_key(rows(session, result.enrollment))
     stale = [found[k] for k in ("day0:0:sms", "day1:0:sms", "day1:0:email")]
     assert all(m.status == MessageStatus.SKIPPED for m in stale)
-    assert all("validity passed before enrolment" in (m.status_reason or "") for m in stale)
+    assert all(
+        "too late to be useful: its validity ended" in (m.status_reason or "") for m in stale
+    )
     events = session.exec(
         select(MessageEvent).where(MessageEvent.message_id == found["day0:0:sms"].id)
     ).all()
@@ -306,9 +308,7 @@ def test_what_falls_due_while_paused_is_skipped_on_resume_not_replayed(
     assert ("enrollment.resume", "user:2", None) in actions
 
 
-def test_cancel_closes_pending_rows_with_the_reason_and_refuses_a_resume(
-    session, factory, clinic, now
-):
+def test_cancel_closes_pending_rows_with_the_reason(session, factory, clinic, now):
     patient = consenting(factory, clinic, now)
     result = enrol_at(session, clinic, patient, BASIC, now + timedelta(days=1), now)
     sent = rows(session, result.enrollment)[0]
@@ -321,9 +321,6 @@ def test_cancel_closes_pending_rows_with_the_reason_and_refuses_a_resume(
     statuses = {m.status for m in rows(session, result.enrollment)}
     assert statuses == {MessageStatus.SENT, MessageStatus.CANCELLED}
     assert "procedure cancelled" in (rows(session, result.enrollment)[1].status_reason or "")
-    with pytest.raises(EnrolError) as error:
-        resume(session, enrollment=result.enrollment, now=now, actor="user:1")
-    assert error.value.conflict
 
 
 def test_reschedule_moves_unsent_rows_and_leaves_sent_ones(session, factory, clinic, now):
@@ -367,21 +364,23 @@ def test_opt_out_cancels_pending_sms_but_not_email_or_compliance_replies(
         dedupe_key="stop:1",
         patient_id=patient.id,
     )
-    count = cancel_pending_sms(session, patient=patient, reason="patient replied STOP", now=now)
-    assert count == result.messages - 1
+    loss = lose_sms(session, patient=patient, why="patient replied STOP", now=now)
+    assert loss.cancelled == result.messages - 1
     found = by_key(rows(session, result.enrollment))
     assert found["day1:0:email"].status == MessageStatus.SCHEDULED
-    assert found["day1:0:sms"].status_reason == "patient replied STOP"
+    assert found["day1:0:sms"].status_reason == "texts stopped: patient replied STOP"
     assert reply.status == MessageStatus.SCHEDULED
     assert result.enrollment.status == EnrollmentStatus.ACTIVE  # email continues
 
 
-def test_opt_out_unenrols_when_nothing_is_left_to_send(session, factory, clinic, now):
+def test_losing_texts_keeps_the_enrolment_active_so_start_can_resume_it(
+    session, factory, clinic, now
+):
     patient = consenting(factory, clinic, now)
     plan = make_plan(make_step("day1", Offset(days=1, at=time(10, 0))))
     result = enrol_at(session, clinic, patient, plan, now + timedelta(days=1), now)
-    cancel_pending_sms(session, patient=patient, reason="STOP", now=now)
-    assert result.enrollment.status == EnrollmentStatus.CANCELLED
+    lose_sms(session, patient=patient, why="STOP", now=now)
+    assert result.enrollment.status == EnrollmentStatus.ACTIVE
 
 
 def test_procedure_time_needs_an_offset_and_a_date_within_a_year(now):

@@ -38,12 +38,25 @@ def test_enrolling_a_french_speaking_patient_names_the_language_field(
     clinic = factory.clinic()
     patient = factory.patient(clinic, language="fr")
     with pytest.raises(EnrolError) as caught:
-        enrol(session, clinic=clinic, patient=patient, plan=catalog.get("botox"),
-              procedure_at=now + timedelta(days=1), now=now, actor="test")  # fmt: skip
+        enrol(
+            session,
+            clinic=clinic,
+            patient=patient,
+            plan=catalog.get("botox"),
+            procedure_at=now + timedelta(days=1),
+            now=now,
+            actor="test",
+        )
     assert caught.value.field == "language" and "available: en, es" in caught.value.message
     with pytest.raises(EnrolError):
-        enrol_many(session, clinic=clinic, plan=catalog.get("botox"), now=now, actor="test",
-                   requests=[EnrolRequest(patient, now + timedelta(days=1))])  # fmt: skip
+        enrol_many(
+            session,
+            clinic=clinic,
+            plan=catalog.get("botox"),
+            now=now,
+            actor="test",
+            requests=[EnrolRequest(patient, now + timedelta(days=1))],
+        )
     assert session.exec(select(Enrollment)).all() == []
 
 
@@ -56,8 +69,14 @@ def test_a_csv_row_in_an_unknown_language_is_reported_with_its_line(
         "Ana,4155550142,es,botox,2026-03-03T10:00:00Z\n"
         "Jean,4155550143,fr,botox,2026-03-03T10:00:00Z\n"
     )
-    report = import_rows(session, clinic=clinic, catalog=catalog, now=now, actor="test",
-                         rows=read_rows(io.StringIO(text)))  # fmt: skip
+    report = import_rows(
+        session,
+        clinic=clinic,
+        catalog=catalog,
+        now=now,
+        actor="test",
+        rows=read_rows(io.StringIO(text)),
+    )
     [error] = report.errors
     assert (error.line, error.column) == (3, "language")
     assert "'fr'" in error.message and "available: en, es" in error.message

@@ -54,9 +54,15 @@ def test_entries_are_normalised_and_the_cli_form_is_read() -> None:
 def test_replacing_the_list_keeps_the_order_and_is_audited(session, factory) -> None:
     clinic = factory.clinic()
     accounts.add_oncall(session, clinic=clinic, name="Old", phone="+14155550199", email=None)
-    rows = replace_oncall(session, clinic=clinic, actor="user:1", entries=[
-        OnCallEntry("Dr B", "+14155550112"), OnCallEntry("Dr A", None, "a@lakeside.test"),
-    ])  # fmt: skip
+    rows = replace_oncall(
+        session,
+        clinic=clinic,
+        actor="user:1",
+        entries=[
+            OnCallEntry("Dr B", "+14155550112"),
+            OnCallEntry("Dr A", None, "a@lakeside.test"),
+        ],
+    )
     assert [(r.name, r.position) for r in list_oncall(session, clinic)] == [
         ("Dr B", 0),
         ("Dr A", 1),
@@ -103,8 +109,14 @@ def test_with_one_person_on_call_escalation_pages_the_main_number_not_them_again
 ) -> None:
     clinic = factory.clinic()
     accounts.add_oncall(session, clinic=clinic, name="Dr Solo", phone="+14155550111", email=None)
-    alert = open_alert(session, clinic=clinic, severity=AlertSeverity.URGENT, now=now,
-                       kind="triage_urgent", summary="x")  # fmt: skip
+    alert = open_alert(
+        session,
+        clinic=clinic,
+        severity=AlertSeverity.URGENT,
+        now=now,
+        kind="triage_urgent",
+        summary="x",
+    )
     page_urgent(session, composer=composer, alert=alert, clinic=clinic, now=now)
     session.commit()
     for minutes in (15, 30):
@@ -115,12 +127,22 @@ def test_with_one_person_on_call_escalation_pages_the_main_number_not_them_again
 def test_a_longer_list_ends_with_the_main_number(session, factory, now, composer) -> None:
     clinic = factory.clinic()
     for n in range(2):
-        accounts.add_oncall(session, clinic=clinic, name=f"Dr {n}", phone=f"+1415555011{n}",
-                            email=None)  # fmt: skip
-    alert = open_alert(session, clinic=clinic, severity=AlertSeverity.URGENT, now=now,
-                       kind="triage_urgent", summary="x")  # fmt: skip
+        accounts.add_oncall(
+            session, clinic=clinic, name=f"Dr {n}", phone=f"+1415555011{n}", email=None
+        )
+    alert = open_alert(
+        session,
+        clinic=clinic,
+        severity=AlertSeverity.URGENT,
+        now=now,
+        kind="triage_urgent",
+        summary="x",
+    )
     page_urgent(session, composer=composer, alert=alert, clinic=clinic, now=now)
     for minutes in (15, 30):
         escalate_due(session, now=now + timedelta(minutes=minutes), composer=composer)
-    assert [to for level, to in _pages(session) if level == 2] == [MAIN, "+14155550110",
-                                                                   "+14155550111"]  # fmt: skip
+    assert [to for level, to in _pages(session) if level == 2] == [
+        MAIN,
+        "+14155550110",
+        "+14155550111",
+    ]

@@ -72,3 +72,11 @@ def test_a_callback_without_an_error_code_has_none():
     result = from_callback({"SmsStatus": "delivered", "ErrorCode": ""})
     assert result.status == MessageStatus.DELIVERED and result.error_code is None
     assert result.reason == "Twilio: delivered"
+
+
+@pytest.mark.parametrize(
+    ("code", "unreachable"),
+    [("30006", True), ("30005", True), ("30003", False), ("30007", False), (None, False)],
+)
+def test_only_a_landline_or_a_dead_number_means_texts_can_never_arrive(code, unreachable):
+    assert translate("undelivered", code).unreachable is unreachable

@@ -49,12 +49,18 @@ def test_cancel_stops_every_pending_message_with_the_reason(client, clinic, staf
     assert "procedure not done" in page.text
 
 
-def test_resuming_a_cancelled_enrolment_is_explained(client, clinic, staff, session) -> None:
+def test_a_cancelled_enrolment_can_be_resumed_from_the_patient_page(
+    client, clinic, staff, session
+) -> None:
     token, enrollment = _enrol(client, staff, session)
-    client.post(f"/app/enrollments/{enrollment.id}/cancel", data={"csrf_token": token})
+    page = client.post(f"/app/enrollments/{enrollment.id}/cancel", data={"csrf_token": token})
+    assert "Resume plan" in page.text and "steps whose time has passed are not sent" in page.text
     response = client.post(f"/app/enrollments/{enrollment.id}/resume", data={"csrf_token": token})
-    assert response.status_code == 409
-    assert "cannot resume a cancelled enrolment" in response.text
+    assert response.status_code == 200 and "Enrolment resumed." in response.text
+    session.refresh(enrollment)
+    assert enrollment.status == "active"
+    rows = session.exec(select(Message).where(Message.enrollment_id == enrollment.id)).all()
+    assert any(m.status == MessageStatus.SCHEDULED for m in rows)
 
 
 def test_changing_the_procedure_date_moves_unsent_messages(client, clinic, staff, session) -> None:

@@ -22,8 +22,9 @@ def test_staff_save_their_on_call_list_and_see_it_in_order(client, clinic, staff
     assert saved.status_code == 200 and "On-call list saved." in saved.text
     assert "has no on-call list" not in saved.text
     assert [(p.name, p.phone) for p in list_oncall(session, clinic)] == [
-        ("Dr Ray", "+14155550111"), ("Dr Ana", None),
-    ]  # fmt: skip
+        ("Dr Ray", "+14155550111"),
+        ("Dr Ana", None),
+    ]
     assert saved.text.index("Dr Ray") < saved.text.index("Dr Ana")
 
 

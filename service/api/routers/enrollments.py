@@ -208,7 +208,9 @@ def _change(
     now: datetime,
 ) -> EnrollmentPublic:
     enrollment = _load(session, principal, enrollment_id)
-    operation = {"pause": use_cases.pause, "resume": use_cases.resume, "cancel": use_cases.cancel}
+    operation: dict[str, Callable[..., int | Enrollment]] = {
+        "pause": use_cases.pause, "resume": use_cases.resume, "cancel": use_cases.cancel,
+    }  # fmt: skip
     try:
         operation[action](
             session,
@@ -246,7 +248,8 @@ def resume(
     now: NowDep,
     change: ChangeBody = None,
 ) -> EnrollmentPublic:
-    """Continue the plan (409 for a cancelled enrolment)."""
+    """Continue the plan: a paused one skips what fell due while paused; a cancelled one
+    plans the steps still ahead again from now (409 when none is left)."""
     return _change("resume", session, principal, enrollment_id, change, now)
 
 
