@@ -109,6 +109,10 @@ def _format_row(row: TimelineRow, zone: ZoneInfo, procedure_at: datetime) -> str
     day = (local.date() - procedure_at.astimezone(zone).date()).days
     repeat = f" #{row.occurrence.index + 1}" if step.repeat_every else ""
     flags = [step.priority.value, f"valid {_span(row.valid_until - row.due_at)}"]
+    if step.true_until is not None:
+        flags.append(f"advice true until {step.true_until} after the procedure")
+    if row.never_sent:
+        flags.append("NOT SENT: quiet hours move it past the time its advice is true")
     if row.moved:
         flags.append(f"moved from {row.planned_at.astimezone(zone):%H:%M} by quiet hours")
     if step.fallback:
@@ -127,7 +131,7 @@ def _format_row(row: TimelineRow, zone: ZoneInfo, procedure_at: datetime) -> str
 
 
 def _span(delta: timedelta) -> str:
-    hours = int(delta.total_seconds() // 3600)
+    hours = max(int(delta.total_seconds() // 3600), 0)
     return f"{hours // 24}d" if hours % 24 == 0 else f"{hours}h"
 
 

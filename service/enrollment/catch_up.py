@@ -1,4 +1,9 @@
-"""Late enrolment: one catch-up message instead of a burst, and events for skipped rows."""
+"""Late enrolment: one catch-up message instead of a burst, and events for skipped rows.
+
+The catch-up says what is true: that the early tips are behind the patient, when the
+next message is due (or that nothing more is planned, with the clinic's number), and
+the warning signs to call about.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ from sqlmodel import Session, col
 from service.config import DEFAULT_TEMPLATES_DIR
 from service.db.models import Clinic, Message, MessageEvent
 from service.domain import Channel, MessageKind, MessageStatus, Priority
+from service.enrollment.coming import coming
 from service.enrollment.errors import EnrolError
 from service.enrollment.rows import table
 from service.enrollment.schedule import PatientLike, Planned
@@ -73,15 +79,25 @@ def queue_catch_up(
     now: datetime,
     renderer: Renderer | None,
 ) -> int | None:
-    """Queue the one catch-up message (where they are, plus the red flags); its id."""
+    """Queue the one catch-up message (what was skipped, what is still coming, the red
+    flags); its id. It goes when the first skipped step would have gone, or now if that
+    has passed."""
     channel = catch_up_channel(patient)
     if channel is None:
         return None
     tz = ZoneInfo(patient.timezone)
+    first_late = min((p.due_at for p in planned if p.late), default=now)
     # Safety content: it may use the evening but never the night.
-    at = next_allowed(now, tz=tz, window=QuietHours(clinic.night_start, clinic.night_end))
+    night = QuietHours(clinic.night_start, clinic.night_end)
+    at = next_allowed(max(now, first_late), tz=tz, window=night)
     skipped = sum(1 for p in planned if p.late)
-    rendered = _render(renderer, clinic, plan, procedure_at, patient, channel, now, skipped)
+    still = coming(
+        (p.step_key, p.occurrence, p.next_attempt_at)
+        for p in planned
+        if p.status == MessageStatus.SCHEDULED
+    )
+    rendered = _render(renderer, clinic, plan, procedure_at, patient, channel, at, skipped,
+                       still.context(tz, patient.language))  # fmt: skip
     message = queue_message(
         session,
         clinic_id=clinic.id,  # type: ignore[arg-type]
@@ -113,6 +129,7 @@ def _render(
     channel: Channel,
     now: datetime,
     skipped: int,
+    still: dict[str, object],
 ) -> Rendered:
     tz = ZoneInfo(patient.timezone)
     flags = plan.red_flags.get(patient.language) or plan.red_flags.get("en")
@@ -123,6 +140,7 @@ def _render(
         "skipped_count": skipped,
         "red_flags": list(flags.items) if flags else [],
         "red_flag_routes": flags.groups if flags else (),
+        **still,
     }
     context = message_context(
         patient_first_name=patient.first_name,

@@ -11,7 +11,9 @@ Times: `due_at` = `local_due` (patient's calendar) moved out of the priority's q
 window; `valid_until` = due_at + step.valid_for (counted from the moved time, so a step
 pushed to 08:00 by quiet hours is not already stale when it may first go). A step
 whose validity has passed at enrolment is skipped ("late"); one still valid but due in
-the past goes at the next allowed moment from `now`.
+the past goes at the next allowed moment from `now`. A step whose advice is only true for
+a while (`true_until`, e.g. 4h after the procedure) is never valid past that, and is
+skipped as late when quiet hours would move it past that.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 from service.domain import Channel, MessageStatus, Priority
 from service.plans.model import Occurrence, Plan, Step
-from service.scheduling import QuietHours, next_allowed, planned_time, window_for
+from service.scheduling import QuietHours, local_due, next_allowed, planned_time, window_for
 
 # Reason prefix of a send skipped because its time had passed when it was planned (a
 # late enrolment, a procedure date moved into the past): staff pages count these.
@@ -161,7 +163,7 @@ def _timed(
     night = QuietHours(*step.night) if step.night is not None else None
     window = windows.for_priority(step.priority, night)
     due = planned_time(procedure_at, occ.offset, tz=recipient.tz, window=window)
-    return Planned(
+    planned = Planned(
         step_key=step.key,
         occurrence=occ.index,
         channel=step.channels[0],
@@ -172,6 +174,13 @@ def _timed(
         valid_until=due + step.valid_for,
         night=night,
     )
+    if step.true_until is None:
+        return planned
+    true_until = local_due(procedure_at, step.true_until, tz=recipient.tz)
+    if true_until <= due:  # e.g. moved past its hours by the night window
+        return planned.skipped(f"{TOO_LATE}: its advice is only true until {step.true_until} "
+                               "after the procedure", late=True)  # fmt: skip
+    return replace(planned, valid_until=min(planned.valid_until, true_until))
 
 
 def _channels(step: Step, base: Planned, recipient: Recipient) -> list[Planned]:

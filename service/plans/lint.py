@@ -123,7 +123,22 @@ def _check_timing(plan: Plan, lines: dict[str, int]) -> list[Finding]:
         if step.valid_for > datetime.timedelta(days=60):
             msg = f"valid_for {step.valid_for} is longer than 60 days: stale advice must expire"
             findings.append(Finding("error", msg, plan.key, step.key, line=line))
+        findings += _check_true_until(plan, step, line)
     return findings
+
+
+def _check_true_until(plan: Plan, step: Step, line: int | None) -> list[Finding]:
+    """The window in which the text is true must hold every send of the step."""
+    if step.true_until is None:
+        return []
+    late = [o for o in step.occurrences() if o.offset.nominal_days >= step.true_until.nominal_days]
+    if not late:
+        return []
+    msg = (
+        f"true_until {step.true_until} is not after when {late[0].offset}: the advice would "
+        "never be true when sent"
+    )
+    return [Finding("error", msg, plan.key, step.key, line=line)]
 
 
 Key = tuple[str, Channel, str]  # step, channel, language

@@ -39,7 +39,7 @@ CHANNEL_WORDS = {
 }
 STEP_FIELDS = frozenset(
     {"key", "title", "when", "valid_for", "channels", "fallback", "priority", "repeat"}
-    | {"condition", "expects_reply", "vars", "red_flags", "night"}
+    | {"condition", "expects_reply", "vars", "red_flags", "night", "true_until"}
 )
 
 
@@ -181,6 +181,7 @@ def parse_step(item: Any) -> Step:
         red_flags=flags,
         red_flags_why=why,
         night=night,
+        true_until=_field(item, "true_until", parse_offset) if "true_until" in item else None,
     )
 
 

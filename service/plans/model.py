@@ -150,6 +150,9 @@ class Step:
     # The first safety message after the procedure may declare narrower night edges
     # (e.g. 23:00-07:00) so that its same-day content is not held until the morning.
     night: tuple[datetime.time, datetime.time] | None = None
+    # Until when (from the procedure) the text's advice is true, e.g. "stay upright for
+    # 4 hours" only within 4h: past it the step is never sent, whatever `valid_for` says.
+    true_until: Offset | None = None
 
     def occurrences(self) -> list[Occurrence]:
         """This step's planned sends: the first, then every repeat up to `repeat_until`."""

@@ -29,6 +29,11 @@ class TimelineRow:
     def moved(self) -> bool:
         return self.due_at != self.planned_at
 
+    @property
+    def never_sent(self) -> bool:
+        """Its advice stops being true before it may go (quiet hours moved it too far)."""
+        return self.valid_until <= self.due_at
+
 
 def simulate(
     plan: Plan,
@@ -48,6 +53,9 @@ def simulate(
         step = occ.step
         window = step_window(step.priority, step.night, quiet=quiet, night=night)
         due = next_allowed(planned, tz=tz, window=window)
+        valid_until = due + occ.step.valid_for
+        if occ.step.true_until is not None:
+            valid_until = min(valid_until, local_due(procedure_at, occ.step.true_until, tz=tz))
         for channel in occ.step.channels:
             rendered = renderer.render_step(
                 plan=plan,
@@ -56,5 +64,5 @@ def simulate(
                 language=language,
                 context=context,
             )
-            rows.append(TimelineRow(occ, channel, planned, due, due + occ.step.valid_for, rendered))
+            rows.append(TimelineRow(occ, channel, planned, due, valid_until, rendered))
     return sorted(rows, key=lambda row: (row.due_at, row.channel.value))

@@ -195,6 +195,10 @@ def page(request: Request, name: str, viewer: Viewer | None, **context: Any) -> 
 NOTICES = {
     "enrolled": "Patient enrolled. Their plan is below.",
     "already": "This patient was already enrolled in this plan for this date.",
+    "enrolled_late": (
+        "Patient enrolled, but the procedure date is in the past: messages that were too "
+        "late to be useful will not be sent (see the enrolment below)."
+    ),
     "paused": "Enrolment paused: nothing more will be sent until it is resumed.",
     "resumed": "Enrolment resumed.",
     "cancelled": "Enrolment cancelled: no further messages will be sent.",

@@ -126,11 +126,13 @@ def test_a_plan_renders_from_its_own_template_copy_not_the_disk(renderer, surger
 
 
 def test_the_catch_up_system_message_renders_in_both_languages(renderer) -> None:
-    extra = {"procedure": "thread lift", "red_flags": ["Pus"], "red_flags_summary": "pus"}
+    extra = {"procedure": "thread lift", "red_flags": ["Pus"], "red_flags_summary": "pus",
+             "coming_count": 2, "next_date": "March 9"}  # fmt: skip
     sms = renderer.render_system(
         name="catch_up", channel=Channel.SMS, language="en", context=context(**extra)
     )
     assert "thread lift" in sms.text and "Reply STOP to opt out, HELP for help." in sms.text
+    assert "Next message: March 9." in sms.text
     email = renderer.render_system(
         name="catch_up", channel=Channel.EMAIL, language="es", context=context("es", **extra)
     )
@@ -141,7 +143,8 @@ def test_the_catch_up_system_message_renders_in_both_languages(renderer) -> None
 def test_a_system_message_in_a_missing_language_falls_back_to_english(renderer) -> None:
     out = renderer.render_system(
         name="catch_up", channel=Channel.SMS, language="de",
-        context=context("de", procedure="botox", red_flags=[], red_flags_summary=""),
+        context=context("de", procedure="botox", red_flags=[], red_flags_summary="",
+                        coming_count=0, next_date=""),
     )  # fmt: skip
     assert "Reply STOP" in out.text
 

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
 from sqlmodel import select
 
 from service.db.models import Enrollment, Message, Patient
 from tests.web.conftest import login
+
+# A procedure a month ahead: enrolment with a past date is a different page (it says so).
+AHEAD = datetime.combine(date.today() + timedelta(days=30), time(10, 0))
 
 
 def _form(token: str, **overrides: str) -> dict[str, str]:
@@ -17,7 +23,7 @@ def _form(token: str, **overrides: str) -> dict[str, str]:
         "email": "dana@example.com",
         "language": "en",
         "plan": "botox",
-        "procedure_at": "2026-12-01T10:00",
+        "procedure_at": AHEAD.strftime("%Y-%m-%dT%H:%M"),
         "sms_consent": "on",
         "email_consent": "on",
     }
@@ -46,7 +52,8 @@ def test_the_procedure_time_is_the_patients_local_time(client, clinic, staff, se
     token = login(client, staff)
     client.post("/app/enrol", data=_form(token, timezone="America/Los_Angeles"))
     enrollment = session.exec(select(Enrollment)).one()
-    assert enrollment.procedure_at.isoformat() == "2026-12-01T18:00:00+00:00"
+    expected = AHEAD.replace(tzinfo=ZoneInfo("America/Los_Angeles")).astimezone(UTC)
+    assert enrollment.procedure_at == expected
 
 
 def test_enrolling_the_same_patient_twice_says_so(client, clinic, staff, session) -> None:
@@ -116,3 +123,29 @@ def test_a_language_the_plan_does_not_have_is_named_next_to_the_field(
     assert response.status_code == 422
     assert 'id="e-language"' in response.text and "choose one of en, es" in response.text
     assert session.exec(select(Patient)).all() == []
+
+
+def test_enrolling_after_the_procedure_says_so_and_how_many_messages_are_skipped(
+    client, clinic, staff, session
+) -> None:
+    token = login(client, staff)
+    past = (datetime.now() - timedelta(days=2)).strftime("%Y-%m-%dT10:00")
+    response = client.post(
+        "/app/enrol", data=_form(token, procedure_at=past), follow_redirects=False
+    )
+    assert response.headers["location"].endswith("?done=enrolled_late")
+    page = client.get(response.headers["location"]).text
+    assert "the procedure date is in the past" in page
+    enrollment = session.exec(select(Enrollment)).one()
+    late = {
+        (m.step_key, m.occurrence)
+        for m in session.exec(
+            select(Message).where(
+                Message.enrollment_id == enrollment.id, Message.status == "skipped"
+            )
+        )
+        if (m.status_reason or "").startswith("too late")
+    }
+    count = "1 planned message was" if len(late) == 1 else f"{len(late)} planned messages were"
+    assert f"Enrolled after the procedure: {count} too late to be useful" in page
+    assert "one catch-up message tells the patient what is still coming" in page

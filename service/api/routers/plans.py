@@ -48,6 +48,7 @@ class StepPublic(BaseModel):
     repeat_until: str | None
     condition: str | None
     expects_reply: bool
+    true_until: str | None = None  # the text's advice is only true until then
 
 
 class PlanPublic(BaseModel):
@@ -73,6 +74,7 @@ class PlanPublic(BaseModel):
                 repeat_until=str(s.repeat_until) if s.repeat_until else None,
                 condition=s.condition,
                 expects_reply=s.expects_reply,
+                true_until=str(s.true_until) if s.true_until else None,
             )
             for s in plan.steps
         ]
