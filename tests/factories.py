@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import datetime, time
 
 from sqlmodel import Session
 
 from service import accounts
-from service.db.models import Clinic, Patient, User
+from service.db.models import Clinic, Enrollment, Patient, User
 from service.domain import Role
 
 
@@ -69,3 +69,18 @@ class Factory:
         self.session.add(patient)
         self.session.commit()
         return patient
+
+    def enrol(
+        self, clinic: Clinic, patient: Patient, *, procedure_at: datetime, now: datetime,
+        plan: str = "botox",
+    ) -> Enrollment:  # fmt: skip
+        """`patient` enrolled in a shipped plan through the real use case (committed)."""
+        from service.config import DEFAULT_TEMPLATES_DIR
+        from service.enrollment import enrol
+        from service.plans.catalog import load_catalog
+
+        result = enrol(self.session, clinic=clinic, patient=patient, now=now, actor="test",
+                       plan=load_catalog(DEFAULT_TEMPLATES_DIR).get(plan),
+                       procedure_at=procedure_at)  # fmt: skip
+        self.session.commit()
+        return result.enrollment

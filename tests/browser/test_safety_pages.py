@@ -12,14 +12,12 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlmodel import Session
 
-from service.config import DEFAULT_TEMPLATES_DIR
 from service.db.engine import make_engine
 from service.db.models import Patient
-from service.enrollment import enrol
-from service.plans.catalog import load_catalog
 from service.unsubscribe import make_token
 from tests.browser.conftest import Live, shot, sign_in
 from tests.browser.test_web_flows import post_sms
+from tests.factories import Factory
 
 pytestmark = pytest.mark.browser
 
@@ -44,17 +42,11 @@ def a_patient(live: Live, *, enrolled: bool = False, **values: object) -> int:
             patient = Patient(**fields)  # type: ignore[arg-type]
             session.add(patient)
             session.flush()
-            if enrolled:
-                enrol(
-                    session,
-                    clinic=live.clinic_a,
-                    patient=patient,
-                    now=now,
-                    actor="test",
-                    plan=load_catalog(DEFAULT_TEMPLATES_DIR).get("botox"),
-                    procedure_at=now - timedelta(days=2),
-                )
             session.commit()
+            if enrolled:
+                Factory(session).enrol(
+                    live.clinic_a, patient, now=now, procedure_at=now - timedelta(days=2)
+                )
             return patient.id  # type: ignore[return-value]
     finally:
         engine.dispose()

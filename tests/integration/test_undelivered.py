@@ -15,15 +15,12 @@ import pytest
 from pydantic import SecretStr
 from sqlmodel import Session, col, select
 
-from service.config import DEFAULT_TEMPLATES_DIR
 from service.db.models import Alert, Message, Patient
 from service.dispatch.context import DispatchContext
 from service.dispatch.dispatcher import Dispatcher
 from service.domain import Channel, MessageKind, MessageStatus
-from service.enrollment import enrol
 from service.fakes.twilio_server import TEST_AUTH_TOKEN
 from service.outbox import transition
-from service.plans.catalog import load_catalog
 from tests.factories import Factory
 from tests.integration.conftest import post_status, serve_app, settings_for_twilio
 
@@ -43,16 +40,7 @@ def enrolled(engine, now, **patient) -> int:  # type: ignore[no-untyped-def]
             "email_consent_at": now,
         }
         person = factory.patient(clinic, **{**values, **patient})
-        enrol(
-            session,
-            clinic=clinic,
-            patient=person,
-            now=now,
-            actor="test",
-            plan=load_catalog(DEFAULT_TEMPLATES_DIR).get("botox"),
-            procedure_at=now - timedelta(days=2),
-        )
-        session.commit()
+        factory.enrol(clinic, person, procedure_at=now - timedelta(days=2), now=now)
         return person.id  # type: ignore[return-value]
 
 

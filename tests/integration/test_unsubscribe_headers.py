@@ -14,14 +14,11 @@ from pydantic import SecretStr
 from sqlmodel import Session, SQLModel, select
 
 from service.api.app import create_app
-from service.config import DEFAULT_TEMPLATES_DIR
 from service.db.engine import make_engine
 from service.db.models import Message, Patient
 from service.dispatch.context import DispatchContext
 from service.dispatch.dispatcher import Dispatcher
 from service.domain import Channel, MessageStatus
-from service.enrollment import enrol
-from service.plans.catalog import load_catalog
 from tests.factories import Factory
 
 INBOUND_SECRET = "inbound-secret-0123456789"
@@ -53,16 +50,7 @@ def enrol_by_email(engine, language: str = "en") -> int:  # type: ignore[no-unty
         patient = factory.patient(
             clinic, phone=None, email="ana@example.com", language=language, email_consent_at=now
         )
-        enrol(
-            session,
-            clinic=clinic,
-            patient=patient,
-            now=now,
-            actor="test",
-            plan=load_catalog(DEFAULT_TEMPLATES_DIR).get("botox"),
-            procedure_at=now - timedelta(minutes=61),
-        )
-        session.commit()
+        factory.enrol(clinic, patient, procedure_at=now - timedelta(minutes=61), now=now)
         return patient.id  # type: ignore[return-value]
 
 

@@ -12,29 +12,17 @@ from sqlmodel import Session, col, select
 from service.config import DEFAULT_TEMPLATES_DIR
 from service.db.models import Message
 from service.domain import MessageKind, MessageStatus
-from service.enrollment import enrol
-from service.plans.catalog import load_catalog
 from service.plans.lint import lint_dir
 from service.plans.loader import parse_step
 from service.plans.model import PlanError
 
 NY = ZoneInfo("America/New_York")
-CATALOG = load_catalog(DEFAULT_TEMPLATES_DIR)
 
 
 def enrolled(session: Session, factory, procedure_at: datetime, now: datetime, plan="botox"):  # type: ignore[no-untyped-def]
     clinic = factory.clinic()
     patient = factory.patient(clinic, sms_consent_at=now, email_consent_at=now)
-    enrol(
-        session,
-        clinic=clinic,
-        patient=patient,
-        plan=CATALOG.get(plan),
-        now=now,
-        procedure_at=procedure_at,
-        actor="test",
-    )
-    session.commit()
+    factory.enrol(clinic, patient, procedure_at=procedure_at, now=now, plan=plan)
     return list(session.exec(select(Message).order_by(col(Message.due_at), col(Message.id))))
 
 

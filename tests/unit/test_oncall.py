@@ -99,6 +99,16 @@ def _pages(session) -> list[tuple[int, str]]:
     return sorted((m.context["level"], m.to_address) for m in rows)
 
 
+def _page_and_escalate_twice(session, clinic, now, composer) -> None:  # type: ignore[no-untyped-def]
+    """An urgent alert nobody acknowledges: paged at once, escalated twice."""
+    alert = open_alert(session, clinic=clinic, severity=AlertSeverity.URGENT, now=now,
+                       kind="triage_urgent", summary="x")  # fmt: skip
+    page_urgent(session, composer=composer, alert=alert, clinic=clinic, now=now)
+    session.commit()
+    for minutes in (15, 30):
+        escalate_due(session, now=now + timedelta(minutes=minutes), composer=composer)
+
+
 @pytest.fixture
 def composer(settings) -> Composer:
     return Composer(renderer=Renderer(settings.templates_dir), base_url="https://care.test")
@@ -109,18 +119,7 @@ def test_with_one_person_on_call_escalation_pages_the_main_number_not_them_again
 ) -> None:
     clinic = factory.clinic()
     accounts.add_oncall(session, clinic=clinic, name="Dr Solo", phone="+14155550111", email=None)
-    alert = open_alert(
-        session,
-        clinic=clinic,
-        severity=AlertSeverity.URGENT,
-        now=now,
-        kind="triage_urgent",
-        summary="x",
-    )
-    page_urgent(session, composer=composer, alert=alert, clinic=clinic, now=now)
-    session.commit()
-    for minutes in (15, 30):
-        escalate_due(session, now=now + timedelta(minutes=minutes), composer=composer)
+    _page_and_escalate_twice(session, clinic, now, composer)
     assert _pages(session) == [(0, "+14155550111"), (1, MAIN), (2, MAIN)]
 
 
@@ -130,17 +129,7 @@ def test_a_longer_list_ends_with_the_main_number(session, factory, now, composer
         accounts.add_oncall(
             session, clinic=clinic, name=f"Dr {n}", phone=f"+1415555011{n}", email=None
         )
-    alert = open_alert(
-        session,
-        clinic=clinic,
-        severity=AlertSeverity.URGENT,
-        now=now,
-        kind="triage_urgent",
-        summary="x",
-    )
-    page_urgent(session, composer=composer, alert=alert, clinic=clinic, now=now)
-    for minutes in (15, 30):
-        escalate_due(session, now=now + timedelta(minutes=minutes), composer=composer)
+    _page_and_escalate_twice(session, clinic, now, composer)
     assert [to for level, to in _pages(session) if level == 2] == [
         MAIN,
         "+14155550110",

@@ -8,14 +8,13 @@ import pytest
 from sqlmodel import Session, col, select
 
 from service import accounts
-from service.config import DEFAULT_TEMPLATES_DIR, Settings
+from service.config import Settings
 from service.db.models import Alert, Clinic, Enrollment, Message, Patient
 from service.domain import Channel, EnrollmentStatus, MessageKind
-from service.enrollment import cancel, enrol
+from service.enrollment import cancel
 from service.inbound.handle import handle_reply
 from service.inbound.replies import Composer
 from service.inbound.reply import InboundReply
-from service.plans.catalog import load_catalog
 from service.rendering import Renderer
 from tests.factories import Factory
 
@@ -45,18 +44,8 @@ def enrolled(session: Session, factory: Factory, clinic: Clinic, now: datetime, 
     }
     values.update(patient)
     person = factory.patient(clinic, **values)
-    plan = load_catalog(DEFAULT_TEMPLATES_DIR).get("botox")
-    result = enrol(
-        session,
-        clinic=clinic,
-        patient=person,
-        plan=plan,
-        now=now,
-        actor="test",
-        procedure_at=now - timedelta(days=2),
-    )
-    session.commit()
-    return person, result.enrollment
+    enrollment = factory.enrol(clinic, person, procedure_at=now - timedelta(days=2), now=now)
+    return person, enrollment
 
 
 def text_in(session: Session, composer: Composer, body: str, now: datetime, n: int = 1) -> None:
