@@ -4,8 +4,8 @@ One `Planned` per (step, occurrence, channel). Channel rules, in order:
 - a step `condition` ("has_email" / "has_phone") the patient does not meet: every channel
   of that step is recorded skipped with the reason;
 - a channel the patient cannot use (no address, no consent, opted out, landline for SMS)
-  goes to the step's fallback channel when it has one the patient can use, else it is
-  recorded skipped with the reason.
+  goes to the step's fallback channel when it has one the patient can use (a safety
+  step always falls back to email), else it is recorded skipped with the reason.
 
 Times: `due_at` = `local_due` (patient's calendar) moved out of the priority's quiet
 window; `valid_until` = due_at + step.valid_for (counted from the moved time, so a step
@@ -195,7 +195,7 @@ def _channels(step: Step, base: Planned, recipient: Recipient) -> list[Planned]:
         if blocked is None:
             result.append(planned)
             continue
-        fallback = step.fallback
+        fallback = _when_blocked(step)
         usable = fallback is not None and recipient.blocked(fallback) is None
         if fallback is not None and unmet is None and usable and fallback not in step.channels:
             reason = f"{channel} unavailable ({blocked}): sent by {fallback} instead"
@@ -203,6 +203,14 @@ def _channels(step: Step, base: Planned, recipient: Recipient) -> list[Planned]:
             continue
         result.append(planned.skipped(f"{channel} not sent: {blocked}"))
     return result
+
+
+def _when_blocked(step: Step) -> Channel | None:
+    """The channel a step uses when its own is blocked: the plan's fallback, and for a
+    safety step email in any case (red flags must not be lost with the texts)."""
+    if step.fallback is None and step.priority == Priority.SAFETY:
+        return Channel.EMAIL
+    return step.fallback
 
 
 def _fallback_for(step: Step, channel: Channel) -> Channel | None:

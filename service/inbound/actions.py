@@ -158,7 +158,7 @@ def _texts_back(turn: Turn) -> Alert | None:
                **back.coming.context(tz, turn.patient.language))  # fmt: skip
     if not back.plan_stopped:
         return None
-    task = "texted START to get texts again, but their plan was cancelled: resume it?"
+    task = "texted START to get texts again, but their plan is cancelled: resume it if right"
     alert = turn.alert(AlertSeverity.TASK, "wants_texts", f"Patient {task}")
     page_task(turn.session, composer=turn.composer, alert=alert, clinic=turn.clinic,
               task=task, now=turn.now)  # fmt: skip

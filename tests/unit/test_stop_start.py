@@ -163,9 +163,13 @@ def test_start_after_staff_cancelled_the_plan_promises_no_texts_and_asks_staff(
     assert "Your aftercare plan was stopped, so none are planned" in body
     assert "next one" not in body
     [task] = tasks(session, "wants_texts")
-    assert "resume it?" in task.summary
+    assert "plan is cancelled: resume it if right" in task.summary
     assert session.get(Enrollment, enrollment.id).status == EnrollmentStatus.CANCELLED  # type: ignore[union-attr]
-    pages = [m for m in messages(session, kind=MessageKind.PAGE) if "resume it?" in (m.body or "")]
+    pages = [
+        m
+        for m in messages(session, kind=MessageKind.PAGE)
+        if "resume it if right" in (m.body or "")
+    ]
     assert pages, "the on-call person is told"
 
 
@@ -177,3 +181,14 @@ def test_a_patient_who_was_never_stopped_is_told_truthfully_what_is_planned(
     body = the_reply(session, "start_confirmation").body or ""
     assert "no more aftercare messages are planned" in body
     assert session.get(Patient, patient.id).sms_opted_out_at is None  # type: ignore[union-attr]
+
+
+def test_a_patient_enrolled_after_stop_still_gets_the_safety_steps_by_email(
+    session, factory, clinic, now
+) -> None:
+    enrolled(session, factory, clinic, now, sms_opted_out_at=now - timedelta(days=1))
+    reminders = messages(session, step_key="red_flag_reminder")
+    assert {(m.channel, m.status) for m in reminders} == {("email", "scheduled")}
+    assert all("sent by email instead" in (m.status_reason or "") for m in reminders)
+    routine = messages(session, step_key="day3_effect")
+    assert [(m.channel, m.status) for m in routine] == [("sms", "skipped")]
