@@ -3,7 +3,7 @@ confirmation does (the single message carriers allow after an opt-out)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 
 import pytest
 from sqlmodel import Session, SQLModel, select
@@ -34,7 +34,9 @@ def stop(settings, engine, priority: Priority = Priority.ROUTINE) -> None:  # ty
     now = datetime.now(UTC)
     with Session(engine, expire_on_commit=False) as session:
         factory = Factory(session)
-        clinic = factory.clinic(sms_from="+15005550006")
+        # No quiet hours: what these tests check must not depend on the time of day.
+        clinic = factory.clinic(sms_from="+15005550006", quiet_start=time(0), quiet_end=time(0))
+        clinic.night_start = clinic.night_end = time(0)
         accounts.add_oncall(session, clinic=clinic, name="Dr A", phone=None, email="a@x.test")
         patient = factory.patient(clinic, phone="+14155550123", sms_consent_at=now,
                                   email_consent_at=now)  # fmt: skip
