@@ -19,12 +19,12 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session, select
 
 from service.audit import record_audit
+from service.clinics import ClinicError, OnCall, check_person, oncall_list
 from service.config import validate_timezone
 from service.db.models import ApiKey, Clinic, OnCallRecipient, User
 from service.db.types import utcnow
 from service.domain import CLINIC_NAME_MAX, EMERGENCY_PHONE_DIGITS, ActorType, Role
 from service.phones import PHONE_DISPLAY_MAX, international
-from service.oncall import OnCallEntry, OnCallError, clean_entries, list_oncall
 
 _hasher = PasswordHasher()
 KEY_PREFIX = "ac_"
@@ -139,11 +139,11 @@ def _check_emergency(number: str) -> None:
 def add_oncall(
     session: Session, *, clinic: Clinic, name: str, phone: str | None, email: str | None
 ) -> OnCallRecipient:
-    """Append one validated entry to the clinic's on-call list (AccountError naming it)."""
-    position = len(list_oncall(session, clinic))
+    """Append one checked entry to the clinic's on-call list (AccountError naming it)."""
+    position = len(oncall_list(session, clinic))
     try:
-        [entry] = clean_entries([OnCallEntry(name, phone, email)], region=clinic.default_region)
-    except OnCallError as exc:
+        entry = check_person(OnCall(name, phone, email), region=clinic.default_region)
+    except ClinicError as exc:
         raise AccountError(f"oncall: {exc.message}") from None
     assert clinic.id is not None, "the clinic must be flushed first"
     recipient = OnCallRecipient(

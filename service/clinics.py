@@ -2,12 +2,17 @@
 the on-call list, the acknowledgement window, the sender and its rate, the time zone.
 
 Every value is checked before anything changes (a ClinicError names the field); the
-on-call list is replaced as a whole, in the order given (the escalation order); each
-change is written to the audit log with the fields it touched.
+on-call list is replaced as a whole, in the order given (the escalation order), and an
+entry with neither a phone nor an email (it would page nobody) is refused wherever a
+list is set (CLI, REST, web); each change is written to the audit log with the fields
+it touched. A clinic may have no list - urgent pages then reach only its main number -
+and every place that sets one says so (`missing_warning`).
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import time
 from typing import Any
@@ -19,6 +24,8 @@ from service.config import validate_timezone
 from service.db.models import Clinic, OnCallRecipient
 from service.domain import CLINIC_NAME_MAX, EMERGENCY_PHONE_DIGITS, ActorType
 from service.patients import PatientError, normalise_phone
+
+_EMAIL = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
 
 
 class ClinicError(ValueError):
@@ -72,13 +79,47 @@ def oncall_list(session: Session, clinic: Clinic) -> list[OnCallRecipient]:
 def parse_oncall(entry: str, *, region: str) -> OnCall:
     """`NAME,PHONE,EMAIL` (phone or email may be empty, not both)."""
     name, phone, email = [part.strip() for part in [*entry.split(","), "", ""][:3]]
+    try:
+        return check_person(OnCall(name, phone or None, email or None), region=region)
+    except ClinicError as exc:
+        raise ClinicError("oncall", f"{entry!r}: {exc.message} (NAME,PHONE,EMAIL)") from None
+
+
+def checked_oncall(people: Sequence[OnCall], *, region: str) -> list[OnCall]:
+    """Every entry checked and normalised, in order. A ClinicError's field names the
+    entry: `oncall.<index>` (0-based), with `.name`, `.phone` or `.email` when it is one."""
+    checked = []
+    for index, person in enumerate(people):
+        try:
+            checked.append(check_person(person, region=region))
+        except ClinicError as exc:
+            part = "" if exc.field == "oncall" else f".{exc.field}"
+            raise ClinicError(f"oncall.{index}{part}", exc.message) from None
+    return checked
+
+
+def check_person(person: OnCall, *, region: str) -> OnCall:
+    """One on-call entry that can be paged: a name, and a phone (E.164) or an email."""
+    name = person.name.strip()
+    phone = (person.phone or "").strip()
+    email = (person.email or "").strip().lower()
     if not name:
-        raise ClinicError("oncall", f"{entry!r}: a name comes first (NAME,PHONE,EMAIL)")
+        raise ClinicError("name", "needs a name")
     if not (phone or email):
-        raise ClinicError("oncall", f"{entry!r}: give a phone, an email or both")
-    if email and "@" not in email:
-        raise ClinicError("oncall", f"{entry!r}: {email!r} is not an email address")
-    return OnCall(name, _e164(phone, region, "oncall") if phone else None, email or None)
+        raise ClinicError("oncall", f"{name}: give a phone, an email or both (or nobody is paged)")
+    if email and not _EMAIL.match(email):
+        raise ClinicError("email", f"{name}: {email!r} is not an email address")
+    return OnCall(name[:200], _e164(phone, region, "phone") if phone else None, email or None)
+
+
+def missing_warning(clinic: Clinic, count: int) -> str | None:
+    """What staff must know when a clinic has nobody on call."""
+    if count:
+        return None
+    return (
+        f"{clinic.name} has no on-call list: urgent pages go only to the clinic's main "
+        f"number {clinic.contact_phone}. Add at least one person with a mobile phone."
+    )
 
 
 def update_clinic(
@@ -86,11 +127,14 @@ def update_clinic(
 ) -> list[str]:
     """Apply `changes` (all checked first); returns the names of the settings changed."""
     values = _checked(changes, region=clinic.default_region)
+    people = None
+    if changes.oncall is not None:
+        people = checked_oncall(changes.oncall, region=clinic.default_region)
     changed = [name for name, value in values.items() if getattr(clinic, name) != value]
     for name in changed:
         setattr(clinic, name, values[name])
-    if changes.oncall is not None:
-        _replace_oncall(session, clinic, changes.oncall)
+    if people is not None:
+        _replace_oncall(session, clinic, people)
         changed.append("oncall")
     if changed:
         session.add(clinic)

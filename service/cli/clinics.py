@@ -66,6 +66,7 @@ def create_clinic(
             fail(str(exc))
         except ClinicError as exc:
             fail(f"--{exc.field.replace('_', '-')}: {exc.message}")
+        _warn_if_nobody(clinic, len(oncall))
         emit(
             {"id": clinic.id, "slug": clinic.slug, "name": clinic.name,
              "timezone": clinic.timezone, "phone": clinic.contact_phone,
@@ -150,7 +151,16 @@ def update_clinic(
         except ClinicError as exc:
             fail(f"--{_OPTION.get(exc.field, exc.field).replace('_', '-')}: {exc.message}")
         details = _details(session, found) | {"changed": changed}
+    _warn_if_nobody(found, len(details["oncall"]))
     _print(details, as_json=as_json)
+
+
+def _warn_if_nobody(clinic: Clinic, count: int) -> None:
+    from service.clinics import missing_warning
+
+    warning = missing_warning(clinic, count)
+    if warning:
+        typer.secho(f"warning: {warning}", err=True, fg=typer.colors.YELLOW)
 
 
 # Setting names as the options that set them are called.

@@ -12,8 +12,15 @@ from fastapi.responses import RedirectResponse
 from sqlmodel import Session
 
 from service.api.deps import SessionDep
+from service.clinics import (
+    ClinicChanges,
+    ClinicError,
+    OnCall,
+    missing_warning,
+    oncall_list,
+    update_clinic,
+)
 from service.db.models import Clinic
-from service.oncall import OnCallEntry, OnCallError, list_oncall, missing_warning, replace_oncall
 from service.web.deps import CsrfDep, NotFound, StaffDep, Viewer, WebRoute, page
 from service.web.forms import FormData, FormDep
 from service.web.views_enrol import clinic_choices
@@ -41,12 +48,12 @@ def _row_count(form: FormData) -> int:
     return min(int(value), MAX_ROWS) if value.isdigit() else 0
 
 
-def _rows_of(form: FormData) -> list[tuple[int, OnCallEntry]]:
+def _rows_of(form: FormData) -> list[tuple[int, OnCall]]:
     """(form row number, entry) for every row with anything typed in it."""
     rows = []
     for number in range(_row_count(form)):
-        entry = OnCallEntry(form.get(f"name_{number}"), form.get(f"phone_{number}") or None,
-                            form.get(f"email_{number}") or None)  # fmt: skip
+        entry = OnCall(form.get(f"name_{number}"), form.get(f"phone_{number}") or None,
+                       form.get(f"email_{number}") or None)  # fmt: skip
         if entry.name or entry.phone or entry.email:
             rows.append((number, entry))
     return rows
@@ -72,8 +79,8 @@ def oncall_form(
     request: Request, session: SessionDep, viewer: StaffDep, clinic_id: str = ""
 ) -> Response:
     clinic = _clinic(session, viewer, clinic_id)
-    values = {"rows": str(len(list_oncall(session, clinic)) + BLANK_ROWS)}
-    for number, person in enumerate(list_oncall(session, clinic)):
+    values = {"rows": str(len(oncall_list(session, clinic)) + BLANK_ROWS)}
+    for number, person in enumerate(oncall_list(session, clinic)):
         values.update({f"name_{number}": person.name, f"phone_{number}": person.phone or "",
                        f"email_{number}": person.email or ""})  # fmt: skip
     return _page(request, session, viewer, clinic, FormData(values, {}))
@@ -83,12 +90,13 @@ def oncall_form(
 def oncall_save(request: Request, session: SessionDep, viewer: StaffDep, form: FormDep) -> Response:
     clinic = _clinic(session, viewer, form.get("clinic_id"))
     numbered = _rows_of(form)
+    changes = ClinicChanges(oncall=[entry for _, entry in numbered])
     try:
-        replace_oncall(session, clinic=clinic, entries=[e for _, e in numbered],
-                       actor=viewer.principal.label)  # fmt: skip
-    except OnCallError as exc:
-        number = numbered[exc.index][0]
-        form.error(f"{exc.field or 'name'}_{number}", f"Row {number + 1}: {exc.message}.")
+        update_clinic(session, clinic, changes, actor=viewer.principal.label)
+    except ClinicError as exc:
+        index, _, part = exc.field.removeprefix("oncall.").partition(".")
+        number = numbered[int(index)][0] if index.isdigit() else 0
+        form.error(f"{part or 'name'}_{number}", f"Row {number + 1}: {exc.message}.")
         session.rollback()
         return _page(request, session, viewer, clinic, form)
     return RedirectResponse(f"/app/oncall?clinic_id={clinic.id}&done=oncall", status_code=303)

@@ -115,7 +115,7 @@ def test_on_call_entries_must_reach_someone_and_an_empty_list_is_warned_about(tm
     aftercare("db", "upgrade", database_url=url)
     base = ("clinics", "create", "--name", "Glow", "--phone", "+14155550100", "--slug", "glow")
     nobody = aftercare(*base, "--oncall", "Dr Ray,,", database_url=url)
-    assert nobody.returncode == 1 and "Dr Ray needs a phone or an email" in nobody.stderr
+    assert nobody.returncode == 1 and "Dr Ray: give a phone, an email or both" in nobody.stderr
     made = aftercare(*base, database_url=url)
     assert made.returncode == 0, made.stderr
     assert "warning: Glow has no on-call list" in made.stderr
@@ -127,8 +127,3 @@ def test_on_call_entries_must_reach_someone_and_an_empty_list_is_warned_about(tm
         {"name": "Dr Ray", "phone": "+14155550111", "email": None},
         {"name": "Dr Ana", "phone": None, "email": "ana@glow.example"},
     ]
-    bad = aftercare("clinics", "update", "glow", "--oncall", "Dr Ray,+14155550111,",
-                    "--oncall", "Dr Nobody", database_url=url)  # fmt: skip
-    assert bad.returncode == 1 and "--oncall #2" in bad.stderr
-    cleared = aftercare("clinics", "update", "glow", "--clear-oncall", database_url=url)
-    assert cleared.returncode == 0 and "warning: Glow has no on-call list" in cleared.stderr

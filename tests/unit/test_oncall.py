@@ -10,80 +10,74 @@ from sqlmodel import select
 
 from service import accounts
 from service.alerts import escalate_due, open_alert
+from service.clinics import (
+    ClinicChanges,
+    ClinicError,
+    OnCall,
+    checked_oncall,
+    missing_warning,
+    oncall_list,
+    parse_oncall,
+    update_clinic,
+)
 from service.db.models import AuditLog, Message
 from service.domain import AlertSeverity, MessageKind
 from service.inbound.pages import page_urgent
 from service.inbound.replies import Composer
-from service.oncall import (
-    OnCallEntry,
-    OnCallError,
-    clean_entries,
-    list_oncall,
-    missing_warning,
-    parse_entry,
-    replace_oncall,
-)
 from service.rendering import Renderer
 
 MAIN = "+14155550100"  # the Factory clinic's contact number
 
 
 @pytest.mark.parametrize(
-    ("entry", "index", "field", "text"),
+    ("entry", "field", "text"),
     [
-        (OnCallEntry("Dr Ray"), 1, None, "Dr Ray needs a phone or an email"),
-        (OnCallEntry("", "+14155550111"), 1, "name", "needs a name"),
-        (OnCallEntry("Dr Ray", "12"), 1, "phone", "not a valid number"),
-        (OnCallEntry("Dr Ray", None, "ray-at-clinic"), 1, "email", "not an email address"),
+        (OnCall("Dr Ray", None, None), "oncall.1", "Dr Ray: give a phone, an email or both"),
+        (OnCall("", "+14155550111", None), "oncall.1.name", "needs a name"),
+        (OnCall("Dr Ray", "12", None), "oncall.1.phone", "not a valid number"),
+        (OnCall("Dr Ray", None, "ray-at-clinic"), "oncall.1.email", "not an email address"),
     ],
 )
-def test_an_entry_that_would_page_nobody_is_refused_naming_it(entry, index, field, text) -> None:
-    good = OnCallEntry("Dr Ana", "+14155550110")
-    with pytest.raises(OnCallError) as caught:
-        clean_entries([good, entry], region="US")
-    assert (caught.value.index, caught.value.field) == (index, field)
-    assert text in caught.value.message
+def test_an_entry_that_would_page_nobody_is_refused_naming_it(entry, field, text) -> None:
+    good = OnCall("Dr Ana", "+14155550110", None)
+    with pytest.raises(ClinicError) as caught:
+        checked_oncall([good, entry], region="US")
+    assert caught.value.field == field and text in caught.value.message
 
 
 def test_entries_are_normalised_and_the_cli_form_is_read() -> None:
-    entry = parse_entry(" Dr Ray , (415) 555-0111 , Ray@Lakeside.example ")
-    [clean] = clean_entries([entry, parse_entry("Dr Ana,,ana@lakeside.test")], region="US")[:1]
-    assert clean == OnCallEntry("Dr Ray", "+14155550111", "ray@lakeside.example")
+    entry = parse_oncall(" Dr Ray , (415) 555-0111 , Ray@Lakeside.example ", region="US")
+    assert entry == OnCall("Dr Ray", "+14155550111", "ray@lakeside.example")
+    with pytest.raises(ClinicError, match="'Dr X,,': Dr X: give a phone, an email or both"):
+        parse_oncall("Dr X,,", region="US")
 
 
 def test_replacing_the_list_keeps_the_order_and_is_audited(session, factory) -> None:
     clinic = factory.clinic()
     accounts.add_oncall(session, clinic=clinic, name="Old", phone="+14155550199", email=None)
-    rows = replace_oncall(
-        session,
-        clinic=clinic,
-        actor="user:1",
-        entries=[
-            OnCallEntry("Dr B", "+14155550112"),
-            OnCallEntry("Dr A", None, "a@lakeside.test"),
-        ],
-    )
-    assert [(r.name, r.position) for r in list_oncall(session, clinic)] == [
+    people = [OnCall("Dr B", "+14155550112", None), OnCall("Dr A", None, "a@lakeside.test")]
+    update_clinic(session, clinic, ClinicChanges(oncall=people), actor="user:1")
+    assert [(r.name, r.position) for r in oncall_list(session, clinic)] == [
         ("Dr B", 0),
         ("Dr A", 1),
     ]
-    assert len(rows) == 2
-    audit = session.exec(select(AuditLog).where(AuditLog.action == "clinic.oncall")).one()
-    assert audit.actor == "user:1" and audit.detail == {"entries": 2}
+    audit = session.exec(select(AuditLog).where(AuditLog.action == "clinic.update")).one()
+    assert audit.actor == "user:1" and audit.detail == {"changed": ["oncall"]}
 
 
 def test_a_bad_entry_leaves_the_list_as_it_was(session, factory) -> None:
     clinic = factory.clinic()
     accounts.add_oncall(session, clinic=clinic, name="Dr Keep", phone="+14155550199", email=None)
     session.commit()
-    with pytest.raises(OnCallError):
-        replace_oncall(session, clinic=clinic, actor=None, entries=[OnCallEntry("Nobody")])
-    assert [r.name for r in list_oncall(session, clinic)] == ["Dr Keep"]
+    with pytest.raises(ClinicError):
+        changes = ClinicChanges(oncall=[OnCall("Nobody", None, None)])
+        update_clinic(session, clinic, changes, actor="user:1")
+    assert [r.name for r in oncall_list(session, clinic)] == ["Dr Keep"]
 
 
 def test_adding_an_entry_without_phone_or_email_is_an_account_error(session, factory) -> None:
     clinic = factory.clinic()
-    with pytest.raises(accounts.AccountError, match="oncall: Dr X needs a phone or an email"):
+    with pytest.raises(accounts.AccountError, match="oncall: Dr X: give a phone, an email or both"):
         accounts.add_oncall(session, clinic=clinic, name="Dr X", phone=None, email=None)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from service.oncall import list_oncall
+from service.clinics import oncall_list
 from tests.web.conftest import login
 
 
@@ -21,7 +21,7 @@ def test_staff_save_their_on_call_list_and_see_it_in_order(client, clinic, staff
     saved = client.post("/app/oncall", data=data, follow_redirects=True)
     assert saved.status_code == 200 and "On-call list saved." in saved.text
     assert "has no on-call list" not in saved.text
-    assert [(p.name, p.phone) for p in list_oncall(session, clinic)] == [
+    assert [(p.name, p.phone) for p in oncall_list(session, clinic)] == [
         ("Dr Ray", "+14155550111"),
         ("Dr Ana", None),
     ]
@@ -36,7 +36,8 @@ def test_a_row_with_a_name_but_no_phone_or_email_is_refused_next_to_it(
     response = client.post("/app/oncall", data=data)
     assert response.status_code == 422
     assert (
-        'id="e-name_1"' in response.text and "Dr Nobody needs a phone or an email" in response.text
+        'id="e-name_1"' in response.text
+        and "Dr Nobody: give a phone, an email or both" in response.text
     )
     assert 'value="Dr Nobody"' in response.text  # what was typed is kept
-    assert list_oncall(session, clinic) == []
+    assert oncall_list(session, clinic) == []

@@ -13,8 +13,15 @@ from sqlmodel import Session
 from service.accounts import Principal
 from service.api.deps import ClinicalDep, SessionDep, ensure_visible
 from service.api.routers.patients import invalid
+from service.clinics import (
+    ClinicChanges,
+    ClinicError,
+    OnCall,
+    missing_warning,
+    oncall_list,
+    update_clinic,
+)
 from service.db.models import Clinic
-from service.oncall import OnCallEntry, OnCallError, list_oncall, missing_warning, replace_oncall
 
 router = APIRouter(prefix="/api/v1/clinics", tags=["clinics"])
 
@@ -44,7 +51,7 @@ def _clinic(session: Session, principal: Principal, clinic_id: int) -> Clinic:
 
 
 def _public(session: Session, clinic: Clinic) -> OnCallPublic:
-    rows = list_oncall(session, clinic)
+    rows = oncall_list(session, clinic)
     warning = missing_warning(clinic, len(rows))
     return OnCallPublic(
         clinic_id=clinic.id or 0,
@@ -65,10 +72,9 @@ def put_oncall(
 ) -> OnCallPublic:
     """Replace the on-call list; every entry needs a phone or an email."""
     clinic = _clinic(session, principal, clinic_id)
-    entries = [OnCallEntry(p.name, p.phone, p.email) for p in body.oncall]
+    people = [OnCall(p.name, p.phone, p.email) for p in body.oncall]
     try:
-        replace_oncall(session, clinic=clinic, entries=entries, actor=principal.label)
-    except OnCallError as exc:
-        field = f"oncall.{exc.index}" + (f".{exc.field}" if exc.field else "")
-        raise invalid(field, exc.message) from None
+        update_clinic(session, clinic, ClinicChanges(oncall=people), actor=principal.label)
+    except ClinicError as exc:
+        raise invalid(exc.field, exc.message) from None
     return _public(session, clinic)
