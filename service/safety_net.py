@@ -1,16 +1,24 @@
-"""The automatic reply to an urgent report, fitted to the procedure (pure, no I/O but
-reading `templates/warning_signs.yaml`).
+"""The automatic reply to an urgent report, fitted to the procedure. Pure.
 
-The reply names the warning signs of the patient's plan and never tells a patient to
-wait for a callback about a sign the plan routes to the emergency number: when the
-reported sign is one of those, the reply says to call the emergency number now; when
-it is one to call the clinic about at once, it says that; otherwise it says the team was
-alerted and lists the plan's emergency signs.
+A plan's red-flag items route each warning sign (`service.plans.red_flags`: emergency
+number, clinic now, clinic today), and the reply follows the plan: the reported sign is
+found by the items' terms in what triage matched, and
+
+- a sign the plan routes to the emergency number gets "call it now", never "wait for
+  our call" (the contradiction this module exists to prevent);
+- a sign to call the clinic about now gets the clinic's number, and the emergency
+  number if nobody answers;
+- anything else gets "we have alerted the team", with the plan's emergency signs named.
+
+A phrase no item of the plan knows is checked against the general signs of
+`templates/warning_signs.yaml`: emergencies whatever the procedure (trouble breathing,
+chest pain, fainting...). They are also what the reply names to a sender we cannot tie
+to a plan, or for a plan that routes no sign to the emergency number.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -19,45 +27,38 @@ from typing import Any
 import yaml
 
 from service.inbound.compliance import tokens
+from service.plans.model import Plan
+from service.plans.red_flags import Route, fold, join_list
 
 FILE = "warning_signs.yaml"
-DEFAULT = "_default"
-ROUTES = ("emergency", "clinic_now")
-TEAM = "team"  # no route known for what was reported
-_AND_OR = {"en": "or", "es": "o"}
+TEAM = "team"  # no sign routed to a call now: the team was alerted
+VARIANTS = (Route.EMERGENCY.value, Route.CLINIC_NOW.value, TEAM)
 _AND = {"en": "and", "es": "y"}
 
 
 @dataclass(frozen=True)
-class Sign:
+class GeneralSign:
+    """An emergency whatever the procedure."""
+
     key: str
     match: tuple[tuple[str, ...], ...]  # each: word beginnings that must all be present
     text: Mapping[str, str]  # language -> how the reply names it
 
-    def seen_in(self, phrases: Iterable[str]) -> bool:
-        for phrase in phrases:
-            words = tokens(phrase)
-            if any(all(any(w.startswith(part) for w in words) for part in pattern)
-                   for pattern in self.match):  # fmt: skip
-                return True
-        return False
+    def seen_in(self, phrase: str) -> bool:
+        words = tokens(phrase)
+        return any(all(any(w.startswith(part) for w in words) for part in pattern)
+                   for pattern in self.match)  # fmt: skip
+
+    def name(self, language: str) -> str:
+        return self.text.get(language) or self.text.get("en") or self.key
 
 
 @dataclass(frozen=True)
 class SignBook:
-    signs: Mapping[str, Sign]
-    routes: Mapping[str, Mapping[str, tuple[str, ...]]]  # plan -> route -> sign keys
+    general: tuple[GeneralSign, ...]
 
-    def route_of(self, plan_key: str, sign: str) -> str | None:
-        for key in (plan_key, DEFAULT):
-            for route in ROUTES:
-                if sign in self.routes.get(key, {}).get(route, ()):
-                    return route
-        return None
-
-    def signs_for(self, plan_key: str | None, route: str) -> list[Sign]:
-        lists = self.routes.get(plan_key or DEFAULT) or self.routes[DEFAULT]
-        return [self.signs[key] for key in lists.get(route, ())]
+    def named(self, language: str) -> str:
+        return join_list([sign.name(language) for sign in self.general], language)
 
 
 class SignBookError(ValueError):
@@ -65,32 +66,18 @@ class SignBookError(ValueError):
 
 
 def parse_book(data: Any) -> SignBook:
-    if not isinstance(data, dict) or not isinstance(data.get("signs"), dict):
-        raise SignBookError(f"{FILE}: needs 'signs' and 'plans' mappings")
-    signs = {key: _sign(key, value) for key, value in data["signs"].items()}
-    plans = data.get("plans")
-    if not isinstance(plans, dict) or DEFAULT not in plans:
-        raise SignBookError(f"{FILE}: 'plans' needs a {DEFAULT} entry")
-    routes = {str(plan): _routes(str(plan), lists, signs) for plan, lists in plans.items()}
-    return SignBook(signs=signs, routes=routes)
+    if not isinstance(data, dict) or not isinstance(data.get("general"), list):
+        raise SignBookError(f"{FILE}: needs a 'general' list of signs")
+    return SignBook(general=tuple(_sign(entry) for entry in data["general"]))
 
 
-def _sign(key: str, value: Any) -> Sign:
-    if not isinstance(value, dict) or not isinstance(value.get("match"), list):
-        raise SignBookError(f"{FILE}: sign {key!r} needs a 'match' list")
-    texts = {lang: str(text) for lang, text in value.items() if lang != "match"}
-    match = tuple(tuple(str(entry).lower().split()) for entry in value["match"])
-    return Sign(key=str(key), match=match, text=texts)
-
-
-def _routes(plan: str, lists: Any, signs: Mapping[str, Sign]) -> dict[str, tuple[str, ...]]:
-    if not isinstance(lists, dict) or set(lists) - set(ROUTES):
-        raise SignBookError(f"{FILE}: plan {plan!r}: routes are {', '.join(ROUTES)}")
-    routes = {route: tuple(str(s) for s in lists.get(route) or ()) for route in ROUTES}
-    unknown = sorted({s for keys in routes.values() for s in keys} - set(signs))
-    if unknown:
-        raise SignBookError(f"{FILE}: plan {plan!r}: unknown sign(s) {', '.join(unknown)}")
-    return routes
+def _sign(entry: Any) -> GeneralSign:
+    key = entry.get("key") if isinstance(entry, dict) else None
+    if not isinstance(key, str) or not isinstance(entry.get("match"), list):
+        raise SignBookError(f"{FILE}: each general sign needs a key and a 'match' list")
+    texts = {lang: str(text) for lang, text in entry.items() if lang not in ("key", "match")}
+    match = tuple(tuple(str(words).lower().split()) for words in entry["match"])
+    return GeneralSign(key=key, match=match, text=texts)
 
 
 @lru_cache(maxsize=8)
@@ -102,35 +89,57 @@ def _load(path: str, _mtime_ns: int) -> SignBook:
 
 
 def load_book(templates_dir: Path) -> SignBook:
-    """The templates' warning-sign book (re-read when the file changes)."""
+    """The templates' general signs (re-read when the file changes)."""
     path = templates_dir / FILE
     return _load(str(path), path.stat().st_mtime_ns)
 
 
 def reply_context(
-    book: SignBook, *, plan_key: str | None, matches: Sequence[str], language: str
+    book: SignBook, *, plan: Plan | None, matches: Sequence[str], language: str
 ) -> dict[str, str]:
-    """What the `urgent_safety_net` templates need: the route, the reported sign and the
-    plan's signs by route, named in `language`."""
-    plan = plan_key if plan_key is not None and plan_key in book.routes else DEFAULT
-    reported = [s for s in book.signs.values() if s.seen_in(matches)]
-    routed = [(book.route_of(plan, s.key), s) for s in reported]
-    route = next((wanted for wanted in ROUTES if any(r == wanted for r, _ in routed)), TEAM)
-    signs = [_name(s, language) for r, s in routed if r == route]
+    """What the `urgent_safety_net` templates need: the route taken, the reported sign,
+    and the plan's emergency and clinic-now signs, named in `language`."""
+    reported = [found for phrase in matches for found in _signs_in(book, plan, phrase, language)]
+    route = next((v for v in VARIANTS if any(r == v for r, _ in reported)), TEAM)
+    names = list(dict.fromkeys(name for r, name in reported if r == route))
+    groups = _groups(plan, language)
+    emergency = groups.get(Route.EMERGENCY.value) or book.named(language)
     return {
         "route": route,
-        "reported_sign": f" {_AND.get(language, 'and')} ".join(signs),
-        "emergency_signs": _listed(book.signs_for(plan, "emergency"), language),
-        "clinic_now_signs": _listed(book.signs_for(plan, "clinic_now"), language),
+        "reported_sign": f" {_AND.get(language, 'and')} ".join(names),
+        "emergency_signs": emergency,
+        "clinic_now_signs": groups.get(Route.CLINIC_NOW.value, ""),
     }
 
 
-def _name(sign: Sign, language: str) -> str:
-    return sign.text.get(language) or sign.text.get("en") or sign.key
+def _signs_in(
+    book: SignBook, plan: Plan | None, phrase: str, language: str
+) -> list[tuple[str, str]]:
+    """(route, name) of the signs one matched phrase reports: the plan's items first (the
+    plan routes its own signs), else the general emergencies."""
+    folded = fold(phrase)
+    items = [
+        item
+        for item in (plan.red_flag_items if plan else ())
+        if any(item.matches(folded, lang) for lang in plan.languages)  # type: ignore[union-attr]
+    ]
+    if items:
+        return [(_variant(item.route), _item_name(item.texts, language)) for item in items]
+    return [(Route.EMERGENCY.value, s.name(language)) for s in book.general if s.seen_in(phrase)]
 
 
-def _listed(signs: Sequence[Sign], language: str) -> str:
-    names = [_name(sign, language) for sign in signs]
-    if len(names) < 2:
-        return "".join(names)
-    return f"{', '.join(names[:-1])} {_AND_OR.get(language, 'or')} {names[-1]}"
+def _variant(route: Route) -> str:
+    return TEAM if route == Route.TELL_US else route.value
+
+
+def _item_name(texts: Mapping[str, Any], language: str) -> str:
+    sign = texts.get(language) or next(iter(texts.values()))
+    return str(sign.sms)
+
+
+def _groups(plan: Plan | None, language: str) -> dict[str, str]:
+    """The plan's short sign lists by route ("a; b or c"), in `language`."""
+    if plan is None:
+        return {}
+    view = plan.red_flags.get(language) or next(iter(plan.red_flags.values()), None)
+    return {group.route: group.sms for group in view.groups} if view else {}

@@ -24,6 +24,8 @@ from service.inbound.replies import (
     reply_channel,
 )
 from service.logs import kv
+from service.plans.model import Plan, PlanError
+from service.plans.store import load_pinned
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +58,19 @@ class Turn:
     def safety_net(self) -> None:
         """The reply to an urgent report, fitted to the patient's plan and the sign."""
         values = self.composer.safety_net(
-            plan_key=self.enrollment.plan_key if self.enrollment else None,
-            matches=self.inbound.matches or [], language=self.patient.language,
-        )  # fmt: skip
+            plan=self._plan(), matches=self.inbound.matches or [], language=self.patient.language
+        )
         self.reply(SAFETY_NET, **values)
+
+    def _plan(self) -> Plan | None:
+        """The patient's pinned plan, whose warning signs the safety net follows."""
+        if self.enrollment is None:
+            return None
+        try:
+            return load_pinned(self.session, self.enrollment.plan_key, self.enrollment.plan_version)
+        except PlanError:  # the reply still goes, with the general signs
+            log.exception(kv("inbound.plan_unreadable", enrollment_id=self.enrollment.id))
+            return None
 
     def alert(self, severity: AlertSeverity, kind: str, summary: str) -> Alert:
         return open_alert(self.session, clinic=self.clinic, severity=severity, kind=kind,

@@ -153,7 +153,7 @@ def _unknown_sender(
     alert = None
     if label == "urgent":
         alert = _urgent_unknown(session, clinic, inbound, composer, now)
-        values = composer.safety_net(plan_key=None, matches=inbound.matches or [], language="en")
+        values = composer.safety_net(plan=None, matches=inbound.matches or [], language="en")
         queue_reply(session, composer=composer, clinic=clinic, inbound=inbound,
                     name=SAFETY_NET, now=now, extra=values)  # fmt: skip
     elif not is_opt_out(reply.text) and not _answered_before(session, clinic, reply):

@@ -25,6 +25,7 @@ from service.db.models import Clinic, InboundMessage, Message, Patient
 from service.domain import Channel, MessageKind, Priority
 from service.logs import kv
 from service.outbox import queue_message
+from service.plans.model import Plan
 from service.rendering import Renderer
 from service.safety_net import TEAM, SignBookError, load_book, reply_context
 
@@ -49,14 +50,14 @@ class Composer:
         return f"{self.base_url.rstrip('/')}/app/alerts#alert-{alert_id}"
 
     def safety_net(
-        self, *, plan_key: str | None, matches: Sequence[str], language: str
+        self, *, plan: Plan | None, matches: Sequence[str], language: str
     ) -> dict[str, str]:
         """The safety-net reply's values for this plan and what was reported. The reply
-        must go even when the warning-sign file is broken: it then names no signs and
-        gives the general emergency line."""
+        must go even when the warning-sign file is broken: it then names no general
+        signs and gives the general emergency line."""
         try:
             book = load_book(self.renderer.messages_dir.parent)
-            return reply_context(book, plan_key=plan_key, matches=matches, language=language)
+            return reply_context(book, plan=plan, matches=matches, language=language)
         except (OSError, SignBookError):
             log.exception(kv("inbound.warning_signs_unreadable"))
             return {"route": TEAM, "reported_sign": "", "emergency_signs": "",

@@ -151,7 +151,7 @@ def step_channels(step: Step) -> list[Channel]:
 def _render_all(plan: Plan, renderer: Renderer, findings: list[Finding]) -> dict[Key, Rendered]:
     rendered: dict[Key, Rendered] = {}
     for step in plan.steps:
-        for lang in plan.languages if _may_go_by_email(step) else ():
+        for lang in plan.languages if _may_go_by_email(step, renderer) else ():
             # A safety text goes by email when SMS is lost: its words in `step_by_email`.
             _render_one(plan, step, Channel.EMAIL, lang, renderer, findings)
         for channel in step_channels(step):
@@ -166,8 +166,11 @@ def _render_all(plan: Plan, renderer: Renderer, findings: list[Finding]) -> dict
     return rendered
 
 
-def _may_go_by_email(step: Step) -> bool:
-    return step.priority == Priority.SAFETY and Channel.EMAIL not in step_channels(step)
+def _may_go_by_email(step: Step, renderer: Renderer) -> bool:
+    """A text-only safety step, when the folder has the email it would go in."""
+    wrapper = renderer.messages_dir / "_system" / "step_by_email.email.en.j2"
+    by_sms = step.priority == Priority.SAFETY and Channel.EMAIL not in step_channels(step)
+    return by_sms and wrapper.is_file()
 
 
 def _render_one(

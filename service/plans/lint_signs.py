@@ -1,9 +1,11 @@
-"""Lint the warning-sign book behind the safety-net reply (`templates/warning_signs.yaml`).
+"""Lint the safety-net reply (`_system/urgent_safety_net`) against every plan's signs.
 
-Every plan needs an entry with at least one emergency sign, every sign it routes needs
-words in each of the plan's languages, and the reply is rendered for every plan,
-language, channel and route (emergency, clinic now, team) with the plan's real signs,
-so a sign list that pushes an SMS past its limit is caught here.
+The reply follows each plan's routed red-flag items and falls back on the general signs
+of `templates/warning_signs.yaml`, so for every plan and language it is rendered on
+each route it can take (emergency, clinic now, team) with the plan's longest sign of
+that route, and checked like any message (emergency line, clinic number, two
+segments with the longest clinic name). The general signs need words in every
+language a plan speaks.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from pathlib import Path
 from service.domain import Channel
 from service.plans.lint_checks import Finding, check_message, sample_context
 from service.plans.model import Plan
+from service.plans.red_flags import Route
 from service.rendering import Renderer, RenderError
-from service.safety_net import FILE, ROUTES, TEAM, SignBook, SignBookError, load_book, reply_context
+from service.safety_net import FILE, TEAM, SignBook, SignBookError, load_book, reply_context
 
 REPLY = "urgent_safety_net"
 
@@ -26,41 +29,34 @@ def lint_signs(templates_dir: Path, plans: list[Plan], renderer: Renderer) -> li
         return [Finding("error", str(exc), template=FILE)]
     findings: list[Finding] = []
     for plan in plans:
-        findings += _check_plan(book, plan)
-        if not any(f.severity == "error" for f in findings):
-            findings += _render_replies(book, plan, renderer)
-    return findings
-
-
-def _check_plan(book: SignBook, plan: Plan) -> list[Finding]:
-    routes = book.routes.get(plan.key)
-    if routes is None:
-        return [Finding("error", f"{FILE} has no entry for this plan", plan.key)]
-    findings = []
-    if not routes.get("emergency"):
-        findings.append(Finding("error", f"{FILE}: no sign routed to the emergency number",
-                                plan.key))  # fmt: skip
-    for key in {k for route in ROUTES for k in routes.get(route, ())}:
         for lang in plan.languages:
-            if lang not in book.signs[key].text:
-                findings.append(Finding("error", f"{FILE}: sign {key!r} has no {lang!r} words",
-                                        plan.key))  # fmt: skip
+            missing = [sign.key for sign in book.general if lang not in sign.text]
+            if missing:
+                msg = f"{FILE}: general sign(s) {', '.join(missing)} have no {lang!r} words"
+                findings.append(Finding("error", msg, plan.key))
+            elif (renderer.messages_dir / f"_system/{REPLY}.sms.{lang}.j2").is_file():
+                findings += _render_replies(book, plan, lang, renderer)
     return findings
 
 
-def _render_replies(book: SignBook, plan: Plan, renderer: Renderer) -> list[Finding]:
+def _render_replies(book: SignBook, plan: Plan, lang: str, renderer: Renderer) -> list[Finding]:
+    base = reply_context(book, plan=plan, matches=[], language=lang)
     findings = []
-    for lang in plan.languages:
-        if not (renderer.messages_dir / f"_system/{REPLY}.sms.{lang}.j2").is_file():
-            continue  # no reply of our own in this folder: nothing to render
-        base = reply_context(book, plan_key=plan.key, matches=[], language=lang)
-        for route in (*ROUTES, TEAM):
-            signs = book.signs_for(plan.key, route) if route != TEAM else [None]
-            reported = signs[0].text.get(lang, "") if signs and signs[0] else ""
-            extra = {**base, "route": route, "reported_sign": reported}
-            for channel in Channel:
-                findings += _render_one(renderer, plan, lang, channel, extra)
+    for route in (Route.EMERGENCY.value, Route.CLINIC_NOW.value, TEAM):
+        extra = {**base, "route": route, "reported_sign": _longest(book, plan, lang, route)}
+        for channel in Channel:
+            findings += _render_one(renderer, plan, lang, channel, extra)
     return findings
+
+
+def _longest(book: SignBook, plan: Plan, lang: str, route: str) -> str:
+    """The longest name the reply may give a reported sign on this route."""
+    if route == TEAM:
+        return ""
+    names = [item.texts[lang].sms for item in plan.red_flag_items if item.route == route]
+    if route == Route.EMERGENCY.value:
+        names += [sign.name(lang) for sign in book.general]
+    return max(names, key=len, default="")
 
 
 def _render_one(renderer: Renderer, plan: Plan, lang: str, channel: Channel,

@@ -61,18 +61,18 @@ def test_a_signoff_is_audited_shown_and_lifts_the_warning_and_the_refusal(
 ) -> None:
     warned = _enrol(cli)
     assert warned.exit_code == 0, warned.output
-    assert "warning: plan 'botox' v2 has not been signed off by a clinician" in warned.output
+    assert "warning: plan 'botox' v3 has not been signed off by a clinician" in warned.output
     monkeypatch.setenv("REQUIRE_PLAN_SIGNOFF", "true")
     refused = _enrol(cli)
     assert refused.exit_code == 1
-    assert "--plan: plan 'botox' v2 has not been signed off" in refused.output
+    assert "--plan: plan 'botox' v3 has not been signed off" in refused.output
 
     never = cli("plans", "signoff", "botox", "--version", "7", "--name", "X", "--role", "MD")
     assert never.exit_code == 1 and "has no version 7" in never.output
-    signed = cli("plans", "signoff", "botox", "--version", "2", "--name", "Dr Rosa Vidal",
+    signed = cli("plans", "signoff", "botox", "--version", "3", "--name", "Dr Rosa Vidal",
                  "--role", "Medical director, MD", "--date", "2026-01-10")  # fmt: skip
     assert signed.exit_code == 0, signed.output
-    assert "signed off: botox v2 by Dr Rosa Vidal" in signed.output
+    assert "signed off: botox v3 by Dr Rosa Vidal" in signed.output
     engine = create_engine(cli.url)
     with engine.connect() as conn:
         (detail,) = conn.execute(

@@ -44,7 +44,7 @@ def test_with_nothing_left_the_catch_up_says_so_with_the_clinics_number(
     rows = enrolled(session, factory, now - timedelta(days=120), now)
     body = catch_up(rows).body or ""
     assert "No more messages are planned; call us with any question." in body
-    assert "Clinic: +14155550100" in body and "Next message" not in body
+    assert "Clinic: (415) 555-0100" in body and "Next message" not in body
 
 
 def test_advice_true_for_four_hours_is_not_sent_to_a_patient_enrolled_five_hours_later(
@@ -61,12 +61,14 @@ def test_advice_true_for_four_hours_is_not_sent_to_a_patient_enrolled_five_hours
 def test_advice_pushed_past_its_hours_by_the_night_is_skipped_and_the_catch_up_waits(
     session, factory, now
 ) -> None:
-    procedure = datetime(2026, 3, 5, 20, 30, tzinfo=NY)  # day0 due 21:30: inside the night
+    # day0 due 23:30, inside its own night (23:00-07:00): 07:00 is past its 4 hours.
+    procedure = datetime(2026, 3, 5, 22, 30, tzinfo=NY)
     rows = enrolled(session, factory, procedure, now)
     day0 = [m for m in rows if m.step_key == "day0_expect"]
     assert {m.status for m in day0} == {MessageStatus.SKIPPED}
     assert "its advice is only true until 4h after the procedure" in (day0[0].status_reason or "")
-    # Not now, days before the procedure: when the skipped message would have gone.
+    # Not now, days before the procedure: when the skipped message would have gone (the
+    # catch-up keeps the clinic's own night, to 08:00).
     assert catch_up(rows).due_at == datetime(2026, 3, 6, 13, 0, tzinfo=UTC)
 
 

@@ -55,12 +55,9 @@ PARTIALS_ES = ("email.es.html.j2", "red_flags.sms.es.j2", "red_flags.email.es.j2
 
 
 SIGNS = """\
-signs:
-  breathing: {match: [breath], en: trouble breathing}
-  pus: {match: [pus], en: pus}
-plans:
-  _default: {emergency: [breathing]}
-  demo: {emergency: [breathing], clinic_now: [pus]}
+general:
+  - {key: breathing, match: [breath], en: trouble breathing, es: ahogo}
+  - {key: chest, match: [chest], en: chest pain, es: dolor en el pecho}
 """
 
 
@@ -111,33 +108,29 @@ def test_the_minimal_plan_lints_clean(plan_dir: Path) -> None:
     assert lint_dir(plan_dir) == []
 
 
-def test_a_plan_the_warning_signs_do_not_route_is_an_error(plan_dir: Path) -> None:
-    edit(
-        plan_dir / "warning_signs.yaml", "  demo: {emergency: [breathing], clinic_now: [pus]}\n", ""
-    )
+def test_a_general_warning_sign_without_words_in_a_plan_language_is_an_error(
+    plan_dir: Path,
+) -> None:
+    edit(plan_dir / "warning_signs.yaml", "en: chest pain, ", "")
     error = only_error(plan_dir)
-    assert (error.plan, error.message) == ("demo", "warning_signs.yaml has no entry for this plan")
+    assert error.message == "warning_signs.yaml: general sign(s) chest have no 'en' words"
 
 
-def test_a_plan_with_no_sign_routed_to_the_emergency_number_is_an_error(plan_dir: Path) -> None:
-    edit(plan_dir / "warning_signs.yaml", "demo: {emergency: [breathing], ", "demo: {")
-    assert "no sign routed to the emergency number" in only_error(plan_dir).message
+def test_a_missing_warning_sign_file_is_an_error(plan_dir: Path) -> None:
+    (plan_dir / "warning_signs.yaml").unlink()
+    assert "warning_signs.yaml" in only_error(plan_dir).message
 
 
-def test_a_routed_sign_without_words_in_a_plan_language_is_an_error(plan_dir: Path) -> None:
-    edit(plan_dir / "warning_signs.yaml", "en: pus}", "fr: pus}")
-    assert only_error(plan_dir).message == "warning_signs.yaml: sign 'pus' has no 'en' words"
+def test_a_safety_net_reply_too_long_for_a_plans_signs_is_named_with_its_route(
+    tmp_path: Path,
+) -> None:
+    import shutil
 
-
-def test_the_safety_net_reply_is_rendered_for_every_route_of_every_plan() -> None:
-    from service.plans.catalog import load_catalog
-    from service.plans.lint_signs import lint_signs
-    from service.rendering import Renderer
-
-    long_sms = DEFAULT_TEMPLATES_DIR / "messages/_system/urgent_safety_net.sms.en.j2"
-    plans = load_catalog(DEFAULT_TEMPLATES_DIR).all()
-    assert lint_signs(DEFAULT_TEMPLATES_DIR, plans, Renderer(DEFAULT_TEMPLATES_DIR)) == []
-    assert "clinic_now" in long_sms.read_text()
+    shutil.copytree(DEFAULT_TEMPLATES_DIR, tmp_path / "t")
+    reply = tmp_path / "t/messages/_system/urgent_safety_net.sms.en.j2"
+    edit(reply, "We have alerted our team.{% if", "We have alerted our team. " + "x" * 80 + "{% if")
+    found = [str(f) for f in lint_dir(tmp_path / "t") if f.severity == "error"]
+    assert found and all("(route clinic_now)" in f and "3 segments" in f for f in found)
 
 
 def test_the_shipped_plans_lint_without_errors() -> None:

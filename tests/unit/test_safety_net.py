@@ -1,5 +1,6 @@
-"""The safety-net reply fits the procedure: it names the plan's warning signs, and a
-sign the plan routes to the emergency number gets "call it now", never "wait for us"."""
+"""The safety-net reply fits the procedure: it follows the plan's routed warning signs,
+names the plan's emergency signs, and a sign routed to the emergency number gets
+"call it now", never "wait for us"."""
 
 from __future__ import annotations
 
@@ -7,19 +8,24 @@ import pytest
 
 from service.config import DEFAULT_TEMPLATES_DIR
 from service.domain import Channel
+from service.plans.catalog import load_catalog
 from service.plans.lint_checks import sample_context
 from service.rendering import Renderer
-from service.safety_net import load_book, parse_book, reply_context
+from service.safety_net import SignBookError, load_book, parse_book, reply_context
 from service.triage import classify
 
 BOOK = load_book(DEFAULT_TEMPLATES_DIR)
+CATALOG = load_catalog(DEFAULT_TEMPLATES_DIR)
 RENDERER = Renderer(DEFAULT_TEMPLATES_DIR)
+PHONE = "+91 1861 123 456 789"  # the lint sample clinic's number, as patients see it
 
 
 def reply(plan: str | None, text: str, language: str = "en") -> tuple[dict[str, str], str]:
     result = classify(text, procedure=plan)
     assert result.label == "urgent", (text, result)
-    values = reply_context(BOOK, plan_key=plan, matches=result.matches, language=language)
+    values = reply_context(
+        BOOK, plan=CATALOG.get(plan) if plan else None, matches=result.matches, language=language
+    )
     sms = RENDERER.render_system(
         name="urgent_safety_net",
         channel=Channel.SMS,
@@ -32,44 +38,41 @@ def reply(plan: str | None, text: str, language: str = "en") -> tuple[dict[str, 
 @pytest.mark.parametrize(
     ("plan", "text", "route", "sign"),
     [
-        ("botox", "I can't breathe", "emergency", "trouble breathing or swallowing"),
-        (
-            "botox",
-            "it's hard to swallow and my throat feels tight",
-            "emergency",
-            "trouble breathing",
-        ),
-        ("botox", "my eyelid is drooping and I see double", "clinic_now", "a drooping eyelid"),
-        (
-            "dermal_filler",
-            "my vision is blurry after filler",
-            "emergency",
-            "any change in your vision",
-        ),
-        ("dermal_filler", "the skin turned white and cold", "clinic_now", "skin turning pale"),
-        ("surgery", "bleeding a lot and won't stop", "emergency", "heavy bleeding"),
-        ("surgery", "chest pain", "emergency", "chest pain"),
-        ("surgery", "pus and fever", "clinic_now", "pus or fever"),
-        ("botox", "I feel faint", "emergency", "fainting"),  # the general route applies
+        ("botox", "I can't breathe", "emergency", "trouble breathing, swallowing or speaking"),
+        ("botox", "double vision since this morning", "clinic_now", "double or blurred vision"),
+        ("dermal_filler", "my vision is blurry after filler", "emergency", "any vision change"),
+        ("dermal_filler", "the skin turned white and cold", "clinic_now", "skin that turns white"),
+        ("surgery", "chest pain", "emergency", "chest pain or shortness of breath"),
+        ("surgery", "bleeding a lot and won't stop", "clinic_now", "bleeding that won't stop"),
+        # Not one of the plan's signs: the general emergencies apply.
+        ("botox", "I feel faint", "emergency", "fainting"),
+        ("thread_lift", "I can't breathe", "emergency", "trouble breathing"),
         (None, "help my face is drooping on one side", "emergency", "a drooping face"),
     ],
 )
-def test_the_reported_sign_decides_the_route(plan, text, route, sign) -> None:
+def test_the_reported_sign_takes_the_route_the_plan_gives_it(plan, text, route, sign) -> None:
     values, sms = reply(plan, text)
     assert values["route"] == route and sign in values["reported_sign"]
-    assert "911" in sms and "+15550100100" in sms
+    assert "911" in sms and PHONE in sms
     if route == "emergency":
-        assert "call 911 now" in sms and "someone will call" not in sms
+        assert "call 911 now. Do not wait for our call." in sms and "will call you" not in sms
     if route == "clinic_now":
-        assert "call us now on +15550100100" in sms
+        assert f"call us now on {PHONE} (no answer: call 911)" in sms
+
+
+def test_a_sign_to_tell_us_about_gets_the_team_reply_with_the_emergency_signs() -> None:
+    values, sms = reply("surgery", "pus and fever")
+    assert values["route"] == "team"
+    assert "someone will call you soon" in sms
+    assert "Call 911 now for chest pain or shortness of breath." in sms
 
 
 @pytest.mark.parametrize(
     ("plan", "named"),
     [
-        ("botox", ["trouble breathing or swallowing"]),
-        ("dermal_filler", ["any change in your vision"]),
-        ("surgery", ["heavy bleeding", "trouble breathing", "chest pain"]),
+        ("botox", ["trouble breathing, swallowing or speaking"]),
+        ("dermal_filler", ["any vision change or eye pain"]),
+        ("surgery", ["chest pain or shortness of breath"]),
     ],
 )
 def test_a_reply_names_the_emergency_signs_of_the_procedure(plan, named) -> None:
@@ -78,21 +81,26 @@ def test_a_reply_names_the_emergency_signs_of_the_procedure(plan, named) -> None
         assert phrase in values["emergency_signs"] and phrase in sms
 
 
-def test_filler_skin_colour_is_named_as_a_call_us_now_sign() -> None:
-    values = reply_context(BOOK, plan_key="dermal_filler", matches=[], language="en")
-    assert values["route"] == "team" and "skin turning pale" in values["clinic_now_signs"]
+def test_filler_skin_colour_is_a_call_us_now_sign_in_the_email() -> None:
+    values = reply_context(BOOK, plan=CATALOG.get("dermal_filler"), matches=[], language="en")
+    email = RENDERER.render_system(
+        name="urgent_safety_net",
+        channel=Channel.EMAIL,
+        language="en",
+        context=sample_context("en", **values),
+    )
+    assert values["route"] == "team" and "skin that turns white" in values["clinic_now_signs"]
+    assert "skin that turns white" in email.text and "any vision change" in email.text
 
 
 def test_spanish_reports_get_a_spanish_route() -> None:
     values, sms = reply("botox", "no puedo respirar", language="es")
     assert values["route"] == "emergency"
-    assert sms.startswith("Riverside Aesthetics: por dificultad para respirar o tragar, llame ya")
+    assert "por dificultad para respirar, tragar o hablar, llame ya al 911" in sms
 
 
-def test_a_book_must_route_every_sign_it_names() -> None:
-    data = {
-        "signs": {"a": {"match": ["x"], "en": "x"}},
-        "plans": {"_default": {"emergency": ["a", "ghost"]}},
-    }
-    with pytest.raises(ValueError, match="unknown sign"):
-        parse_book(data)
+def test_the_general_signs_file_must_be_a_list_with_match_words() -> None:
+    with pytest.raises(SignBookError, match="general"):
+        parse_book({"signs": {}})
+    with pytest.raises(SignBookError, match="match"):
+        parse_book({"general": [{"key": "x", "en": "x"}]})

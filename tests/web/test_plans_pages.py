@@ -32,7 +32,7 @@ def test_an_admin_records_a_signoff_that_is_audited(client, factory, session) ->
     )
     assert done.status_code == 303 and done.headers["location"] == "/app/plans?done=signedoff"
     row = session.exec(select(PlanSignoff)).one()
-    assert (row.plan_key, row.plan_version, row.signer_name) == ("botox", 2, "Dr Rosa Vidal")
+    assert (row.plan_key, row.plan_version, row.signer_name) == ("botox", 3, "Dr Rosa Vidal")
     audit = session.exec(select(AuditLog).where(AuditLog.action == "plan.signoff")).one()
     assert audit.actor and audit.actor.startswith("user:")
     listing = client.get("/app/plans?done=signedoff").text

@@ -1,7 +1,7 @@
 """patients: when and why the carrier said the number cannot take texts
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 Create Date: 2026-12-06 02:00:00.000000
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 
 import service.db.types
 
-revision: str = "0002"
-down_revision: str | None = "0001"
+revision: str = "0003"
+down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
