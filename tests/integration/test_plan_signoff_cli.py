@@ -46,7 +46,7 @@ def test_the_review_document_shows_every_message_sign_route_and_triage(cli, tmp_
     done = cli("plans", "export", "botox", "--format", "html", "-o", str(out))
     assert done.exit_code == 0, done.output
     html = out.read_text()
-    assert "Botox aftercare: clinical review" in html and "version <strong>2</strong>" in html
+    assert "Botox aftercare: clinical review" in html and "version <strong>3</strong>" in html
     assert "Nobody has signed off this version yet" in html
     assert 'class="route-emergency">emergency' in html  # the breathing sign's route
     assert "Triage today" in html
