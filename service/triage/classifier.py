@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from service.triage import context
+from service.triage.concepts import CONCEPT
 from service.triage.context import Finding
 from service.triage.keywords import (
     detect_checkin,
@@ -47,6 +48,8 @@ PROCEDURES = (
 )
 _NAMES = {v: k for k, v in SEVERITY.items() if v}
 URGENT, CONCERN, NORMAL = SEVERITY["urgent"], SEVERITY["concern"], SEVERITY["normal"]
+_TERM_KINDS = frozenset({"term", PAIR_A, CONCEPT})
+_REASSURING = frozenset({context.NEGATED, context.RESOLVED})
 
 
 @dataclass(slots=True)  # not frozen: built once per reply, on the hot path
@@ -85,10 +88,11 @@ def classify(
     else:
         tokens = lex.typos.correct_all(tokenise(clean))
     hits = lex.index.find(tokens)
-    has_terms = any(h.payload[0] in ("term", PAIR_A) for h in hits)
-    findings = context.analyse(tokens, hits, lex) if has_terms else []
-    if findings and any(lex.classes[f.term_class].expected for f in findings):
+    has_terms = any(h.payload[0] in _TERM_KINDS for h in hits)
+    if has_terms:
         procedure = procedure or infer_procedure(hits)
+    findings = context.analyse(tokens, hits, lex, procedure) if has_terms else []
+    if findings and any(lex.classes[f.term_class].expected for f in findings):
         day = day if day is not None else infer_day(tokens, lex)
     words = words_of(tokens)
     levels = [_level(f, lex.classes[f.term_class], procedure, day, len(words)) for f in findings]
@@ -116,13 +120,18 @@ def _level(
     if term.max_words is not None and size > term.max_words:
         return 0
     level = _expected_level(term, procedure, day)
+    if level != NORMAL and term.by_procedure and procedure in term.by_procedure:
+        level = term.by_procedure[procedure]
     if level == NORMAL and term.severity >= CONCERN and (finding.severe or finding.worse):
         level = CONCERN
     if term.mild is not None and finding.mild and not finding.severe:
         level = min(level, term.mild)
     if finding.status == context.RESOLVED:
-        # A resolved red flag still deserves a call back; anything milder is history.
-        return CONCERN if level == URGENT else NORMAL
+        # A red flag that has passed still needs a clinician (a breathing problem that
+        # came and went may come back); by default a call back; anything milder is history.
+        if level == URGENT:
+            return term.resolved if term.resolved is not None else CONCERN
+        return NORMAL
     if finding.status == context.OTHER_PERSON:
         # Someone else's symptom: only a red flag counts, because a carer may be
         # writing about the patient and missing an urgent reply is the worst error.
@@ -143,19 +152,28 @@ def _explained_away(findings: list[Finding], levels: list[int], lex: Lexicon) ->
     """Drop a finding whose class yields to another class found in the same sentence
     ("purple" next to "bruise" is the bruise's colour, not a dusky lip); a negated one
     explains nothing ("no bruise, but my lip is purple")."""
-    if not any(lex.classes[f.term_class].unless for f in findings):
+    classes = lex.classes
+    if not any(classes[f.term_class].unless or classes[f.term_class].yields for f in findings):
         return levels
     return [
         0
         if any(
-            g.term_class in lex.classes[f.term_class].unless
-            and g.clause == f.clause
+            g.clause == f.clause
             and g.status != context.NEGATED
+            and (
+                g.term_class in classes[f.term_class].unless
+                or (classes[f.term_class].yields and _places(classes[g.term_class]))
+            )
             for g in findings
         )
         else level
         for f, level in zip(findings, levels, strict=True)
     ]
+
+
+def _places(term: TermClass) -> bool:
+    """Whether a finding of this class accounts for a change in its sentence."""
+    return term.severity >= NORMAL and term.max_words is None and not term.yields
 
 
 def _combo_level(findings: list[Finding], combos: tuple[Combo, ...]) -> int:
@@ -178,7 +196,7 @@ def _label(
         level = max(level, lex.checkin_labels.get(checkin, 0))
     if level:
         return _NAMES[level]
-    if any(f.status in (context.NEGATED, context.RESOLVED) for f in findings):
+    if any(f.status in _REASSURING for f in findings):
         return "normal"  # "no fever, no pus": a reassuring report
     return "other"
 
@@ -188,8 +206,11 @@ def _matches(
 ) -> list[str]:
     shown = []
     for finding, level in zip(findings, levels, strict=True):
+        if finding.rule and not level:
+            continue  # a combination that did not count explains nothing
         note = "" if finding.status == context.PRESENT else f" ({finding.status})"
-        shown.append(f"{finding.phrase}{note}" if level or note else finding.phrase)
+        phrase = f"{finding.term_class}: {finding.phrase}" if finding.rule else finding.phrase
+        shown.append(f"{phrase}{note}" if level or note else phrase)
     if intent:
         shown.append(f"keyword: {intent}")
     if checkin is not None:

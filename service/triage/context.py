@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from service.triage import pairs
+from service.triage import concepts, pairs
 from service.triage.lexicon import SEVERITY, Lexicon
 from service.triage.patterns import Hit
 from service.triage.text import BOUNDARY, COMMA
@@ -36,6 +36,7 @@ class Finding:
     mild: bool = False
     worse: bool = False
     clause: int = 0  # sentence number in the reply
+    rule: bool = False  # joined from concepts (concepts.yaml), not a phrase
 
 
 @dataclass(slots=True)
@@ -45,7 +46,9 @@ class _Layout:
     negation: list[int]  # per token: negation scope number (also cut at "and")
 
 
-def analyse(tokens: list[str], hits: list[Hit], lexicon: Lexicon) -> list[Finding]:
+def analyse(
+    tokens: list[str], hits: list[Hit], lexicon: Lexicon, procedure: str | None = None
+) -> list[Finding]:
     """Findings for the terms in tokens, in reading order."""
     layout = _layout(tokens, lexicon.terminators, lexicon.scope_breakers)
     kinds: dict[str, list[Hit]] = defaultdict(list)
@@ -75,13 +78,36 @@ def analyse(tokens: list[str], hits: list[Hit], lexicon: Lexicon) -> list[Findin
                 for w in words
             )
         ]
-    terms = sorted(words + joined) if joined else words
+    terms = words + joined
+    if kinds[concepts.CONCEPT]:
+        terms += _concept_terms(kinds, layout, lexicon, procedure, terms)
+    terms.sort()
     resolved = _resolved(terms, triggers["res"] + kinds["respre"], layout)
     findings = []
     for term in terms:
         status = _status(term, tokens, triggers, kinds, layout, lexicon, resolved)
         findings.append(_finding(term, tokens, status, kinds, layout, lexicon))
     return findings
+
+
+def _concept_terms(
+    kinds: dict[str, list[Hit]],
+    layout: _Layout,
+    lexicon: Lexicon,
+    procedure: str | None,
+    terms: list[Hit],
+) -> list[Hit]:
+    """Rule terms joined from concepts, then the findings nothing places. A concept
+    inside a phrase that is not a symptom ("red wine", "cold compress") is dropped."""
+    masks = [t for t in kinds["term"] if lexicon.classes[t.payload[1]].severity == 0]
+    found = [
+        c
+        for c in kinds[concepts.CONCEPT]
+        if not any(m.start <= c.start and c.end <= m.end for m in masks)
+    ]
+    units = {"segment": layout.segment, "sentence": layout.clause}
+    ruled = concepts.join(found, lexicon.rules, units, procedure)
+    return ruled + concepts.unplaced(found, lexicon.rules.findings, terms + ruled)
 
 
 def _layout(tokens: list[str], terminators: frozenset[str], breakers: frozenset[str]) -> _Layout:
@@ -234,4 +260,5 @@ def _finding(
         mild=near("mild"),
         worse=any(layout.segment[w.start] == segment for w in kinds["worse"]),
         clause=layout.clause[term.start],
+        rule=term.payload[-1] == concepts.RULE,
     )

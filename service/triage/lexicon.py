@@ -7,15 +7,16 @@ reply is scanned a single time.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from service.triage.concepts import CONCEPT, RuleError, Rules, load_rules
 from service.triage.patterns import PhraseIndex, expand
-from service.triage.typos import TypoCorrector
+from service.triage.typos import TypoCorrector, real_words
 
 # "none": a phrase that looks like a symptom but is not one ("red wine", "blurry photo").
 SEVERITY = {"none": 0, "normal": 1, "concern": 2, "urgent": 3}
@@ -54,6 +55,9 @@ class TermClass:
     mild: int | None  # severity when qualified as mild ("lips a bit swollen")
     max_words: int | None = None  # counts only in replies this short ("ok")
     unless: frozenset[str] = frozenset()  # classes that explain it away in its sentence
+    by_procedure: Mapping[str, int] | None = None  # severity for these procedures
+    resolved: int | None = None  # severity once passed ("couldn't breathe, fine now")
+    yields: bool = False  # gives way to any other finding in its sentence
 
 
 @dataclass(frozen=True)
@@ -82,15 +86,24 @@ class Lexicon:
     duration_units: Mapping[str, str]  # word -> unit ("meses" -> "month")
     emoji: Mapping[str, str]
     typos: TypoCorrector
+    rules: Rules
 
 
 @functools.lru_cache(maxsize=8)
 def load_lexicon(directory: Path = DEFAULT_DIR) -> Lexicon:
-    """Read terms.yaml and context.yaml from directory (cached per directory)."""
+    """Read terms.yaml, concepts.yaml and context.yaml from directory (cached)."""
     terms = _read(directory / "terms.yaml")
     context = _read(directory / "context.yaml")
+    concepts = _read(directory / "concepts.yaml")
     index = PhraseIndex()
     classes = _load_classes(terms, index)
+    try:
+        rules = load_rules(concepts, set(classes))
+    except RuleError as exc:
+        raise LexiconError(str(exc)) from exc
+    for name, patterns in concepts["concepts"].items():
+        for pattern in patterns:
+            _add(index, pattern, (CONCEPT, name), f"concepts.yaml concept {name}")
     _load_context(context, index)
     for procedure, patterns in context.get("procedures", {}).items():
         for pattern in patterns:
@@ -98,9 +111,16 @@ def load_lexicon(directory: Path = DEFAULT_DIR) -> Lexicon:
     keywords = {k: _words(context["keywords"][k], k) for k in ("stop", "start", "help", "filler")}
     # Typos are corrected towards symptom and keyword words only: a near miss of a
     # context word ("stays" ~ "says") must not change a reply's meaning.
-    vocabulary = [*_term_words(terms), *(w for words in keywords.values() for w in words)]
+    vocabulary = [
+        *_term_words(terms),
+        *_pattern_words(p for ps in concepts["concepts"].values() for p in ps),
+        *(w for words in keywords.values() for w in words),
+    ]
     return Lexicon(
-        version=f"terms v{terms['version']}, context v{context['version']}",
+        version=(
+            f"terms v{terms['version']}, concepts v{concepts['version']}, "
+            f"context v{context['version']}"
+        ),
         index=index,
         classes=classes,
         combos=tuple(_combo(c, classes) for c in terms.get("combos", [])),
@@ -120,13 +140,20 @@ def load_lexicon(directory: Path = DEFAULT_DIR) -> Lexicon:
         durations={unit: frozenset(words) for unit, words in context["durations"].items()},
         duration_units={w: unit for unit, words in context["durations"].items() for w in words},
         emoji=dict(context.get("emoji", {})),
-        typos=TypoCorrector(vocabulary, protected=context.get("not_typos", [])),
+        typos=TypoCorrector(
+            vocabulary, aliases=context.get("aliases") or {}, known=real_words()
+        ),
+        rules=rules,
     )
 
 
 def _term_words(terms: dict[str, Any]) -> set[str]:
     patterns = [p for spec in terms["classes"].values() for p in spec.get("terms") or []]
     patterns += [p for spec in terms.get("pairs") or [] for side in "ab" for p in spec[side]]
+    return _pattern_words(patterns)
+
+
+def _pattern_words(patterns: Iterable[object]) -> set[str]:
     return {
         atom
         for pattern in patterns
@@ -183,6 +210,12 @@ def _load_classes(terms: dict[str, Any], index: PhraseIndex) -> dict[str, TermCl
             mild=_severity(spec["mild"], where) if "mild" in spec else None,
             max_words=int(spec["max_words"]) if "max_words" in spec else None,
             unless=frozenset(spec.get("unless") or ()),
+            by_procedure={
+                str(k): _severity(v, where) for k, v in (spec.get("by_procedure") or {}).items()
+            }
+            or None,
+            resolved=_severity(spec["resolved"], where) if "resolved" in spec else None,
+            yields=bool(spec.get("yields", False)),
         )
         for pattern in spec.get("terms") or []:
             _add(index, pattern, ("term", name), where)

@@ -1,41 +1,52 @@
 """Typo correction for words that are not in the lexicon ("swolen", "vission").
 
-A symmetric-delete index (one edit: deletion, insertion, substitution or swap of
-neighbours) is built once from the lexicon's words; each unknown reply word is
-looked up once and the answer cached, so there is no per-call fuzzy scan.
+Two maintained libraries do the work: rapidfuzz finds the lexicon words one edit
+away (OSA distance: a deletion, insertion, substitution or swap of neighbours), and
+pyspellchecker's English and Spanish word frequencies say which reply words are real
+words, which are never "corrected" ("sleeping" is not a typo of "seeping"). Each
+unknown reply word is looked up once and the answer cached.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import unicodedata
+from collections.abc import Iterable, Mapping
+
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+from spellchecker import SpellChecker
 
 MIN_LENGTH = 5  # shorter words have too many real-word neighbours ("paid" ~ "pain")
 MIN_SWAP_LENGTH = 7  # a changed or swapped letter only from this length ("bleading")
+# A word seen this often in the dictionaries' corpora is a real word, not a typo; rarer
+# entries are mostly the corpora's own misspellings.
+REAL_WORD_COUNT = 50
 _SUFFIXES = ("", "s", "es", "ed", "ing", "ness")
 _CACHE_LIMIT = 100_000
 
 
-def _deletes(word: str) -> set[str]:
-    return {word[:i] + word[i + 1 :] for i in range(len(word))}
+def real_words(languages: Iterable[str] = ("en", "es")) -> frozenset[str]:
+    """Words of the dictionaries, folded as replies are (lower case, no accents)."""
+    frequency = SpellChecker(language=list(languages), distance=1).word_frequency
+    return frozenset(
+        _fold(word)
+        for word, count in frequency.dictionary.items()
+        if count >= REAL_WORD_COUNT and word.isalpha()
+    )
 
 
-def _within_one_edit(a: str, b: str) -> bool:
-    if abs(len(a) - len(b)) > 1:
-        return False
-    if len(a) == len(b):
-        diff = [i for i in range(len(a)) if a[i] != b[i]]
-        if len(diff) == 1:
-            return True
-        swap = len(diff) == 2 and diff[1] == diff[0] + 1
-        return swap and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]]
-    short, long_ = (a, b) if len(a) < len(b) else (b, a)
-    return any(long_[:i] + long_[i + 1 :] == short for i in range(len(long_)))
+def _fold(word: str) -> str:
+    if word.isascii():
+        return word
+    return unicodedata.normalize("NFKD", word).encode("ascii", "ignore").decode()
 
 
 class TypoCorrector:
     """Maps a misspelt word to the lexicon word one edit away (same first letter)."""
 
-    def __init__(self, words: Iterable[str], *, protected: Iterable[str]) -> None:
+    def __init__(
+        self, words: Iterable[str], *, aliases: Mapping[str, str], known: frozenset[str]
+    ) -> None:
         words_list = list(words)
         self.vocabulary: set[str] = set()
         derived: set[str] = set()  # forms of "word*" roots, not words of any list
@@ -49,13 +60,11 @@ class TypoCorrector:
         # A word a "root*" pattern already matches is not a typo ("infection", "infect*").
         self._roots = tuple(sorted({w[:-1] for w in words_list if w.endswith("*")}))
         self.vocabulary |= derived
-        self.protected = frozenset(protected) | self.vocabulary
-        self._by_delete: dict[str, set[str]] = {}
-        for word in self.vocabulary:
-            if len(word) >= MIN_LENGTH - 1:
-                for key in _deletes(word) | {word}:
-                    self._by_delete.setdefault(key, set()).add(word)
-        self._cache: dict[str, str] = {}
+        self._choices = sorted(w for w in self.vocabulary if len(w) >= MIN_LENGTH - 1)
+        self.protected = frozenset(self.vocabulary)
+        self._known = known
+        # Words that mean a lexicon word ("couldnt" is "cant" for every phrase).
+        self._cache: dict[str, str] = dict(aliases)
 
     def correct_all(self, tokens: list[str]) -> list[str]:
         """correct() for each token (the cached path inlined: it runs per reply)."""
@@ -74,19 +83,20 @@ class TypoCorrector:
     def _lookup(self, token: str) -> str:
         if len(token) < MIN_LENGTH or token in self.protected or not token.isalpha():
             return token
-        if token.startswith(self._roots):
+        if token in self._known or token.startswith(self._roots):
             return token
-        found: set[str] = set()
-        for key in _deletes(token) | {token}:
-            found.update(self._by_delete.get(key, ()))
+        near = process.extract(
+            token, self._choices, scorer=OSA.distance, score_cutoff=1, limit=None
+        )
         # Words of the lists first, then derived forms; alphabetical for determinism.
         matches = sorted(
-            (w for w in found if self._plausible(w, token)), key=lambda w: (w in self._derived, w)
+            (w for w, _, _ in near if self._plausible(w, token)),
+            key=lambda w: (w in self._derived, w),
         )
         return matches[0] if matches else token
 
     def _plausible(self, word: str, token: str) -> bool:
-        if word[0] != token[0] or word == token or not _within_one_edit(word, token):
+        if word[0] != token[0] or word == token:
             return False
         if len(word) == len(token) and len(token) < MIN_SWAP_LENGTH:
             return False  # "stays" ~ "stars": a changed letter in a short word is a new word

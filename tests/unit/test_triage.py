@@ -31,7 +31,7 @@ PAST_AND_RESOLVED = [
     ("the bleeding stopped", "normal"),
     ("the bleeding hasn't stopped", "urgent"),
     ("bleeding won't stop", "urgent"),
-    ("had trouble breathing last night but it's fine now", "concern"),
+    ("had trouble breathing last night but it's fine now", "urgent"),
     ("ya no tengo hinchazón", "normal"),
 ]
 SOMEONE_ELSE = [

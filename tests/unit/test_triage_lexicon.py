@@ -14,7 +14,7 @@ from service.triage import LexiconError, classify, load_lexicon
 from service.triage.lexicon import DEFAULT_DIR
 from service.triage.patterns import PhraseIndex, expand
 from service.triage.text import strip_quoted, tokenise
-from service.triage.typos import TypoCorrector
+from service.triage.typos import TypoCorrector, real_words
 
 
 def copy_lexicon(tmp_path: Path) -> Path:
@@ -25,16 +25,16 @@ def copy_lexicon(tmp_path: Path) -> Path:
 
 def test_it_loads_the_lexicon_once_and_names_its_version() -> None:
     assert load_lexicon() is load_lexicon()
-    assert classify("fever").lexicon_version == "terms v2, context v2"
+    assert classify("fever").lexicon_version == "terms v3, concepts v1, context v3"
 
 
 def test_a_clinic_can_add_a_term(tmp_path: Path) -> None:
     directory = copy_lexicon(tmp_path)
     terms = directory / "terms.yaml"
-    added = terms.read_text().replace("      - chills\n", "      - chills\n      - calor\n")
+    added = terms.read_text().replace("      - chills\n", "      - chills\n      - zumbido\n")
     terms.write_text(added)
-    assert classify("calor", lexicon=load_lexicon(directory)).label == "concern"
-    assert classify("calor").label == "other"
+    assert classify("zumbido", lexicon=load_lexicon(directory)).label == "concern"
+    assert classify("zumbido").label == "other"
 
 
 @pytest.mark.parametrize(
@@ -43,7 +43,7 @@ def test_a_clinic_can_add_a_term(tmp_path: Path) -> None:
         ("      - chills\n", "      - (chills|(shivers))\n", "nested"),
         ("    severity: urgent\n", "    severity: critical\n", "unknown severity"),
         ("      - chills\n", "      - yes\n", "quote it"),
-        ("version: 2\n", "", "version"),
+        ("version: 3\n", "", "version"),
         ("  - class: chest_pain\n", "  - class: chest_ache\n", "needs a known class"),
         ("    unless: [bruising, bruise_growing]\n", "    unless: [bruises]\n", "unknown classes"),
     ],
@@ -72,13 +72,26 @@ def test_patterns_expand_alternatives_gaps_and_prefixes() -> None:
 
 
 def test_typos_are_corrected_only_to_nearby_lexicon_words() -> None:
-    typos = TypoCorrector(["swollen", "vision", "bruis*", "fever"], protected=["never"])
+    known = real_words()
+    typos = TypoCorrector(
+        ["swollen", "vision", "bruis*", "fever", "seeping", "cant"],
+        aliases={"couldnt": "cant"},
+        known=known,
+    )
     assert typos.correct("swolen") == "swollen"
     assert typos.correct("vission") == "vision"
     assert typos.correct("brusing") == "bruising"
     assert typos.correct("never") == "never"  # a real word, and another first letter
     assert typos.correct("paid") == "paid"  # too short to guess
-    assert TypoCorrector(["stars"], protected=[]).correct("stays") == "stays"  # short swap
+    assert typos.correct("sleeping") == "sleeping"  # a real word, one edit from "seeping"
+    assert typos.correct("couldnt") == "cant"  # an alias
+    assert TypoCorrector(["stars"], aliases={}, known=known).correct("stays") == "stays"
+
+
+def test_the_dictionaries_know_english_and_spanish_words_without_accents() -> None:
+    known = real_words()
+    assert {"sleeping", "stays", "hinchazon", "entumecimiento", "pantorrilla"} <= known
+    assert not {"swolen", "vission", "bleading"} & known
 
 
 def test_quoted_history_is_dropped_before_triage() -> None:

@@ -122,7 +122,7 @@ PAIRS = [  # two concepts in one clause, either order, any distance; "," or "but
     ("no trouble breathing", "normal"),
     ("breathing fine, no trouble", "normal"),
     ("my chest is fine, the pain is in my cheek", "normal"),  # the comma ends the pair
-    ("tengo la cara torcida cuando sonrio", "concern"),  # a longer phrase holds the pair
+    ("tengo la cara torcida cuando sonrio", "urgent"),  # a longer phrase holds the pair
     ("my speech is weird", "urgent"),
     ("one side of my face isn't working", "urgent"),
     ("i cant raise my left arm", "urgent"),
@@ -161,9 +161,9 @@ MORE_SYNONYMS = [
     ("the red area has doubled in size and I have a fever", "urgent"),
     ("fever 38.4, cheek hot red and getting bigger", "urgent"),
     ("temp of 38.9 and the wound has gone green", "urgent"),  # "gone green" is no recovery
-    ("I had blurry vision on day one but it went after an hour", "concern"),
+    ("I had blurry vision on day one but it went after an hour", "urgent"),
     ("had a little bleed yesterday but nothing since", "normal"),
-    ("I'm breathless with excitement to see the results", "other"),
+    ("I'm breathless with excitement to see the results", "normal"),
     ("I feel like I'm suffocating", "urgent"),
     ("breathing's gone funny", "urgent"),  # a noun's "'s" is dropped
     ("I see two of everything", "urgent"),
@@ -184,7 +184,7 @@ MORE_SYNONYMS = [
 ]
 NEGATION_IN_A_GAP = [  # a pattern's ".." never skips a negation
     ("lips not white or blue, just swollen", "normal"),
-    ("my lips are not blue", "other"),  # no term left: not a red flag
+    ("my lips are not blue", "normal"),  # no term left: not a red flag
     ("lips are really blue", "urgent"),
     ("breathing is not fine", "urgent"),  # the pattern's own "not", not a gap
     ("my face is not moving on the left", "urgent"),

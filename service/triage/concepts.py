@@ -1,0 +1,178 @@
+"""Concept rules: a warning sign recognised as a combination, however it is worded.
+
+templates/triage/concepts.yaml names concepts (a body site, a finding, a trajectory)
+and rules that combine them into a class of terms.yaml: a calf, swollen, after body
+surgery is a clot sign whatever the words between them. Concept words are found by
+the same one-pass PhraseIndex as every other phrase; this module only joins them.
+A joined rule becomes a term hit spanning its concepts, so negation, hypotheticals,
+resolution and someone-else context apply to it as to any phrase.
+
+A finding (a change in the body) that no phrase or rule places becomes an
+`unplaced_change` term: a person reads what the classifier cannot place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from service.triage.patterns import Hit
+
+CONCEPT = "concept"
+RULE = "rule"  # third payload field of a joined term: ("term", class, "rule")
+UNPLACED = "unplaced_change"
+SCOPES = ("segment", "sentence", "reply")
+
+
+class RuleError(ValueError):
+    """A rule in concepts.yaml is malformed; the message names the rule."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    term_class: str
+    groups: tuple[frozenset[str], ...]  # each group: concepts of which one is enough
+    scope: str
+    procedures: frozenset[str] | None  # None: every procedure
+    unless: frozenset[str]
+
+    def applies_to(self, procedure: str | None) -> bool:
+        # An unknown procedure matches every rule: the safe side.
+        return self.procedures is None or procedure is None or procedure in self.procedures
+
+
+@dataclass(frozen=True)
+class Rules:
+    rules: tuple[Rule, ...]
+    by_first: Mapping[str, tuple[Rule, ...]]  # concept -> rules whose first group has it
+    findings: frozenset[str]  # concepts that describe a change in the body
+
+
+def load_rules(spec: Mapping[str, Any], classes: set[str]) -> Rules:
+    """Rules from concepts.yaml; every class and concept they name must exist."""
+    concepts = set(spec.get("concepts") or {})
+    rules = tuple(_rule(number, r, concepts, classes) for number, r in enumerate(spec["rules"]))
+    by_first: dict[str, list[Rule]] = {}
+    for rule in rules:
+        for concept in rule.groups[0]:
+            by_first.setdefault(concept, []).append(rule)
+    findings = frozenset(spec.get("findings") or ())
+    unknown = sorted(findings - concepts)
+    if unknown:
+        raise RuleError(f"concepts.yaml findings: unknown concepts {unknown}")
+    return Rules(rules, {k: tuple(v) for k, v in by_first.items()}, findings)
+
+
+def _rule(number: int, spec: Mapping[str, Any], concepts: set[str], classes: set[str]) -> Rule:
+    where = f"concepts.yaml rule {number + 1} ({spec.get('class')})"
+    if spec.get("class") not in classes:
+        raise RuleError(f"{where}: class must be a class of terms.yaml")
+    groups = tuple(frozenset([g] if isinstance(g, str) else g) for g in spec.get("all") or [])
+    unless = frozenset(spec.get("unless") or ())
+    unknown = sorted(set().union(*groups, unless) - concepts) if groups else []
+    if not groups or unknown:
+        raise RuleError(f"{where}: `all` needs known concepts (unknown: {unknown})")
+    scope = spec.get("scope", "sentence")
+    if scope not in SCOPES:
+        raise RuleError(f"{where}: scope must be one of {', '.join(SCOPES)}")
+    procedures = spec.get("procedures")
+    return Rule(
+        term_class=spec["class"],
+        groups=groups,
+        scope=scope,
+        procedures=frozenset(procedures) if procedures else None,
+        unless=unless,
+    )
+
+
+def join(
+    concept_hits: list[Hit],
+    rules: Rules,
+    units: Mapping[str, list[int]],
+    procedure: str | None,
+) -> list[Hit]:
+    """One term per rule and scope unit where every group of the rule is present.
+
+    units maps a scope name to the unit number of each token (segment, sentence);
+    "reply" is one unit. A rule hit spans from its first to its last concept.
+    """
+    present: dict[str, list[Hit]] = {}
+    for hit in concept_hits:
+        present.setdefault(str(hit.payload[1]), []).append(hit)
+    joined: dict[tuple[str, int], Hit] = {}
+    tried: set[int] = set()
+    for concept in present:
+        for rule in rules.by_first.get(concept, ()):
+            if id(rule) in tried or not rule.applies_to(procedure):
+                continue
+            tried.add(id(rule))
+            for unit, hit in _matches(rule, present, units.get(rule.scope)):
+                joined.setdefault((rule.term_class, unit), hit)
+    return list(joined.values())
+
+
+def _matches(rule: Rule, present: dict[str, list[Hit]], unit_of: list[int] | None):  # noqa: ANN202
+    firsts = [h for c in rule.groups[0] for h in present.get(c, ())]
+    done: set[int] = set()
+    for first in firsts:
+        unit = unit_of[first.start] if unit_of is not None else 0
+        if unit in done:
+            continue
+        chosen = [first]
+        for group in rule.groups[1:]:
+            other = _nearest(first, group, present, unit, unit_of, chosen)
+            if other is None:
+                break
+            chosen.append(other)
+        else:
+            if not _cancelled(rule, present, unit, unit_of):
+                done.add(unit)
+                start = min(h.start for h in chosen)
+                end = max(h.end for h in chosen)
+                yield unit, Hit(start, end, ("term", rule.term_class, RULE))
+
+
+def _nearest(
+    first: Hit,
+    group: frozenset[str],
+    present: dict[str, list[Hit]],
+    unit: int,
+    unit_of: list[int] | None,
+    chosen: list[Hit],
+) -> Hit | None:
+    best: Hit | None = None
+    for concept in group:
+        for hit in present.get(concept, ()):
+            if unit_of is not None and unit_of[hit.start] != unit:
+                continue
+            if any(hit.start < c.end and c.start < hit.end for c in chosen):
+                continue  # one word playing two parts
+            if best is None or abs(hit.start - first.start) < abs(best.start - first.start):
+                best = hit
+    return best
+
+
+def _cancelled(
+    rule: Rule, present: dict[str, list[Hit]], unit: int, unit_of: list[int] | None
+) -> bool:
+    return any(
+        unit_of is None or unit_of[h.start] == unit
+        for concept in rule.unless
+        for h in present.get(concept, ())
+    )
+
+
+def unplaced(concept_hits: list[Hit], findings: frozenset[str], terms: list[Hit]) -> list[Hit]:
+    """Findings that no term or rule covers, as `unplaced_change` terms."""
+    covered = {i for t in terms for i in range(t.start, t.end)}
+    seen: set[tuple[int, int]] = set()
+    out = []
+    for hit in concept_hits:
+        if hit.payload[1] not in findings or (hit.start, hit.end) in seen:
+            continue
+        if any(i in covered for i in range(hit.start, hit.end)):
+            continue
+        seen.add((hit.start, hit.end))
+        out.append(Hit(hit.start, hit.end, ("term", UNPLACED, RULE)))
+    return out
