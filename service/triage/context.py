@@ -61,9 +61,11 @@ def analyse(
     # breathing or swallowing").
     symptoms = [w for w in words if lexicon.classes[w.payload[1]].severity != NORMAL_SEVERITY]
     phrases = symptoms + kinds[pairs.PAIR_A] + kinds[pairs.PAIR_B]
+    # A concept's own negation is part of it ("no retiene el agua", "doesn't lift").
+    with_concepts = phrases + kinds[concepts.CONCEPT]
     triggers = {
-        "neg": _without(kinds["neg"], pseudo, phrases),
-        "negpost": _without(kinds["negpost"], pseudo, phrases),
+        "neg": _without(kinds["neg"], pseudo, with_concepts),
+        "negpost": _without(kinds["negpost"], pseudo, with_concepts),
         "hyp": _without(kinds["hyp"], kinds["hyppseudo"], phrases),
         "res": _without(kinds["res"], pseudo, phrases),
     }
@@ -99,7 +101,7 @@ def _concept_terms(
 ) -> list[Hit]:
     """Rule terms joined from concepts, then the findings nothing places. A concept
     inside a phrase that is not a symptom ("red wine", "cold compress") is dropped."""
-    masks = [t for t in kinds["term"] if lexicon.classes[t.payload[1]].severity == 0]
+    masks = [t for t in kinds["term"] if lexicon.classes[t.payload[1]].hides_concepts]
     found = [
         c
         for c in kinds[concepts.CONCEPT]

@@ -7,6 +7,7 @@ from service.triage.lexicon import Lexicon
 from service.triage.patterns import Hit
 from service.triage.text import BOUNDARY, COMMA
 
+_INTENTS = ("stop", "start", "help")
 MAX_KEYWORD_WORDS = 6  # "ok stop texting me now please" still counts; a story does not
 _DAYS_PER = {"day": 1, "week": 7, "month": 30, "year": 365}
 _BARE_UNIT_DAYS = {"week": 14, "month": 60, "year": 365}  # "for months", "weeks later"
@@ -19,8 +20,9 @@ def words_of(tokens: list[str]) -> list[str]:
 def detect_intent(tokens: list[str], hits: list[Hit], lexicon: Lexicon) -> str | None:
     """stop / start / help when the reply is a keyword (plus filler) or holds a clear
     phrase; a first sentence that is a lone STOP ("STOP. I've moved clinics") opts out."""
-    kinds = {h.payload[0] for h in hits}
-    phrase = next((k for k in ("stop", "start", "help") if k in kinds), None)
+    phrases = [h for h in hits if h.payload[0] in _INTENTS]
+    kinds = {h.payload[0] for h in _outermost_intents(phrases)} if phrases else set()
+    phrase = next((k for k in _INTENTS if k in kinds), None)
     if phrase is not None:
         return phrase
     intent = _lone_keyword(words_of(tokens), lexicon)
@@ -30,11 +32,28 @@ def detect_intent(tokens: list[str], hits: list[Hit], lexicon: Lexicon) -> str |
     return intent
 
 
+def _outermost_intents(phrases: list[Hit]) -> list[Hit]:
+    """Intent phrases not inside a longer phrase of another intent: "how do I make these
+    stop" is help, "I unsubscribed by mistake" is start."""
+    return [
+        h
+        for h in phrases
+        if not any(
+            o.payload[0] != h.payload[0]
+            and o.start <= h.start
+            and h.end <= o.end
+            and o.end - o.start > h.end - h.start
+            for o in phrases
+        )
+    ]
+
+
 def _lone_keyword(words: list[str], lexicon: Lexicon) -> str | None:
     if not words or len(words) > MAX_KEYWORD_WORDS:
         return None
     found: list[str] = []
     for word in words:
+        word = lexicon.typos.keyword(word, lexicon.keyword_words)
         kind = next((k for k in ("stop", "start", "help") if word in lexicon.keywords[k]), None)
         if kind:
             found.append(kind)

@@ -58,6 +58,7 @@ class TermClass:
     by_procedure: Mapping[str, int] | None = None  # severity for these procedures
     resolved: int | None = None  # severity once passed ("couldn't breathe, fine now")
     yields: bool = False  # gives way to any other finding in its sentence
+    hides_concepts: bool = False  # its words are not concepts ("cold sore": not cold)
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,7 @@ class Lexicon:
     emoji: Mapping[str, str]
     typos: TypoCorrector
     rules: Rules
+    keyword_words: frozenset[str]  # every stop/start/help word, for keyword typos
 
 
 @functools.lru_cache(maxsize=8)
@@ -144,6 +146,7 @@ def load_lexicon(directory: Path = DEFAULT_DIR) -> Lexicon:
             vocabulary, aliases=context.get("aliases") or {}, known=real_words()
         ),
         rules=rules,
+        keyword_words=frozenset().union(*(keywords[k] for k in ("stop", "start", "help"))),
     )
 
 
@@ -216,6 +219,7 @@ def _load_classes(terms: dict[str, Any], index: PhraseIndex) -> dict[str, TermCl
             or None,
             resolved=_severity(spec["resolved"], where) if "resolved" in spec else None,
             yields=bool(spec.get("yields", False)),
+            hides_concepts=bool(spec.get("hides_concepts", severity == 0)),
         )
         for pattern in spec.get("terms") or []:
             _add(index, pattern, ("term", name), where)

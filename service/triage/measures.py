@@ -43,6 +43,8 @@ _TEMP_WORDS = frozenset(
         "febril",
         "febrile",
         "termometro",
+        "running",  # "running 37.9"
+        "decimas",  # "unas decimas, 37,8"
         "tengo",  # "tengo 39": Spanish for a temperature of 39 (not before "anos")
     }
 )

@@ -60,7 +60,7 @@ class TypoCorrector:
         # A word a "root*" pattern already matches is not a typo ("infection", "infect*").
         self._roots = tuple(sorted({w[:-1] for w in words_list if w.endswith("*")}))
         self.vocabulary |= derived
-        self._choices = sorted(w for w in self.vocabulary if len(w) >= MIN_LENGTH - 1)
+        self._choices = sorted(w for w in self.vocabulary if len(w) >= MIN_LENGTH)
         self.protected = frozenset(self.vocabulary)
         self._known = known
         # Words that mean a lexicon word ("couldnt" is "cant" for every phrase).
@@ -79,6 +79,16 @@ class TypoCorrector:
             if len(self._cache) < _CACHE_LIMIT:
                 self._cache[token] = cached
         return cached
+
+    def keyword(self, word: str, keywords: frozenset[str]) -> str:
+        """The carrier keyword a short word misspells ("stpo", "unsubscibe"), or word.
+
+        Keywords are short, so one edit is allowed from four letters, but only for a
+        word that is not a real word ("step" is not "stop")."""
+        if word in keywords or len(word) < 4 or word in self._known or not word.isalpha():
+            return word
+        found = process.extractOne(word, keywords, scorer=OSA.distance, score_cutoff=1)
+        return found[0] if found is not None and found[0][0] == word[0] else word
 
     def _lookup(self, token: str) -> str:
         if len(token) < MIN_LENGTH or token in self.protected or not token.isalpha():

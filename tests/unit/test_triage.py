@@ -117,7 +117,7 @@ REASSURANCE = [
 QUOTED_EMAIL = [
     ("Thanks, all fine.\n\nOn Mon, 2 Mar 2026, Clinic <c@x.example> wrote:\n> fever?", "normal"),
     ("Can we move it to 3pm?\n> If you can't breathe call 999", "other"),
-    ("ok\n-----Original Message-----\nFrom: Clinic\nVision changes? Call us.", "normal"),
+    ("ok\n-----Original Message-----\nFrom: Clinic\nVision changes? Call us.", "other"),
 ]
 
 
