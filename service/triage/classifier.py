@@ -153,7 +153,7 @@ def _explained_away(findings: list[Finding], levels: list[int], lex: Lexicon) ->
     ("purple" next to "bruise" is the bruise's colour, not a dusky lip); a negated one
     explains nothing ("no bruise, but my lip is purple")."""
     classes = lex.classes
-    if not any(classes[f.term_class].unless or classes[f.term_class].yields for f in findings):
+    if not any(classes[f.term_class].unless for f in findings):
         return levels
     return [
         0
@@ -162,18 +162,12 @@ def _explained_away(findings: list[Finding], levels: list[int], lex: Lexicon) ->
             and g.status != context.NEGATED
             and (
                 g.term_class in classes[f.term_class].unless
-                or (classes[f.term_class].yields and _places(classes[g.term_class]))
             )
             for g in findings
         )
         else level
         for f, level in zip(findings, levels, strict=True)
     ]
-
-
-def _places(term: TermClass) -> bool:
-    """Whether a finding of this class accounts for a change in its sentence."""
-    return term.severity >= NORMAL and term.max_words is None and not term.yields
 
 
 def _combo_level(findings: list[Finding], combos: tuple[Combo, ...]) -> int:

@@ -13,7 +13,7 @@ A finding (a change in the body) that no phrase or rule places becomes an
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +47,8 @@ class Rules:
     rules: tuple[Rule, ...]
     by_first: Mapping[str, tuple[Rule, ...]]  # concept -> rules whose first group has it
     findings: frozenset[str]  # concepts that describe a change in the body
+    subjects: frozenset[str]  # concepts that name a body part or side (site_*, one side)
+    guards: frozenset[str]  # concepts some rule's `unless` names: never masked
 
 
 def load_rules(spec: Mapping[str, Any], classes: set[str]) -> Rules:
@@ -61,7 +63,9 @@ def load_rules(spec: Mapping[str, Any], classes: set[str]) -> Rules:
     unknown = sorted(findings - concepts)
     if unknown:
         raise RuleError(f"concepts.yaml findings: unknown concepts {unknown}")
-    return Rules(rules, {k: tuple(v) for k, v in by_first.items()}, findings)
+    subjects = frozenset(c for c in concepts if c.startswith("site_") or c == "traj_one_side")
+    guards = frozenset().union(*(r.unless for r in rules))
+    return Rules(rules, {k: tuple(v) for k, v in by_first.items()}, findings, subjects, guards)
 
 
 def _rule(number: int, spec: Mapping[str, Any], concepts: set[str], classes: set[str]) -> Rule:
@@ -112,7 +116,9 @@ def join(
     return list(joined.values())
 
 
-def _matches(rule: Rule, present: dict[str, list[Hit]], unit_of: list[int] | None):  # noqa: ANN202
+def _matches(
+    rule: Rule, present: dict[str, list[Hit]], unit_of: list[int] | None
+) -> Iterator[tuple[int, Hit]]:
     firsts = [h for c in rule.groups[0] for h in present.get(c, ())]
     done: set[int] = set()
     for first in firsts:
@@ -130,7 +136,8 @@ def _matches(rule: Rule, present: dict[str, list[Hit]], unit_of: list[int] | Non
                 done.add(unit)
                 start = min(h.start for h in chosen)
                 end = max(h.end for h in chosen)
-                yield unit, Hit(start, end, ("term", rule.term_class, RULE))
+                parts = tuple(h.start for h in chosen)
+                yield unit, Hit(start, end, ("term", rule.term_class, RULE, parts))
 
 
 def _nearest(

@@ -84,7 +84,8 @@ def analyse(
     if kinds[concepts.CONCEPT]:
         terms += _concept_terms(kinds, layout, lexicon, procedure, terms)
     terms.sort()
-    resolved = _resolved(terms, triggers["res"] + kinds["respre"], layout)
+    subjects = [c for c in kinds[concepts.CONCEPT] if c.payload[1] in lexicon.rules.subjects]
+    resolved = _resolved(terms, triggers["res"] + kinds["respre"], layout, subjects)
     findings = []
     for term in terms:
         status = _status(term, tokens, triggers, kinds, layout, lexicon, resolved)
@@ -102,10 +103,11 @@ def _concept_terms(
     """Rule terms joined from concepts, then the findings nothing places. A concept
     inside a phrase that is not a symptom ("red wine", "cold compress") is dropped."""
     masks = [t for t in kinds["term"] if lexicon.classes[t.payload[1]].hides_concepts]
+    guards = lexicon.rules.guards
     found = [
         c
         for c in kinds[concepts.CONCEPT]
-        if not any(m.start <= c.start and c.end <= m.end for m in masks)
+        if c.payload[1] in guards or not any(m.start <= c.start and c.end <= m.end for m in masks)
     ]
     units = {"segment": layout.segment, "sentence": layout.clause}
     ruled = concepts.join(found, lexicon.rules, units, procedure)
@@ -175,16 +177,20 @@ def _after(trigger: Hit, term: Hit, layout: _Layout, window: int = 99) -> bool:
     return same and trigger.start >= term.end and trigger.start - term.end < window
 
 
-def _resolved(terms: list[Hit], triggers: list[Hit], layout: _Layout) -> set[int]:
+def _resolved(
+    terms: list[Hit], triggers: list[Hit], layout: _Layout, subjects: list[Hit]
+) -> set[int]:
     """Starts of resolved terms. A trigger with no term of its own in its segment
-    ("had some swelling yesterday, gone now") resolves the previous segment's terms."""
+    ("had some swelling yesterday, gone now") resolves the previous segment's terms,
+    unless its segment names a body part of its own ("the right eye is fine")."""
     done: set[int] = set()
     for trigger in triggers:
         if trigger.payload == ("respre",):
             done.update(t.start for t in terms if _before(trigger, t, layout))
             continue
         own = [t for t in terms if _after(trigger, t, layout)]
-        if not own:
+        segment = layout.segment[trigger.start]
+        if not own and not any(layout.segment[s.start] == segment for s in subjects):
             earlier = [t for t in terms if t.end <= trigger.start]
             last = layout.segment[earlier[-1].start] if earlier else None
             own = [t for t in earlier if layout.segment[t.start] == last]
@@ -202,7 +208,16 @@ def _status(
     resolved: set[int],
 ) -> str:
     window = lexicon.negation_window
-    if len(term.payload) > 2 and any(term.start < t.start < term.end for t in triggers["neg"]):
+    if term.payload[2:3] == (concepts.RULE,):
+        # A rule is negated when one of its concepts is: "my calf is not swollen".
+        parts = term.payload[3] if len(term.payload) > 3 else (term.start,)
+        if any(
+            _before(t, Hit(p, p + 1, ()), layout, window, layout.negation)
+            for p in parts
+            for t in triggers["neg"]
+        ):
+            return NEGATED
+    elif len(term.payload) > 2 and any(term.start < t.start < term.end for t in triggers["neg"]):
         return NEGATED  # a joined pair with a negation inside: "my chest isn't sore"
     if any(_before(t, term, layout, window, layout.negation) for t in triggers["neg"]) or any(
         _after(t, term, layout, 3) for t in triggers["negpost"]
@@ -262,5 +277,5 @@ def _finding(
         mild=near("mild"),
         worse=any(layout.segment[w.start] == segment for w in kinds["worse"]),
         clause=layout.clause[term.start],
-        rule=term.payload[-1] == concepts.RULE,
+        rule=term.payload[2:3] == (concepts.RULE,),
     )

@@ -33,16 +33,17 @@ def detect_intent(tokens: list[str], hits: list[Hit], lexicon: Lexicon) -> str |
 
 
 def _outermost_intents(phrases: list[Hit]) -> list[Hit]:
-    """Intent phrases not inside a longer phrase of another intent: "how do I make these
-    stop" is help, "I unsubscribed by mistake" is start."""
+    """Intent phrases not framed by a phrase of another intent that starts earlier or
+    holds them: "how do I turn off these messages" is help, "I unsubscribed by
+    mistake" is start."""
     return [
         h
         for h in phrases
         if not any(
             o.payload[0] != h.payload[0]
-            and o.start <= h.start
-            and h.end <= o.end
-            and o.end - o.start > h.end - h.start
+            and h.start < o.end
+            and o.start < h.end
+            and (o.start < h.start or (o.start == h.start and o.end > h.end))
             for o in phrases
         )
     ]

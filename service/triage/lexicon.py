@@ -57,7 +57,6 @@ class TermClass:
     unless: frozenset[str] = frozenset()  # classes that explain it away in its sentence
     by_procedure: Mapping[str, int] | None = None  # severity for these procedures
     resolved: int | None = None  # severity once passed ("couldn't breathe, fine now")
-    yields: bool = False  # gives way to any other finding in its sentence
     hides_concepts: bool = False  # its words are not concepts ("cold sore": not cold)
 
 
@@ -218,7 +217,6 @@ def _load_classes(terms: dict[str, Any], index: PhraseIndex) -> dict[str, TermCl
             }
             or None,
             resolved=_severity(spec["resolved"], where) if "resolved" in spec else None,
-            yields=bool(spec.get("yields", False)),
             hides_concepts=bool(spec.get("hides_concepts", severity == 0)),
         )
         for pattern in spec.get("terms") or []:

@@ -134,6 +134,6 @@ def _reading(tokens: list[str], index: int) -> str | None:
         return None
     if value >= fever:
         return "fever"
-    if not context:
-        return None
+    if not context and (token.isdigit() or value < raised):
+        return None  # a decimal from 37.5 °C (99.5 °F) up is a reading on its own
     return "lowtemp" if value >= raised else "normaltemp"

@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 from service.triage.text import BOUNDARY, COMMA
 
-Payload = tuple[str, ...]  # ("term", class) or (context kind,)
+Payload = tuple  # ("term", class[, "rule"|"pair", parts]) or (context kind,)
 GAP = ".."
 END = "$"
 MAX_GAP = 3
