@@ -21,7 +21,12 @@ def detect_intent(tokens: list[str], hits: list[Hit], lexicon: Lexicon) -> str |
     """stop / start / help when the reply is a keyword (plus filler) or holds a clear
     phrase; a first sentence that is a lone STOP ("STOP. I've moved clinics") opts out."""
     phrases = [h for h in hits if h.payload[0] in _INTENTS]
-    kinds = {h.payload[0] for h in _outermost_intents(phrases)} if phrases else set()
+    kept = _outermost_intents(phrases) if phrases else []
+    kinds = {h.payload[0] for h in kept}
+    if {"stop", "start"} <= kinds:
+        # "I unsubscribed last week but I'd like the texts back": the later wish counts
+        last = max((h for h in kept if h.payload[0] in ("stop", "start")), key=_start)
+        kinds.discard("start" if last.payload[0] == "stop" else "stop")
     phrase = next((k for k in _INTENTS if k in kinds), None)
     if phrase is not None:
         return phrase
@@ -30,6 +35,10 @@ def detect_intent(tokens: list[str], hits: list[Hit], lexicon: Lexicon) -> str |
         first = _lone_keyword(words_of(tokens[: tokens.index(BOUNDARY)]), lexicon)
         intent = first if first == "stop" else None
     return intent
+
+
+def _start(hit: Hit) -> int:
+    return hit.start
 
 
 def _outermost_intents(phrases: list[Hit]) -> list[Hit]:

@@ -190,7 +190,7 @@ NEGATION_IN_A_GAP = [  # a pattern's ".." never skips a negation
     ("my face is not moving on the left", "urgent"),
 ]
 BACK_TO_NORMAL = [
-    ("my lips went a bit white but they're back to normal", "concern"),  # a resolved red flag
+    ("my lips went a bit white but they're back to normal", "urgent"),  # a resolved red flag
     ("the area has gone white and it's not going back to normal", "urgent"),
     ("whitish area on my lip that won't go back to pink", "urgent"),
     ("eyes were watering during the treatment, all fine after", "normal"),
