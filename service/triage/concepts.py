@@ -108,9 +108,14 @@ def join(
     tried: set[int] = set()
     for concept in present:
         for rule in rules.by_first.get(concept, ()):
-            if id(rule) in tried or not rule.applies_to(procedure):
+            if id(rule) in tried:
                 continue
             tried.add(id(rule))
+            # Most rules lack a concept: a set test before any walk over hits.
+            if any(g.isdisjoint(present) for g in rule.groups[1:]):
+                continue
+            if not rule.applies_to(procedure):
+                continue
             for unit, hit in _matches(rule, present, units.get(rule.scope)):
                 joined.setdefault((rule.term_class, unit), hit)
     return list(joined.values())
