@@ -17,6 +17,13 @@ from typing import Any
 # E.164 (+ and 8-15 digits) or a formatted 3-3-4 number; not dates, times or addresses.
 _PHONE = re.compile(r"(?<![\w+])\+\d{8,15}\b|(?<!\d)\(?\d{3}\)?[\s.-]\d{3}[\s.-]\d{4}(?!\d)")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
+# The same, URL-encoded, as they appear in a logged query string (`To=%2B14155550123`,
+# `to=ana%40example.com`): + is %2B and @ is %40 (either case).
+_PHONE_ENCODED = re.compile(r"%2[Bb]\d{8,15}\b")
+_EMAIL_ENCODED = re.compile(r"[\w.%+-]+%40[\w-]+\.[\w.-]+")
+# Libraries that log each request at INFO with its URL (query strings carry numbers)
+# and ~1 KB of headers per message: only their warnings are news.
+NOISY_LOGGERS = ("apscheduler", "twilio")
 
 
 def mask_phone(phone: str | None) -> str:
@@ -34,8 +41,16 @@ def mask_email(email: str | None) -> str:
 
 
 def scrub(text: str) -> str:
+    text = _EMAIL_ENCODED.sub(lambda m: mask_email(m.group(0).replace("%40", "@")), text)
+    text = _PHONE_ENCODED.sub(lambda m: mask_phone(m.group(0)[3:]), text)
     text = _EMAIL.sub(lambda m: mask_email(m.group(0)), text)
     return _PHONE.sub(lambda m: mask_phone(m.group(0)), text)
+
+
+def quiet_library_loggers(level: int = logging.INFO) -> None:
+    """Only warnings (or worse, at a stricter `level`) from `NOISY_LOGGERS`."""
+    for name in NOISY_LOGGERS:
+        logging.getLogger(name).setLevel(max(logging.WARNING, level))
 
 
 class PrivacyFilter(logging.Filter):
@@ -80,8 +95,7 @@ def configure_logging(level: str = "INFO", *, json_output: bool = False) -> None
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # APScheduler reports every sub-second tick at INFO; only its problems are news.
-    logging.getLogger("apscheduler").setLevel(max(logging.WARNING, root.level))
+    quiet_library_loggers(root.level)
 
 
 def kv(action: str, **fields: Any) -> str:
