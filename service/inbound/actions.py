@@ -10,16 +10,16 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session
 
 from service.alerts import open_alert, open_urgent_alert
+from service.alerts.pages import page_task, page_urgent
 from service.audit import record_audit
+from service.composer import Composer
 from service.db.models import Alert, Clinic, Enrollment, InboundMessage, Patient
 from service.domain import ActorType, AlertSeverity, Channel
 from service.enrollment import SmsLoss, lose_sms, regain_sms
 from service.inbound.compliance import Action, Decision
-from service.inbound.pages import page_task, page_urgent
 from service.inbound.replies import (
     SAFETY_NET,
     STOP_CONFIRMATION,
-    Composer,
     queue_reply,
     reply_channel,
 )

@@ -18,10 +18,10 @@ bare "yes" only opts back in a patient who is opted out.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
+
+from service.words import tokens
 
 
 class Action(StrEnum):
@@ -62,25 +62,8 @@ FILLER = frozenset(
         "answer", "option", "reply", "numero", "opcion", "respuesta", "is",
     }
 )  # fmt: skip
-_PHRASES = (
-    (re.compile(r"\bopt\s+out\b"), "optout"),
-    (re.compile(r"\bopt\s+in\b"), "optin"),
-    (re.compile(r"\bno\s+mas\b"), "nomas"),
-    (re.compile(r"\bun\s+subscribe\b"), "unsubscribe"),
-    (re.compile(r"\bstop\s+all\b"), "stopall"),
-)
 _MAX_KEYWORD_TOKENS = 8  # a longer message is a sentence, not a carrier keyword
 CHECKIN_ANSWERS = frozenset({"1", "2", "3"})
-
-
-def tokens(text: str) -> list[str]:
-    """Lower-case words without accents, punctuation or emoji ("¡PARAR!" -> ["parar"])."""
-    folded = unicodedata.normalize("NFKD", text.casefold())
-    plain = "".join(ch for ch in folded if not unicodedata.combining(ch))
-    plain = re.sub(r"[^a-z0-9]+", " ", plain)
-    for pattern, replacement in _PHRASES:
-        plain = pattern.sub(replacement, plain)
-    return plain.split()
 
 
 def _keyword_only(words: list[str], keywords: frozenset[str]) -> bool:

@@ -14,13 +14,14 @@ from datetime import datetime
 from sqlmodel import Session, select
 
 from service.alerts import open_alert
+from service.alerts.pages import page_urgent
+from service.composer import Composer
 from service.db.models import Alert, Clinic, InboundMessage
 from service.domain import AlertSeverity
 from service.inbound.actions import HANDLERS, Turn
 from service.inbound.compliance import Action, Decision, decide, is_opt_out
 from service.inbound.matching import Sender, match_sender, triage_hints
-from service.inbound.pages import page_urgent
-from service.inbound.replies import SAFETY_NET, Composer, queue_reply
+from service.inbound.replies import SAFETY_NET, queue_reply
 from service.inbound.reply import InboundReply
 from service.logs import kv, mask_email, mask_phone
 from service.triage import TriageResult, classify

@@ -8,6 +8,7 @@ import pytest
 from sqlmodel import Session, select
 
 from service import accounts
+from service.composer import Composer
 from service.config import Settings
 from service.db.models import (
     Alert,
@@ -28,7 +29,6 @@ from service.domain import (
 )
 from service.inbound.handle import handle_reply
 from service.inbound.matching import triage_hints
-from service.inbound.replies import Composer
 from service.inbound.reply import InboundReply
 from service.outbox import queue_message
 from service.rendering import Renderer

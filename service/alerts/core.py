@@ -20,11 +20,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from service.alerts.pages import page_urgent
 from service.audit import record_audit
+from service.composer import Composer
 from service.db.models import Alert, Clinic
 from service.domain import ActorType, AlertSeverity, AlertStatus
-from service.inbound.pages import page_urgent
-from service.inbound.replies import Composer
 from service.logs import kv
 
 log = logging.getLogger(__name__)
