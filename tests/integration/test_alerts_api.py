@@ -94,7 +94,9 @@ def test_ack_then_resolve_is_audited(client, seeded, pg_engine) -> None:  # type
 
 
 @pytest.mark.parametrize("action", ["ack", "resolve"])
-def test_another_clinics_alert_and_a_missing_one_get_the_same_answer(client, seeded, action) -> None:  # type: ignore[no-untyped-def]
+def test_another_clinics_alert_and_a_missing_one_get_the_same_answer(
+    client, seeded, action
+) -> None:  # type: ignore[no-untyped-def]
     other = seeded["ids"]["other"]
     response = client.post(f"/api/v1/alerts/{other}/{action}", headers=auth(seeded["staff"]))
     missing = client.post(f"/api/v1/alerts/999999/{action}", headers=auth(seeded["staff"]))
