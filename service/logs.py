@@ -4,6 +4,10 @@ Log lines are `action=... key=value` pairs. Phone numbers and email addresses ar
 masked by `mask_phone` / `mask_email`, and a filter scrubs anything that still looks
 like one from INFO-and-above records, so PHI does not reach log files by accident.
 Message bodies are never logged above DEBUG.
+
+Tracebacks, at every level, go through the same masking and lose what a database error
+quotes back: SQLAlchemy's `[parameters: ...]` (engines also set `hide_parameters`) and
+PostgreSQL's `DETAIL:` line (`Key (email)=(...) already exists`).
 """
 
 from __future__ import annotations
@@ -24,6 +28,9 @@ _EMAIL_ENCODED = re.compile(r"[\w.%+-]+%40[\w-]+\.[\w.-]+")
 # Libraries that log each request at INFO with its URL (query strings carry numbers)
 # and ~1 KB of headers per message: only their warnings are news.
 NOISY_LOGGERS = ("apscheduler", "twilio")
+_SQL_PARAMETERS = re.compile(r"^\[parameters: .*$", re.M)
+_SQL_DETAIL = re.compile(r"^(DETAIL|HINT|CONTEXT|WHERE):.*$", re.M)
+_TRACEBACKS = logging.Formatter()
 
 
 def mask_phone(phone: str | None) -> str:
@@ -47,6 +54,13 @@ def scrub(text: str) -> str:
     return _PHONE.sub(lambda m: mask_phone(m.group(0)), text)
 
 
+def scrub_traceback(text: str) -> str:
+    """A traceback without the values a failed statement quotes back, numbers or emails."""
+    text = _SQL_PARAMETERS.sub("[parameters hidden]", text)
+    text = _SQL_DETAIL.sub(lambda m: f"{m.group(1)}: (hidden)", text)
+    return scrub(text)
+
+
 def quiet_library_loggers(level: int = logging.INFO) -> None:
     """Only warnings (or worse, at a stricter `level`) from `NOISY_LOGGERS`."""
     for name in NOISY_LOGGERS:
@@ -54,9 +68,16 @@ def quiet_library_loggers(level: int = logging.INFO) -> None:
 
 
 class PrivacyFilter(logging.Filter):
-    """Scrubs phone numbers and emails from INFO-and-above records."""
+    """Scrubs phone numbers and emails from INFO-and-above records, and tracebacks at
+    every level (formatters print the scrubbed `exc_text` instead of formatting again)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and not record.exc_text:
+            record.exc_text = _TRACEBACKS.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = scrub_traceback(record.exc_text)
+        if record.stack_info:
+            record.stack_info = scrub_traceback(record.stack_info)
         if (
             record.name == "uvicorn.access"
             and isinstance(record.args, tuple)
@@ -80,8 +101,10 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
-        if record.exc_info:
-            payload["exc"] = self.formatException(record.exc_info)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            payload["exc"] = record.exc_text
         return json.dumps(payload)
 
 
