@@ -12,6 +12,7 @@ from service.alerts.core import (
     open_urgent_alert,
     patient_has_open_alert,
     resolve,
+    unresolved_of_kind,
 )
 
 __all__ = [
@@ -24,4 +25,5 @@ __all__ = [
     "open_urgent_alert",
     "patient_has_open_alert",
     "resolve",
+    "unresolved_of_kind",
 ]

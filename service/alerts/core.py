@@ -82,6 +82,22 @@ def open_urgent_alert(session: Session, *, clinic: Clinic, patient_id: int | Non
     ).first()
 
 
+def unresolved_of_kind(
+    session: Session, *, clinic: Clinic, patient_id: int | None, kind: str
+) -> Alert | None:
+    """The patient's alert of this kind not yet resolved, if any (one task at a time)."""
+    if patient_id is None:
+        return None
+    return session.exec(
+        select(Alert).where(
+            Alert.patient_id == patient_id,
+            Alert.clinic_id == clinic.id,
+            Alert.kind == kind,
+            col(Alert.status).in_(UNRESOLVED),
+        )
+    ).first()
+
+
 def acknowledge(session: Session, *, alert: Alert, actor: str, now: datetime) -> Alert:
     """Someone has it: escalation stops. Acknowledging twice changes nothing."""
     if alert.status == AlertStatus.RESOLVED:
