@@ -14,12 +14,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from service.secret_strength import GENERATE, weakness
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TEMPLATES_DIR = REPO_ROOT / "templates"
 # The embedded default's database lives in the checkout, beside templates/ and
 # migrations/, whichever folder a command runs from (a relative path made every folder
 # its own empty database). DATABASE_URL overrides it.
 DEFAULT_DATABASE_PATH = REPO_ROOT / "aftercare.db"
+# Outside production only; production refuses it (and any other weak secret).
+DEVELOPMENT_SECRET_KEY = "dev-only-secret-change-me"  # noqa: S105 (refused in production)
 
 
 class SettingsError(ValueError):
@@ -44,7 +48,7 @@ class Settings(BaseSettings):
 
     # Where the outside world reaches us; webhook signatures are computed against it.
     public_base_url: str = "http://127.0.0.1:8000"
-    secret_key: SecretStr = SecretStr("dev-only-secret-change-me")
+    secret_key: SecretStr = SecretStr(DEVELOPMENT_SECRET_KEY)
     environment: Literal["development", "production", "test"] = "development"
 
     # Channels: "console" writes to the log and the dashboard; nothing leaves the machine.
@@ -139,10 +143,10 @@ class Settings(BaseSettings):
                 )
         if self.email_provider == "smtp":
             _require(self, "smtp_host")
-        if self.environment == "production" and self.secret_key.get_secret_value().startswith(
-            "dev-only"
-        ):
-            raise ValueError("SECRET_KEY must be set in production")
+        if self.environment == "production":
+            problems = production_problems(self)
+            if problems:
+                raise ValueError("; ".join(problems))
         return self
 
     @property
@@ -164,6 +168,35 @@ class Settings(BaseSettings):
         return (
             f"{scheme}://{user}:***@{location}" if at and ":" in credentials else self.database_url
         )
+
+
+def production_problems(settings: Settings) -> list[str]:
+    """What stops these settings from running in production, each naming its setting.
+
+    Secrets must be strong (service.secret_strength): SECRET_KEY always,
+    EMAIL_INBOUND_SECRET when set (without it the email webhook refuses everything), and
+    TWILIO_AUTH_TOKEN when Twilio sends. The public URL must be https: the session
+    cookie is Secure only then.
+    """
+    problems = []
+    secret_key = settings.secret_key.get_secret_value()
+    checks: list[tuple[str, str | None]] = [
+        ("SECRET_KEY", None if secret_key == DEVELOPMENT_SECRET_KEY else secret_key)
+    ]
+    if settings.email_inbound_secret is not None:
+        checks.append(("EMAIL_INBOUND_SECRET", settings.email_inbound_secret.get_secret_value()))
+    if settings.sms_provider == "twilio" and settings.twilio_auth_token is not None:
+        checks.append(("TWILIO_AUTH_TOKEN", settings.twilio_auth_token.get_secret_value()))
+    for name, value in checks:
+        why = weakness(value)
+        if why is not None:
+            problems.append(f"{name} is {why}; generate one with {GENERATE}")
+    if not settings.public_base_url.startswith("https://"):
+        problems.append(
+            "PUBLIC_BASE_URL must be https:// in production (the session cookie is Secure "
+            "only then)"
+        )
+    return problems
 
 
 def _require(settings: Settings, *names: str) -> None:
@@ -189,17 +222,22 @@ def _from_files() -> dict[str, object]:
         path = os.environ.get(f"{name.upper()}_FILE")
         if path and f"{name.upper()}" not in os.environ:
             try:
-                values[name] = Path(path).read_text().strip()
+                value = Path(path).read_text().strip()
             except OSError as exc:
                 raise SettingsError(f"{name.upper()}_FILE: cannot read {path}: {exc}") from None
+            if not value:
+                raise SettingsError(f"{name.upper()}_FILE: {path} is empty")
+            values[name] = value
     return values
 
 
 def _describe(exc: ValidationError) -> str:
     lines = []
     for error in exc.errors():
-        name = ".".join(str(part) for part in error["loc"]).upper() or "SETTINGS"
-        lines.append(f"{name}: {error['msg']}")
+        name = ".".join(str(part) for part in error["loc"]).upper()
+        message = error["msg"].removeprefix("Value error, ")
+        # Checks across settings (model validators) name their settings themselves.
+        lines.append(f"{name}: {message}" if name else message)
     return "invalid settings: " + "; ".join(lines)
 
 

@@ -38,6 +38,7 @@ class MessageKind(StrEnum):
     AUTO_REPLY = "auto_reply"  # STOP/START/HELP confirmations, triage safety-net replies
     PAGE = "page"  # to the clinic's on-call staff
     FALLBACK = "fallback"  # the other channel after a permanent failure
+    STAFF_REPLY = "staff_reply"  # written by a person from the conversation thread: sent at once
 
 
 class MessageStatus(StrEnum):

@@ -26,9 +26,9 @@ from typing import Any
 
 import yaml
 
-from service.inbound.compliance import tokens
 from service.plans.model import Plan
 from service.plans.red_flags import Route, fold, join_list
+from service.words import tokens
 
 FILE = "warning_signs.yaml"
 TEAM = "team"  # no sign routed to a call now: the team was alerted

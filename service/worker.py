@@ -58,7 +58,7 @@ JOBS: list[Job] = [
         singleton=True,
     ),
     Job("heartbeat", "service.worker_jobs:heartbeat", lambda o, s: o.heartbeat_seconds),
-    Job("escalate", "service.inbound.jobs:escalate", lambda o, s: 30.0, singleton=True),
+    Job("escalate", "service.alerts.jobs:escalate", lambda o, s: 30.0, singleton=True),
     Job(
         "retention",
         "service.worker_jobs:retention",

@@ -34,6 +34,7 @@ ROUTERS = [
     "service.api.routers.messages",
     "service.api.routers.docs",
     "service.api.routers.clinics",
+    "service.api.routers.replies",
 ]
 
 

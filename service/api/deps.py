@@ -79,7 +79,11 @@ ClinicalDep = Annotated[Principal, Depends(require_roles(Role.STAFF, Role.ADMIN)
 ReaderDep = Annotated[Principal, Depends(require_roles(Role.STAFF, Role.OPERATOR, Role.ADMIN))]
 
 
+# The one answer for a record that is missing or belongs to another clinic.
+NOT_FOUND = "not found"
+
+
 def ensure_visible(principal: Principal, clinic_id: int | None) -> None:
     """Another clinic's record is reported as missing (404), never as forbidden."""
     if not principal.can_see_clinic(clinic_id):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)

@@ -7,6 +7,7 @@ forever: we always pass one. TWILIO_API_BASE_URL points the real SDK at a local 
 
 from __future__ import annotations
 
+import logging
 import threading
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -29,13 +30,18 @@ if TYPE_CHECKING:
 
 PERMANENT_CODES = frozenset({21211, 21408, 21602, 21603, 21606, 21610, 21612, 21614, 21617})
 RECONCILE_SLACK = timedelta(minutes=5)  # clock skew between us and the provider
+# The SDK logs every request at INFO: the URL with its query (a listing's `To=%2B1...`)
+# and the headers, ~1 KB per message. Quiet unless someone chose its level on purpose.
+_SDK_LOG = logging.getLogger("twilio.http_client")
 
 
 class _HttpClient(TwilioHttpClient):
     """Adds a base-URL override and remembers the last response headers per thread."""
 
     def __init__(self, *, timeout: float, base_url: str | None, pool_size: int) -> None:
-        super().__init__(timeout=timeout)
+        if _SDK_LOG.level == logging.NOTSET:
+            _SDK_LOG.setLevel(logging.WARNING)
+        super().__init__(timeout=timeout, logger=_SDK_LOG)
         self.base_url = urlsplit(base_url) if base_url else None
         self.last = threading.local()
         if self.session is not None:  # the SDK only sizes the https pool

@@ -16,6 +16,9 @@ _SNAPSHOT = "aftercare_read_snapshot"
 
 
 def make_engine(settings: Settings, **kwargs: Any) -> Engine:
+    # A failed statement's error never quotes its values (names, numbers, message bodies)
+    # into a traceback or a log line.
+    kwargs.setdefault("hide_parameters", True)
     if settings.is_sqlite:
         return _sqlite_engine(settings.database_url, **kwargs)
     if "poolclass" not in kwargs:

@@ -54,6 +54,24 @@ class Clinic(SQLModel, table=True):
     night_end: time = Field(default=time(8, 0))
     sender_rate_per_second: float = Field(default=1.0)  # carriers queue what exceeds it
     alert_ack_minutes: int = Field(default=15)  # re-page and escalate after this
+    # Replies inbox: an unread reply is due within `reply_response_minutes` when it comes in
+    # between reply_day_start and reply_day_end (clinic time); what cannot be answered by
+    # the day's end is due at reply_night_due the next morning (service.inbox.due).
+    reply_response_minutes: int = Field(default=240, sa_column_kwargs={"server_default": "240"})
+    reply_day_start: time = Field(
+        default=time(8, 0), sa_column_kwargs={"server_default": text("'08:00:00'")}
+    )
+    reply_day_end: time = Field(
+        default=time(20, 0), sa_column_kwargs={"server_default": text("'20:00:00'")}
+    )
+    reply_night_due: time = Field(
+        default=time(10, 0), sa_column_kwargs={"server_default": text("'10:00:00'")}
+    )
+    # What an on-call page SMS carries: "full" (first name, callback number, procedure and
+    # day, the warning sign) or "minimal" (the callback number and a link).
+    page_detail: str = Field(
+        default="full", max_length=16, sa_column_kwargs={"server_default": "full"}
+    )
     created_at: datetime = _created()
 
 
@@ -307,6 +325,56 @@ class Alert(SQLModel, table=True):
     created_at: datetime = _created()
 
 
+class ReplyItem(SQLModel, table=True):
+    """One patient reply in one clinic's replies inbox, read and handled by a person.
+
+    Triage sets `rank` (0 urgent, 1 concern, 2 the rest: the inbox order), not whether
+    the reply is seen. `patient_id` is the patient it is attributed to; on a shared
+    number it stays empty until staff assign it, and `ReplyCandidate` rows list everyone
+    it may be from. A reply routed to several clinics (a shared sender) is one item in
+    each.
+    """
+
+    __tablename__ = "reply_items"
+    __table_args__ = (
+        UniqueConstraint("inbound_id", "clinic_id"),
+        Index("ix_reply_items_inbox", "clinic_id", "handled_at", "rank", "received_at"),
+        # The response-time job: unread items not yet reported late, by due time.
+        Index(
+            "ix_reply_items_due",
+            "due_at",
+            postgresql_where=text("handled_at IS NULL AND overdue_alert_id IS NULL"),
+            sqlite_where=text("handled_at IS NULL AND overdue_alert_id IS NULL"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    inbound_id: int = Field(foreign_key="inbound_messages.id", index=True)
+    clinic_id: int = Field(foreign_key="clinics.id")
+    patient_id: int | None = Field(default=None, foreign_key="patients.id", index=True)
+    channel: str = Field(max_length=8)
+    label: str = Field(max_length=16)  # the triage label
+    rank: int = Field(default=2)
+    received_at: datetime = Field(sa_type=UTCDateTime)
+    due_at: datetime = Field(sa_type=UTCDateTime)  # the clinic's response time
+    alert_id: int | None = Field(default=None, foreign_key="alerts.id")  # what the reply opened
+    overdue_alert_id: int | None = Field(default=None, foreign_key="alerts.id")  # late: a task
+    handled_at: datetime | None = _when()
+    handled_by: str | None = Field(default=None, max_length=120)
+    handled_note: str | None = Field(default=None, max_length=500)
+    assigned_at: datetime | None = _when()
+    assigned_by: str | None = Field(default=None, max_length=120)
+
+
+class ReplyCandidate(SQLModel, table=True):
+    """A patient a reply may be from: everyone of the clinic on the number it came from."""
+
+    __tablename__ = "reply_candidates"
+
+    reply_id: int = Field(foreign_key="reply_items.id", primary_key=True)
+    patient_id: int = Field(foreign_key="patients.id", primary_key=True, index=True)
+
+
 class User(SQLModel, table=True):
     __tablename__ = "users"
 
@@ -383,6 +451,8 @@ __all__ = [
     "Patient",
     "PlanSignoff",
     "PlanVersion",
+    "ReplyCandidate",
+    "ReplyItem",
     "User",
     "WorkerHeartbeat",
 ]

@@ -9,17 +9,17 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
-from service.alerts import open_alert, open_urgent_alert
+from service.alerts import open_alert, open_urgent_alert, unresolved_of_kind
+from service.alerts.pages import page_task, page_urgent
 from service.audit import record_audit
+from service.composer import Composer
 from service.db.models import Alert, Clinic, Enrollment, InboundMessage, Patient
 from service.domain import ActorType, AlertSeverity, Channel
 from service.enrollment import SmsLoss, lose_sms, regain_sms
 from service.inbound.compliance import Action, Decision
-from service.inbound.pages import page_task, page_urgent
 from service.inbound.replies import (
     SAFETY_NET,
     STOP_CONFIRMATION,
-    Composer,
     queue_reply,
     reply_channel,
 )
@@ -99,6 +99,24 @@ def on_urgent(turn: Turn, decision: Decision) -> Alert:
     alert = turn.alert(AlertSeverity.URGENT, "triage_urgent", summary)
     page_urgent(turn.session, composer=turn.composer, alert=alert, clinic=turn.clinic, now=turn.now)
     turn.safety_net()
+    return alert
+
+
+CONFIRM_OPT_OUT = (
+    "wrote a word like STOP in a reply about a symptom, handled as the symptom: ask "
+    "whether they want messages to stop (they continue until the patient says so)"
+)
+
+
+def confirm_opt_out(turn: Turn) -> Alert | None:
+    """ "The pain won't stop": the symptom won, but a person asks whether the patient
+    also meant to stop the messages. One open task per patient at a time."""
+    kind = "confirm_opt_out"
+    if unresolved_of_kind(turn.session, clinic=turn.clinic, patient_id=turn.patient.id, kind=kind):
+        return None
+    alert = turn.alert(AlertSeverity.TASK, kind, f"Patient {CONFIRM_OPT_OUT}")
+    page_task(turn.session, composer=turn.composer, alert=alert, clinic=turn.clinic,
+              task=CONFIRM_OPT_OUT, now=turn.now)  # fmt: skip
     return alert
 
 

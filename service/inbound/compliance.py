@@ -9,6 +9,10 @@ The order is the safety order (STYLE convention 12):
 4. check-in answers (1/2/3);
 5. the triage label (concern opens a review alert; normal and other are recorded).
 
+A reply read as a symptom (urgent, concern, normal) that also has an opt-out word in it
+("the pain won't stop") is handled as the symptom, and `opt_out_word` asks staff to
+confirm whether the patient wants messages to stop.
+
 A carrier keyword only counts when the message is the keyword plus filler words
 ("Stop.", "stop please", "STOP sending me texts"): "the pain won't stop" is a symptom
 report, "cancel my appointment" is logistics. The classifier's own stop/start/help
@@ -18,10 +22,10 @@ bare "yes" only opts back in a patient who is opted out.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
+
+from service.words import tokens
 
 
 class Action(StrEnum):
@@ -38,7 +42,9 @@ class Action(StrEnum):
 class Decision:
     action: Action
     checkin: int | None = None
-    opt_out_word: bool = False  # an urgent message also contained an opt-out keyword
+    # A reply read as a symptom also contains an opt-out word ("the pain won't stop"):
+    # the symptom wins, and staff confirm whether the patient wants messages to stop.
+    opt_out_word: bool = False
 
 
 OPT_OUT_WORDS = frozenset(
@@ -62,25 +68,8 @@ FILLER = frozenset(
         "answer", "option", "reply", "numero", "opcion", "respuesta", "is",
     }
 )  # fmt: skip
-_PHRASES = (
-    (re.compile(r"\bopt\s+out\b"), "optout"),
-    (re.compile(r"\bopt\s+in\b"), "optin"),
-    (re.compile(r"\bno\s+mas\b"), "nomas"),
-    (re.compile(r"\bun\s+subscribe\b"), "unsubscribe"),
-    (re.compile(r"\bstop\s+all\b"), "stopall"),
-)
 _MAX_KEYWORD_TOKENS = 8  # a longer message is a sentence, not a carrier keyword
 CHECKIN_ANSWERS = frozenset({"1", "2", "3"})
-
-
-def tokens(text: str) -> list[str]:
-    """Lower-case words without accents, punctuation or emoji ("¡PARAR!" -> ["parar"])."""
-    folded = unicodedata.normalize("NFKD", text.casefold())
-    plain = "".join(ch for ch in folded if not unicodedata.combining(ch))
-    plain = re.sub(r"[^a-z0-9]+", " ", plain)
-    for pattern, replacement in _PHRASES:
-        plain = pattern.sub(replacement, plain)
-    return plain.split()
 
 
 def _keyword_only(words: list[str], keywords: frozenset[str]) -> bool:
@@ -136,8 +125,20 @@ def decide(
     if answer in (1, 2, 3):
         return Decision(Action.CHECKIN, checkin=answer)
     if label == "concern":
-        return Decision(Action.CONCERN)
-    return Decision(Action.NOTE)
+        return Decision(Action.CONCERN, opt_out_word=_mentions_stop(text))
+    return Decision(Action.NOTE, opt_out_word=label == "normal" and _mentions_stop(text))
+
+
+def only_a_keyword(text: str, decision: Decision) -> bool:
+    """A reply that is nothing but a compliance keyword (STOP, START, HELP, with filler
+    words) or a check-in number: acted on automatically, with nothing for a person to
+    read. A sentence the classifier read as a keyword ("I'm moving abroad, please stop
+    the texts") is not: it still reaches the replies inbox."""
+    if decision.action == Action.CHECKIN:
+        return checkin_answer(text) is not None
+    if decision.action in (Action.OPT_OUT, Action.OPT_IN, Action.HELP):
+        return is_opt_out(text) or is_help(text) or is_opt_in(text, opted_out=True)
+    return False
 
 
 def _mentions_stop(text: str) -> bool:

@@ -14,14 +14,16 @@ from datetime import datetime
 from sqlmodel import Session, select
 
 from service.alerts import open_alert
+from service.alerts.pages import page_urgent
+from service.composer import Composer
 from service.db.models import Alert, Clinic, InboundMessage
 from service.domain import AlertSeverity
-from service.inbound.actions import HANDLERS, Turn
-from service.inbound.compliance import Action, Decision, decide, is_opt_out
+from service.inbound.actions import HANDLERS, Turn, confirm_opt_out
+from service.inbound.compliance import Action, Decision, decide, is_opt_out, only_a_keyword
 from service.inbound.matching import Sender, match_sender, triage_hints
-from service.inbound.pages import page_urgent
-from service.inbound.replies import SAFETY_NET, Composer, queue_reply
+from service.inbound.replies import SAFETY_NET, queue_reply
 from service.inbound.reply import InboundReply
+from service.inbox import enter
 from service.logs import kv, mask_email, mask_phone
 from service.triage import TriageResult, classify
 
@@ -62,12 +64,25 @@ def handle_reply(
     )
     turn = Turn(session, composer, sender.clinic, sender.patient, sender.enrollment, inbound, now)
     alert = HANDLERS[decision.action](turn, decision)
+    if decision.opt_out_word:
+        confirm_opt_out(turn)
     inbound.intent = str(decision.checkin) if decision.checkin else result.label
     inbound.handled_at = now
     session.add(inbound)
+    _file(turn, reply, decision, result.label, alert)
     log.info(kv("inbound.handled", inbound_id=inbound.id, decision=decision.action,
                 alert_id=alert.id if alert else None))  # fmt: skip
     return Outcome(inbound.id, action=decision.action, alert_id=alert.id if alert else None)
+
+
+def _file(
+    turn: Turn, reply: InboundReply, decision: Decision, label: str, alert: Alert | None
+) -> None:
+    """Into the replies inbox, unless there is nothing for a person to read."""
+    if reply.is_empty or only_a_keyword(reply.text, decision):
+        return
+    enter(turn.session, inbound=turn.inbound, clinic=turn.clinic, label=label, now=turn.now,
+          patient=turn.patient, alert_id=alert.id if alert else None)  # fmt: skip
 
 
 def _log_received(reply: InboundReply, inbound: InboundMessage, sender: Sender) -> None:
@@ -159,6 +174,9 @@ def _unknown_sender(
     elif not is_opt_out(reply.text) and not _answered_before(session, clinic, reply):
         queue_reply(session, composer=composer, clinic=clinic, inbound=inbound,
                     name="unknown_sender", now=now)  # fmt: skip
+    if not reply.is_empty and not only_a_keyword(reply.text, decide(text=reply.text, label=label)):
+        enter(session, inbound=inbound, clinic=clinic, label=label, now=now,
+              alert_id=alert.id if alert else None)  # fmt: skip
     return Outcome(inbound.id, action=f"unknown:{label}", alert_id=alert.id if alert else None)
 
 

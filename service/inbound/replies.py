@@ -14,20 +14,17 @@ confirmation, marked `context["compliance"] == "stop_confirmation"`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
+from service.composer import Composer
 from service.db.models import Clinic, InboundMessage, Message, Patient
 from service.domain import Channel, MessageKind, Priority
 from service.logs import kv
 from service.outbox import queue_message
-from service.plans.model import Plan
-from service.rendering import Renderer
-from service.safety_net import TEAM, SignBookError, load_book, reply_context
 
 log = logging.getLogger(__name__)
 
@@ -36,32 +33,6 @@ REPLY_VALID_FOR = timedelta(hours=6)  # a "we got your message" a day late only 
 SAFETY_NET = "urgent_safety_net"
 STOP_CONFIRMATION = "stop_confirmation"
 NEVER_SUPPRESSED = frozenset({SAFETY_NET, STOP_CONFIRMATION})
-
-
-@dataclass(frozen=True)
-class Composer:
-    """What replies and pages need from the outside: templates and our public URL."""
-
-    renderer: Renderer
-    base_url: str
-
-    def alert_link(self, alert_id: int | None) -> str:
-        """The staff alert inbox, scrolled to this alert (the page needs a login)."""
-        return f"{self.base_url.rstrip('/')}/app/alerts#alert-{alert_id}"
-
-    def safety_net(
-        self, *, plan: Plan | None, matches: Sequence[str], language: str
-    ) -> dict[str, str]:
-        """The safety-net reply's values for this plan and what was reported. The reply
-        must go even when the warning-sign file is broken: it then names no general
-        signs and gives the general emergency line."""
-        try:
-            book = load_book(self.renderer.messages_dir.parent)
-            return reply_context(book, plan=plan, matches=matches, language=language)
-        except (OSError, SignBookError):
-            log.exception(kv("inbound.warning_signs_unreadable"))
-            return {"route": TEAM, "reported_sign": "", "emergency_signs": "",
-                    "clinic_now_signs": ""}  # fmt: skip
 
 
 def clinic_context(clinic: Clinic, patient: Patient | None) -> dict[str, object]:

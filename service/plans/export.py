@@ -23,7 +23,7 @@ from service.domain import Channel
 from service.phones import display_phone
 from service.plans.lint_content import signs_in
 from service.plans.model import Plan
-from service.plans.red_flags import RedFlagItem
+from service.plans.red_flags import RedFlagItem, label_meets
 from service.plans.timeline import TimelineRow, simulate
 from service.rendering import Renderer, message_context
 from service.scheduling import QuietHours
@@ -40,7 +40,6 @@ SAMPLE_TZ = ZoneInfo("America/New_York")
 SAMPLE_PROCEDURE_AT = datetime(2026, 3, 5, 10, 0, tzinfo=SAMPLE_TZ)
 QUIET = QuietHours(time(20, 0), time(8, 0))
 NIGHT = QuietHours(time(21, 0), time(8, 0))
-_RANK = {"urgent": 2, "concern": 1}
 
 
 @dataclass(frozen=True)
@@ -153,7 +152,7 @@ def _flag_row(plan: Plan, item: RedFlagItem) -> dict[str, Any]:
                 "sms": sign.sms,
                 "terms": ", ".join(sign.terms),
                 "triage": label,
-                "ok": _RANK.get(label, 0) >= _RANK[item.severity],
+                "ok": label_meets(label, item.severity),
             }
         )
     return {

@@ -6,7 +6,9 @@ channel, duplicate step, an SMS over 2 segments with the longest clinic name and
 no red-flag list or emergency line, and the clinical checks of `lint_content` (each sign
 with its route, safety steps carrying the signs, the same signs in every language, plain
 and neutral words) and `lint_timing` (no clock time on day 0, the opt-out hint on the
-first SMS sent and no "tonight" that arrives the next day, for any procedure time).
+first SMS sent and no "tonight" that arrives the next day, for any procedure time), and
+`lint_triage` (a patient repeating a warning sign back is triaged at least as urgently as
+the sign's route says).
 Warnings (characters forcing UCS-2, a day-0 SMS above reading grade 8) do not fail it.
 """
 
@@ -24,6 +26,7 @@ from service.plans.lint_content import check_content, signs_in
 from service.plans.lint_signs import lint_signs
 from service.plans.lint_system import lint_system
 from service.plans.lint_timing import check_timing
+from service.plans.lint_triage import lint_triage
 from service.plans.loader import PlanDefinitionError, collect_templates, parse_plan, read_definition
 from service.plans.model import Plan, PlanError, Step, template_name
 from service.rendering import Rendered, Renderer, RenderError
@@ -39,7 +42,9 @@ def lint_dir(templates_dir: Path) -> list[Finding]:
     for path in files:
         findings += lint_plan_file(path, templates_dir, renderer)
     findings += lint_system(templates_dir, renderer)
-    findings += lint_signs(templates_dir, _parsed_plans(files, templates_dir), renderer)
+    plans = _parsed_plans(files, templates_dir)
+    findings += lint_signs(templates_dir, plans, renderer)
+    findings += lint_triage(plans)
     return findings
 
 

@@ -35,6 +35,13 @@ ROUTE_ORDER = (Route.EMERGENCY, Route.CLINIC_NOW, Route.TELL_US)
 # The least a clinic must treat a patient's report of the sign as (a triage label).
 ROUTE_SEVERITY = {Route.EMERGENCY: "urgent", Route.CLINIC_NOW: "urgent", Route.TELL_US: "concern"}
 LIST_JOIN = {"en": "or", "es": "o"}
+# Triage labels that put a reply before a person; any other label asks nobody to read it.
+_LABEL_RANK = {"concern": 1, "urgent": 2}
+
+
+def label_meets(label: str, severity: str) -> bool:
+    """True when a reply labelled `label` is handled at least as `severity` demands."""
+    return _LABEL_RANK.get(label, 0) >= _LABEL_RANK[severity]
 
 
 @dataclass(frozen=True)

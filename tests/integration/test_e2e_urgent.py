@@ -16,13 +16,13 @@ from service import accounts
 from service.alerts import escalate_due
 from service.api.app import create_app
 from service.channels.twilio_webhooks import sign
+from service.composer import Composer
 from service.db.engine import make_engine
 from service.db.models import Alert, AuditLog, Message
 from service.dispatch.context import DispatchContext
 from service.dispatch.dispatcher import Dispatcher
 from service.domain import MessageKind, MessageStatus
 from service.fakes.twilio_server import TEST_AUTH_TOKEN
-from service.inbound.replies import Composer
 from service.rendering import Renderer
 from tests.factories import Factory
 from tests.integration.conftest import settings_for_twilio

@@ -9,13 +9,13 @@ import pytest
 from sqlmodel import Session, SQLModel, select
 
 from service import accounts
+from service.composer import Composer
 from service.db.engine import make_engine
 from service.db.models import Message
 from service.dispatch.context import DispatchContext
 from service.dispatch.dispatcher import Dispatcher
 from service.domain import Channel, MessageKind, MessageStatus, Priority
 from service.inbound.handle import handle_reply
-from service.inbound.replies import Composer
 from service.inbound.reply import InboundReply
 from service.outbox import queue_message
 from service.rendering import Renderer

@@ -23,6 +23,8 @@ EXPECTED_TABLES = {
     "audit_log",
     "worker_heartbeats",
     "plan_signoffs",
+    "reply_items",
+    "reply_candidates",
 }
 
 

@@ -14,6 +14,7 @@ from service.api.app import create_app
 from service.db.engine import make_engine
 from service.dispatch.context import DispatchContext
 from service.dispatch.dispatcher import Dispatcher
+from service.dispatch.reconcile import reconcile_in_doubt
 from service.logs import PrivacyFilter
 from tests.factories import Factory
 from tests.integration.conftest import settings_for_twilio
@@ -72,8 +73,15 @@ def test_no_phi_reaches_info_logs(settings, fake_twilio, caplog):  # type: ignor
         )  # fmt: skip
         assert response.status_code == 201, response.text
         send_due(settings, engine, clock)
+        # The page goes out in doubt (accepted, then a 500): reconciliation lists the
+        # on-call number's messages, a GET whose URL carries it URL-encoded.
+        fake_twilio.fake.configure(fail_next=[{"status": 500, "accept": True}])
         text_in(client, "my lips are turning blue")
         send_due(settings, engine, clock)
+        clock.offset = timedelta(minutes=10)
+        assert reconcile_in_doubt(DispatchContext(settings=settings, engine=engine,
+                                                  worker_id="privacy", clock=clock),
+                                  now=clock()).found  # fmt: skip
     engine.dispose()
 
     bodies = [m["body"] for m in fake_twilio.fake.messages.values()]
@@ -83,4 +91,5 @@ def test_no_phi_reaches_info_logs(settings, fake_twilio, caplog):  # type: ignor
     logged = "\n".join(r.getMessage() for r in caplog.records if r.levelno >= logging.INFO)
     assert "action=" in logged, "no structured log lines were captured"
     leaked = [item for item in PHI if item in logged]
+    assert "4155550501" not in logged and "%2B1" not in logged, "a listing's URL leaked"
     assert not leaked, f"PHI in INFO logs: {leaked}"

@@ -16,11 +16,11 @@ from service.alerts import (
     patient_has_open_alert,
     resolve,
 )
+from service.alerts.pages import page_urgent
+from service.composer import Composer
 from service.config import Settings
 from service.db.models import Alert, AuditLog, Clinic, Message, Patient
 from service.domain import AlertSeverity, AlertStatus, MessageKind
-from service.inbound.pages import page_urgent
-from service.inbound.replies import Composer
 from service.rendering import Renderer
 from tests.factories import Factory
 

@@ -11,6 +11,7 @@ from service.inbound.compliance import (
     is_help,
     is_opt_in,
     is_opt_out,
+    only_a_keyword,
     tokens,
 )
 
@@ -111,6 +112,50 @@ def test_an_urgent_reply_with_an_opt_out_word_is_flagged_for_a_phone_follow_up()
     decision = decide(text="STOP my lips are turning blue", label="urgent")
     assert decision.action == Action.URGENT
     assert decision.opt_out_word
+
+
+@pytest.mark.parametrize(
+    ("text", "label", "flagged"),
+    [
+        ("The pain won't stop", "concern", True),
+        ("the tingling won't stop but it is fine", "normal", True),
+        ("can't stop itching", "normal", True),
+        ("the swelling is getting worse", "concern", False),
+        ("tingling but fine", "normal", False),
+        ("cancel my appointment please", "other", False),  # logistics, not a symptom
+        ("para la hinchazon", "concern", False),  # Spanish "para" is "for"
+    ],
+)
+def test_a_symptom_with_an_opt_out_word_asks_staff_to_confirm(
+    text: str, label: str, flagged: bool
+) -> None:
+    decision = decide(text=text, label=label)
+    assert decision.action in (Action.CONCERN, Action.NOTE)  # the symptom wins
+    assert decision.opt_out_word is flagged
+
+
+@pytest.mark.parametrize(
+    ("text", "label", "keyword_only"),
+    [
+        ("STOP", "stop", True),
+        ("stop please", "stop", True),
+        ("HELP", "help", True),
+        ("START", "start", True),
+        ("3", "other", True),
+        ("#2", "other", True),
+        ("I am moving abroad, please stop the texts", "stop", False),
+        ("who is this?", "help", False),
+        ("three please", "other", False),
+        ("thanks!", "other", False),
+        ("yes", "normal", False),  # not opted out: an answer, not a keyword
+        ("the pain won't stop", "concern", False),
+    ],
+)
+def test_only_a_bare_keyword_or_checkin_number_stays_out_of_the_inbox(
+    text: str, label: str, keyword_only: bool
+) -> None:
+    decision = decide(text=text, label=label, checkin=3 if text == "three please" else None)
+    assert only_a_keyword(text, decision) is keyword_only
 
 
 def test_a_checkin_decision_carries_the_answer() -> None:

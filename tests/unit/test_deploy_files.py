@@ -26,7 +26,7 @@ from tests.contracts.compose.interpolate import MissingVariable, interpolate
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 COMPOSE_SCHEMA = json.loads((ROOT / "tests/contracts/compose/compose-spec.json").read_text())
-REQUIRED_SECRETS = {"SECRET_KEY", "EMAIL_INBOUND_SECRET"}
+REQUIRED_SECRETS = {"SECRET_KEY", "EMAIL_INBOUND_SECRET", "POSTGRES_PASSWORD"}
 SECRETS_SET = {name: "x" * 48 for name in REQUIRED_SECRETS}
 APP_SERVICES = ["migrate", "web", "worker"]
 SETTING_NAMES = {name.upper() for name in Settings.model_fields}
@@ -56,8 +56,9 @@ def test_every_environment_name_is_a_setting(service):
 
 
 def test_the_database_url_points_at_the_compose_postgres():
-    postgres = COMPOSE["services"]["postgres"]["environment"]
-    url = COMPOSE["services"]["worker"]["environment"]["DATABASE_URL"]
+    compose = interpolate(COMPOSE, SECRETS_SET)
+    postgres = compose["services"]["postgres"]["environment"]
+    url = compose["services"]["worker"]["environment"]["DATABASE_URL"]
     expected = (
         f"postgresql://{postgres['POSTGRES_USER']}:{postgres['POSTGRES_PASSWORD']}"
         f"@postgres:5432/{postgres['POSTGRES_DB']}"

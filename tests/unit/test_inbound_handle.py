@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
-from sqlmodel import Session, select
+from sqlmodel import Session
 
-from service import accounts
+from service.composer import Composer
 from service.config import Settings
 from service.db.models import (
     Alert,
@@ -26,15 +26,12 @@ from service.domain import (
     MessageStatus,
     Priority,
 )
-from service.inbound.handle import handle_reply
 from service.inbound.matching import triage_hints
-from service.inbound.replies import Composer
 from service.inbound.reply import InboundReply
 from service.outbox import queue_message
 from service.rendering import Renderer
 from tests.factories import Factory
-
-CLINIC_NUMBER = "+14155550999"
+from tests.inbound_support import Inbox, oncall_clinic, pages, replies, rows
 
 
 @pytest.fixture
@@ -44,13 +41,7 @@ def composer(settings: Settings) -> Composer:
 
 @pytest.fixture
 def clinic(factory: Factory, session: Session) -> Clinic:
-    clinic = factory.clinic(sms_from=CLINIC_NUMBER, email_from="care@glow.test")
-    accounts.add_oncall(
-        session, clinic=clinic, name="Dr A", phone="+14155550501", email="a@glow.test"
-    )
-    accounts.add_oncall(session, clinic=clinic, name="Dr B", phone="+14155550502", email=None)
-    session.commit()
-    return clinic
+    return oncall_clinic(factory, session)
 
 
 @pytest.fixture
@@ -58,49 +49,9 @@ def patient(factory: Factory, clinic: Clinic) -> Patient:
     return factory.patient(clinic, first_name="Ana", phone="+14155550123", email="ana@example.test")
 
 
-class Inbox:
-    """Sends replies through `handle_reply` with fresh provider ids."""
-
-    def __init__(self, session: Session, composer: Composer, now: datetime) -> None:
-        self.session, self.composer, self.now, self.n = session, composer, now, 0
-
-    def sms(self, text: str, *, sender: str = "+14155550123", sid=None, to=CLINIC_NUMBER, **kw):  # type: ignore[no-untyped-def]
-        self.n += 1
-        reply = InboundReply(
-            provider_id=sid or f"SM{self.n:032d}",
-            channel=Channel.SMS,
-            from_address=sender,
-            to_address=to,
-            body=text,
-            text=text.strip(),
-            **kw,
-        )
-        return self.handle(reply)
-
-    def handle(self, reply: InboundReply):  # type: ignore[no-untyped-def]
-        outcome = handle_reply(self.session, reply=reply, composer=self.composer, now=self.now)
-        self.session.commit()
-        return outcome
-
-
 @pytest.fixture
 def inbox(session: Session, composer: Composer, now: datetime, clinic: Clinic) -> Inbox:
     return Inbox(session, composer, now)
-
-
-def rows(session: Session, model, **where):  # type: ignore[no-untyped-def]
-    query = select(model)
-    for name, value in where.items():
-        query = query.where(getattr(model, name) == value)
-    return list(session.exec(query))
-
-
-def replies(session: Session) -> list[Message]:
-    return rows(session, Message, kind=MessageKind.AUTO_REPLY)
-
-
-def pages(session: Session) -> list[Message]:
-    return rows(session, Message, kind=MessageKind.PAGE)
 
 
 def test_an_urgent_reply_opens_an_alert_pages_on_call_and_sends_the_safety_net(
@@ -185,16 +136,18 @@ def test_an_urgent_symptom_outranks_an_opt_out_word(
     inbox.sms("STOP my lips are turning blue")
     session.refresh(patient)
     assert patient.sms_opted_out_at is None
-    [alert] = rows(session, Alert)
-    assert alert.severity == "urgent" and "opt-out" in alert.summary
+    [alert] = rows(session, Alert, severity="urgent")
+    assert "opt-out" in alert.summary
+    # ...and a person confirms whether the patient also wants the messages to stop.
+    [task] = rows(session, Alert, kind="confirm_opt_out")
+    assert task.severity == "task" and task.patient_id == patient.id
 
 
 def test_the_pain_wont_stop_is_not_an_opt_out(session: Session, inbox: Inbox, patient) -> None:  # type: ignore[no-untyped-def]
     inbox.sms("The pain won't stop")
     session.refresh(patient)
     assert patient.sms_opted_out_at is None
-    [alert] = rows(session, Alert)
-    assert alert.severity == "concern"
+    assert len(rows(session, Alert, severity="concern")) == 1
     assert [r.context["compliance"] for r in replies(session)] == ["concern_reply"]  # type: ignore[index]
 
 

@@ -53,3 +53,24 @@ def test_access_logs_lose_their_query_string():
     PrivacyFilter().filter(record)
     assert "Ana" not in record.getMessage()
     assert "/app/patients" in record.getMessage()
+
+
+def test_url_encoded_numbers_and_emails_are_masked():
+    text = scrub("GET /Messages.json?To=%2B14155550123&PageSize=50 to=zelda.q%40lakeside.com")
+    assert "4155550123" not in text
+    assert "zelda.q" not in text
+    assert "PageSize=50" in text
+
+
+def test_library_loggers_only_warn_at_info():
+    from service.logs import configure_logging
+
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        configure_logging("INFO")
+        assert not logging.getLogger("twilio.http_client").isEnabledFor(logging.INFO)
+        assert logging.getLogger("twilio.http_client").isEnabledFor(logging.WARNING)
+        assert logging.getLogger("service.dispatch").isEnabledFor(logging.INFO)
+    finally:
+        root.handlers[:], root.level = saved[0], saved[1]

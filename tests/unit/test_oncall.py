@@ -10,6 +10,7 @@ from sqlmodel import select
 
 from service import accounts
 from service.alerts import escalate_due, open_alert
+from service.alerts.pages import page_urgent
 from service.clinics import (
     ClinicChanges,
     ClinicError,
@@ -20,10 +21,9 @@ from service.clinics import (
     parse_oncall,
     update_clinic,
 )
+from service.composer import Composer
 from service.db.models import AuditLog, Message
 from service.domain import AlertSeverity, MessageKind
-from service.inbound.pages import page_urgent
-from service.inbound.replies import Composer
 from service.rendering import Renderer
 
 MAIN = "+14155550100"  # the Factory clinic's contact number

@@ -249,6 +249,17 @@ def test_the_cli_passes_on_the_shipped_plans() -> None:
     assert result.output.startswith("0 error(s)")
 
 
+def test_a_sign_the_triage_cannot_recognise_fails_the_cli(plan_dir: Path) -> None:
+    # The plan tells patients to report it; repeated back it must reach a person.
+    edit(plan_dir / "plans/demo.yaml", 'text: "A fever"', 'text: "A purple elephant"')
+    result = CliRunner().invoke(app, ["plans", "lint", str(plan_dir)])
+    assert result.exit_code == 1
+    assert (
+        "ERROR demo (en): triage: sign 'fever': a patient writing 'i have a purple elephant' "
+        "gets 'other' on day 1, 'other' on day 7; the sign needs at least 'concern'"
+    ) in result.output
+
+
 def test_ucs2_characters_are_named_and_cost_the_segments_they_cost(plan_dir: Path) -> None:
     # One "ç" makes the whole text UCS-2 (67 characters a segment): named as a warning,
     # and the text no longer fits two segments with the longest clinic name.

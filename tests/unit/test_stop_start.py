@@ -8,12 +8,12 @@ import pytest
 from sqlmodel import Session, col, select
 
 from service import accounts
+from service.composer import Composer
 from service.config import Settings
 from service.db.models import Alert, Clinic, Enrollment, Message, Patient
 from service.domain import Channel, EnrollmentStatus, MessageKind
 from service.enrollment import cancel
 from service.inbound.handle import handle_reply
-from service.inbound.replies import Composer
 from service.inbound.reply import InboundReply
 from service.rendering import Renderer
 from tests.factories import Factory

@@ -141,3 +141,26 @@ def test_the_record_lists_messages_replies_alerts_and_who_acted(
     replies = [r for r in rows if r["kind"] == "reply"]
     assert replies[0]["detail"].startswith("'=cmd")  # a formula is neutralised
     assert any(r["by"] == staff.name for r in rows if r["kind"] == "action")
+
+
+def test_no_cell_of_the_record_csv_can_run_as_a_formula(client, clinic, staff, session) -> None:
+    # A patient's reply and a staff reason are text from outside: each starts the way
+    # OWASP's CSV-injection cheat sheet warns about (tab, line feed, space then =, full-width =).
+    token, enrollment = _enrol(client, staff, session)
+    for reason in ('\t=HYPERLINK("http://x")', " =1+1"):
+        client.post(f"/app/enrollments/{enrollment.id}/pause",
+                    data={"csrf_token": token, "reason": reason})  # fmt: skip
+        client.post(f"/app/enrollments/{enrollment.id}/resume", data={"csrf_token": token})
+    for n, body in enumerate(("\n=cmd|' /C calc'!A0", "\uff1d1+1")):
+        session.add(InboundMessage(
+            provider_id=f"SM{n}", channel="sms", clinic_id=clinic.id,
+            patient_id=enrollment.patient_id, enrollment_id=enrollment.id,
+            from_address="+14155550142", body=body, intent="question",
+        ))  # fmt: skip
+    session.commit()
+    text = client.get(f"/app/enrollments/{enrollment.id}/record.csv").text
+    cells = [cell for row in csv.reader(io.StringIO(text)) for cell in row]
+    outside = [c for c in cells if "HYPERLINK" in c or "1+1" in c or "calc" in c]
+    assert len(outside) >= 4, outside  # the reasons and the replies are all there
+    for cell in outside:
+        assert cell.startswith("'"), repr(cell)

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 from service.accounts import Principal
-from service.api.deps import ClinicalDep, SessionDep, ensure_visible
+from service.api.deps import NOT_FOUND, ClinicalDep, SessionDep, ensure_visible
 from service.api.routers.patients import invalid
 from service.clinics import (
     ClinicChanges,
@@ -46,7 +46,7 @@ def _clinic(session: Session, principal: Principal, clinic_id: int) -> Clinic:
     ensure_visible(principal, clinic_id)
     clinic = session.get(Clinic, clinic_id)
     if clinic is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
     return clinic
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from service.accounts import Principal
-from service.api.deps import ReaderDep, SessionDep, ensure_visible
+from service.api.deps import NOT_FOUND, ReaderDep, SessionDep, ensure_visible
 from service.db.models import Message, MessageEvent
 from service.domain import Channel, MessageStatus, Role
 from service.logs import mask_email, mask_phone
@@ -175,7 +175,7 @@ def get_message(message_id: int, session: SessionDep, principal: ReaderDep) -> M
     """One message with its full status history; content for staff and admins only."""
     message = session.get(Message, message_id)
     if message is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
     ensure_visible(principal, message.clinic_id)
     detail = MessageDetail.model_validate(
         {**MessageSummary.of(message).model_dump(), "events": _events(session, message_id)}

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 from service.accounts import Principal
-from service.api.deps import ClinicalDep, SessionDep, ensure_visible
+from service.api.deps import NOT_FOUND, ClinicalDep, SessionDep, ensure_visible
 from service.api.routers.plans import CatalogDep
 from service.audit import record_audit
 from service.db.models import Clinic, Patient
@@ -99,7 +99,7 @@ def resolve_clinic(session: Session, principal: Principal, clinic_id: int | None
     ensure_visible(principal, wanted)
     clinic = session.get(Clinic, wanted)
     if clinic is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "clinic not found")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
     return clinic
 
 
@@ -166,6 +166,6 @@ def create_patient(
 def get_patient(patient_id: int, session: SessionDep, principal: ClinicalDep) -> PatientPublic:
     patient = session.get(Patient, patient_id)
     if patient is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
     ensure_visible(principal, patient.clinic_id)
     return PatientPublic.of(patient)

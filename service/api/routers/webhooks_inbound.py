@@ -20,10 +20,10 @@ from sqlmodel import Session
 
 from service.api.deps import SessionDep, SettingsDep
 from service.api.twilio_signed import SignedTwilioForm
+from service.composer import Composer
 from service.config import Settings
 from service.inbound.email import parse_email
 from service.inbound.handle import Outcome, find_inbound, handle_reply
-from service.inbound.replies import Composer
 from service.inbound.reply import InboundReply
 from service.inbound.sms import InboundParseError, parse_twilio_form
 from service.logs import kv

@@ -18,9 +18,9 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
+from service.composer import Composer
 from service.db.models import Alert, Clinic, Message, OnCallRecipient, Patient
 from service.domain import Channel, MessageKind, Priority
-from service.inbound.replies import Composer
 from service.logs import kv
 from service.outbox import queue_message
 

@@ -20,11 +20,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from service.alerts.pages import page_urgent
 from service.audit import record_audit
+from service.composer import Composer
 from service.db.models import Alert, Clinic
 from service.domain import ActorType, AlertSeverity, AlertStatus
-from service.inbound.pages import page_urgent
-from service.inbound.replies import Composer
 from service.logs import kv
 
 log = logging.getLogger(__name__)
@@ -78,6 +78,22 @@ def open_urgent_alert(session: Session, *, clinic: Clinic, patient_id: int | Non
             Alert.clinic_id == clinic.id,
             Alert.severity == AlertSeverity.URGENT,
             Alert.status == AlertStatus.OPEN,
+        )
+    ).first()
+
+
+def unresolved_of_kind(
+    session: Session, *, clinic: Clinic, patient_id: int | None, kind: str
+) -> Alert | None:
+    """The patient's alert of this kind not yet resolved, if any (one task at a time)."""
+    if patient_id is None:
+        return None
+    return session.exec(
+        select(Alert).where(
+            Alert.patient_id == patient_id,
+            Alert.clinic_id == clinic.id,
+            Alert.kind == kind,
+            col(Alert.status).in_(UNRESOLVED),
         )
     ).first()
 

@@ -6,8 +6,8 @@ import logging
 from typing import TYPE_CHECKING
 
 from service.alerts import escalate_due
+from service.composer import Composer
 from service.db.engine import session_scope
-from service.inbound.replies import Composer
 from service.logs import kv
 
 if TYPE_CHECKING:
