@@ -93,7 +93,9 @@ def classify(
         procedure = procedure or infer_procedure(hits)
     findings = context.analyse(tokens, hits, lex, procedure) if has_terms else []
     if findings and any(lex.classes[f.term_class].expected for f in findings):
-        day = day if day is not None else infer_day(tokens, lex)
+        # The reply's own "for two weeks" counts when it says more than the calendar.
+        said = infer_day(tokens, lex)
+        day = said if day is None or (said is not None and said > day) else day
     words = words_of(tokens)
     levels = [_level(f, lex.classes[f.term_class], procedure, day, len(words)) for f in findings]
     levels = _explained_away(findings, levels, lex)

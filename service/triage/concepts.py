@@ -36,10 +36,14 @@ class Rule:
     scope: str
     procedures: frozenset[str] | None  # None: every procedure
     unless: frozenset[str]
+    if_unknown: bool = True  # whether a reply with no known procedure matches
 
     def applies_to(self, procedure: str | None) -> bool:
-        # An unknown procedure matches every rule: the safe side.
-        return self.procedures is None or procedure is None or procedure in self.procedures
+        # An unknown procedure matches a rule (the safe side) unless the rule only
+        # follows one plan's instruction (if_unknown: false).
+        if procedure is None:
+            return self.if_unknown
+        return self.procedures is None or procedure in self.procedures
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,7 @@ def _rule(number: int, spec: Mapping[str, Any], concepts: set[str], classes: set
         scope=scope,
         procedures=frozenset(procedures) if procedures else None,
         unless=unless,
+        if_unknown=bool(spec.get("if_unknown", True)),
     )
 
 

@@ -10,6 +10,7 @@ from service.triage.text import BOUNDARY, COMMA
 _INTENTS = ("stop", "start", "help")
 MAX_KEYWORD_WORDS = 6  # "ok stop texting me now please" still counts; a story does not
 _DAYS_PER = {"day": 1, "week": 7, "month": 30, "year": 365}
+_FEW = frozenset({"few", "several", "couple", "unos", "unas", "varios", "varias"})
 _BARE_UNIT_DAYS = {"week": 14, "month": 60, "year": 365}  # "for months", "weeks later"
 
 
@@ -107,6 +108,8 @@ def infer_day(tokens: list[str], lexicon: Lexicon) -> int | None:
             days = int(previous) * _DAYS_PER[unit]
         elif previous in ("a", "one", "un", "una"):
             days = _DAYS_PER[unit]
+        elif previous in _FEW:
+            days = 3 * _DAYS_PER[unit] + 1  # "more than a few days": past the first three
         else:
             days = _BARE_UNIT_DAYS.get(unit, 0)
         best = days if best is None else max(best, days)

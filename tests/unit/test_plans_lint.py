@@ -251,11 +251,11 @@ def test_the_cli_passes_on_the_shipped_plans() -> None:
 
 def test_a_sign_the_triage_cannot_recognise_fails_the_cli(plan_dir: Path) -> None:
     # The plan tells patients to report it; repeated back it must reach a person.
-    edit(plan_dir / "plans/demo.yaml", 'text: "A fever"', 'text: "A purple elephant"')
+    edit(plan_dir / "plans/demo.yaml", 'text: "A fever"', 'text: "A tame elephant"')
     result = CliRunner().invoke(app, ["plans", "lint", str(plan_dir)])
     assert result.exit_code == 1
     assert (
-        "ERROR demo (en): triage: sign 'fever': a patient writing 'i have a purple elephant' "
+        "ERROR demo (en): triage: sign 'fever': a patient writing 'i have a tame elephant' "
         "gets 'other' on day 1, 'other' on day 7; the sign needs at least 'concern'"
     ) in result.output
 

@@ -28,8 +28,8 @@ FLAGS = """\
   es: {text: "Dificultad para respirar", sms: "ahogo", terms: [respirar]}
 - key: elephant
   route: tell_us
-  en: {text: "A purple elephant on the sofa", sms: "an elephant", terms: [elephant]}
-  es: {text: "Un elefante morado en el sofá", sms: "un elefante", terms: [elefante]}
+  en: {text: "A tame elephant on the sofa", sms: "an elephant", terms: [elephant]}
+  es: {text: "Un elefante manso en el sofá", sms: "un elefante", terms: [elefante]}
 """
 
 
@@ -168,7 +168,7 @@ def test_each_phrase_is_classified_with_the_plan_as_procedure_on_each_day() -> N
     classify = fake_triage({})
     assert lint_triage([tiny_plan()], classify) == []
     assert ("i have trouble breathing", "demo", 1) in classify.calls
-    assert ("tengo un elefante morado en el sofá", "demo", 7) in classify.calls
+    assert ("tengo un elefante manso en el sofá", "demo", 7) in classify.calls
     assert len(classify.calls) == 8  # 2 signs x 2 languages x 2 days
 
 
@@ -183,15 +183,15 @@ def test_a_sign_triaged_below_its_route_fails_naming_plan_language_sign_phrase_a
 
 
 def test_a_tell_us_sign_needs_concern_and_urgent_is_more_than_enough() -> None:
-    classify = fake_triage({"i have a purple elephant on the sofa": "urgent",
-                            "tengo un elefante morado en el sofá": "normal"})  # fmt: skip
+    classify = fake_triage({"i have a tame elephant on the sofa": "urgent",
+                            "tengo un elefante manso en el sofá": "normal"})  # fmt: skip
     [finding] = lint_triage([tiny_plan()], classify)
     assert finding.language == "es" and "needs at least 'concern'" in finding.message
 
 
 @pytest.mark.parametrize("label", ["normal", "other", "stop", "start", "help"])
 def test_a_label_that_asks_nobody_to_read_the_reply_fails_a_tell_us_sign(label: str) -> None:
-    classify = fake_triage({"i have a purple elephant on the sofa": label})
+    classify = fake_triage({"i have a tame elephant on the sofa": label})
     [finding] = lint_triage([tiny_plan()], classify)
     assert f"gets {label!r} on day 1" in finding.message
 
@@ -205,7 +205,7 @@ def test_a_language_the_linter_cannot_phrase_is_an_error_not_a_silent_pass() -> 
 
 
 def test_a_sign_that_is_only_a_note_is_an_error_not_a_silent_pass() -> None:
-    flags = FLAGS.replace('"A purple elephant on the sofa"', '"(see the leaflet)"')
+    flags = FLAGS.replace('"A tame elephant on the sofa"', '"(see the leaflet)"')
     [finding] = lint_triage([tiny_plan(flags)], fake_triage({}))
     assert (finding.language, finding.message) == (
         "en",
@@ -217,7 +217,7 @@ def test_with_the_real_triage_a_sign_nobody_would_recognise_fails_the_lint() -> 
     findings = lint_triage([tiny_plan()])
     assert {f.language for f in findings} == {"en", "es"}
     assert all("sign 'elephant'" in f.message for f in findings)
-    assert any("'i have a purple elephant on the sofa' gets 'other'" in f.message
+    assert any("'i have a tame elephant on the sofa' gets 'other'" in f.message
                for f in findings)  # fmt: skip
 
 

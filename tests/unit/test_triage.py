@@ -188,7 +188,9 @@ def test_it_reads_check_in_answers(text: str, checkin: int | None, label: str) -
 
 def test_it_names_what_it_matched_for_the_staff_view() -> None:
     result = classify("no fever but pus coming out", procedure="thread_lift", day=12)
-    assert result.matches == ["fever (negated)", "pus"]
+    # pus after a thread lift is a sign the plan says to call about straight away
+    assert result.label == "urgent"
+    assert result.matches == ["fever (negated)", "infection_thread: pus", "pus"]
 
 
 def test_it_keeps_the_opt_out_intent_of_an_urgent_reply() -> None:
