@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import case
 from sqlmodel import Session, col, select
 
@@ -48,7 +48,7 @@ class AlertList(BaseModel):
 
 
 class ResolveRequest(BaseModel):
-    note: str | None = None
+    note: str | None = Field(default=None, max_length=500)  # the audit entry's reason
 
 
 _SEVERITY_ORDER = case(

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 from service.accounts import Principal
-from service.api.deps import NOT_FOUND, ClinicalDep, SessionDep, ensure_visible
+from service.api.deps import NOT_FOUND, ClinicalDep, SessionDep, ensure_visible, invalid
 from service.api.routers.plans import CatalogDep
 from service.audit import record_audit
 from service.db.models import Clinic, Patient
@@ -70,15 +70,6 @@ def request_now(request: Request) -> datetime:
 
 
 NowDep = Annotated[datetime, Depends(request_now)]
-
-
-def invalid(field: str, message: str, *, prefix: str = "") -> HTTPException:
-    """A 422 shaped like the app's validation errors, naming the field."""
-    name = f"{prefix}{field}"
-    detail = [
-        {"field": name, "msg": message, "type": "value_error", "loc": ["body", *name.split(".")]}
-    ]
-    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=detail)
 
 
 def check_language(language: str, available: list[str] | tuple[str, ...], *, field: str) -> None:
