@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import Field
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, SQLModel
 
 from service.accounts import Principal, principal_for_key
 from service.config import Settings
@@ -19,6 +19,7 @@ from service.domain import Role
 from service.logs import kv
 
 log = logging.getLogger(__name__)
+_Row = TypeVar("_Row", bound=SQLModel)
 _bearer = HTTPBearer(auto_error=False, description="An API key from `aftercare apikeys create`")
 
 
@@ -136,3 +137,12 @@ def ensure_visible(principal: Principal, clinic_id: int | None) -> None:
     """Another clinic's record is reported as missing (404), never as forbidden."""
     if not principal.can_see_clinic(clinic_id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
+
+
+def visible_row(session: Session, principal: Principal, model: type[_Row], row_id: int) -> _Row:
+    """A clinic's row by id: missing and another clinic's get the same 404 (no probing)."""
+    row = session.get(model, row_id)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
+    ensure_visible(principal, getattr(row, "clinic_id", None))
+    return row

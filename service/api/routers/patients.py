@@ -14,7 +14,14 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 from service.accounts import Principal
-from service.api.deps import NOT_FOUND, ClinicalDep, SessionDep, ensure_visible, invalid
+from service.api.deps import (
+    NOT_FOUND,
+    ClinicalDep,
+    SessionDep,
+    ensure_visible,
+    invalid,
+    visible_row,
+)
 from service.api.routers.plans import CatalogDep
 from service.audit import record_audit
 from service.db.models import Clinic, Patient
@@ -155,8 +162,4 @@ def create_patient(
 
 @router.get("/{patient_id}", response_model=PatientPublic)
 def get_patient(patient_id: int, session: SessionDep, principal: ClinicalDep) -> PatientPublic:
-    patient = session.get(Patient, patient_id)
-    if patient is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
-    ensure_visible(principal, patient.clinic_id)
-    return PatientPublic.of(patient)
+    return PatientPublic.of(visible_row(session, principal, Patient, patient_id))
