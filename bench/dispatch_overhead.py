@@ -1,8 +1,9 @@
 """The dispatch path's own CPU per message, without any provider: how batch size pays.
 
-Claims and sends due plan SMS on one thread (`Dispatcher.claim`, then `send_batch`) with
-an adapter that answers at once, so what is timed is only our work: the claim, rendering,
-the re-check under the row lock and the recorded outcome. CPU time of this process
+Claims and sends due plan SMS on one thread (`Dispatcher.claim`, then `send_now`) with
+an adapter that answers at once, so what is timed is only our work: the claim with its
+checks and rendering, each call's fence (one committed statement) and the recorded
+outcomes (one transaction per claim here). CPU time of this process
 (the database server's own work is not in it). One run per batch size and back-end; the
 baseline is the old default batch of 100 rows in the same run, and each size's ratio is
 its CPU per message over the baseline's. Last line: one JSON object.
@@ -17,7 +18,6 @@ import json
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -29,7 +29,7 @@ from service.config import load_settings
 from service.db.engine import make_engine
 from service.dispatch.context import DispatchContext
 from service.dispatch.dispatcher import Dispatcher
-from service.dispatch.send import Call, Result, send_batch
+from service.dispatch.send import send_now
 from service.domain import Channel
 
 BASELINE_SIZE = 100
@@ -66,15 +66,11 @@ def own_cpu_ms_per_msg(kind: str, count: int, batch: int, workdir: Path) -> floa
 
 
 def _send_one_batch(ctx: DispatchContext, dispatcher: Dispatcher, batch: int) -> int:
-    claims = dispatcher.claim(batch)
-    results = send_batch(ctx, claims, stopping=lambda: False, call_many=_in_order)
-    if not claims or set(results.values()) != {"sent"}:
-        raise SystemExit(f"expected a full batch sent, got {len(claims)} claims: {results}")
-    return len(claims)
-
-
-def _in_order(calls: Sequence[Call]) -> list[Result]:
-    return [each() for each in calls]
+    jobs = dispatcher.claim(batch)
+    results = send_now(ctx, jobs)
+    if not jobs or set(results) != {"sent"}:
+        raise SystemExit(f"expected a full batch sent, got {len(jobs)} jobs: {results}")
+    return len(jobs)
 
 
 def main() -> None:

@@ -29,6 +29,10 @@ class Composer:
         """The staff alert inbox, scrolled to this alert (the page needs a login)."""
         return f"{self.base_url.rstrip('/')}/app/alerts#alert-{alert_id}"
 
+    def inbox_link(self) -> str:
+        """The staff replies inbox (the page needs a login)."""
+        return f"{self.base_url.rstrip('/')}/app/replies"
+
     def safety_net(
         self, *, plan: Plan | None, matches: Sequence[str], language: str
     ) -> dict[str, str]:

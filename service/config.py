@@ -86,13 +86,17 @@ class Settings(BaseSettings):
     # Scheduling jitter and clock reads between the claim check and the call.
     dispatch_reconcile_margin_seconds: float = Field(default=2.0, ge=0)
     dispatch_provider_window_seconds: float = Field(default=60.0, ge=0)  # listing may lag
-    dispatch_reconcile_interval_seconds: float = Field(default=10.0, gt=0)
-    dispatch_reconcile_batch: int = Field(default=200, ge=1)
+    dispatch_reconcile_interval_seconds: float = Field(default=2.0, gt=0)
+    dispatch_reconcile_batch: int = Field(default=500, ge=1)
     dispatch_hold_minutes: float = Field(default=15.0, gt=0)  # re-check paused/held rows
     dispatch_heartbeat_seconds: float = Field(default=5.0, gt=0)
     dispatch_retention_interval_seconds: float = Field(default=3600.0, gt=0)
     dispatch_heartbeat_retention_days: int = Field(default=7, ge=1)
     worker_id: str | None = None
+    # On SIGTERM a worker stops claiming, gives back what it has not started at once and
+    # exits within this many seconds (calls still running then are reconciled later).
+    # Keep it under the orchestrator's grace period (docker-compose: stop_grace_period).
+    worker_stop_seconds: float = Field(default=20.0, gt=0, le=600)
 
     # Enrolment.
     patient_daily_cap: int = Field(default=3, ge=1, le=50)

@@ -8,7 +8,9 @@ serves one process, so there the lock is a no-op).
 
 `start_in_process(settings, engine)` runs the scheduler inside `aftercare serve`;
 `run_worker(settings)` is `aftercare worker`: blocking, and on SIGTERM/SIGINT it stops
-claiming, lets in-flight sends finish and releases rows it claimed but had not started.
+claiming, releases at once the rows it claimed but had not started, lets the calls in
+flight finish and exits within WORKER_STOP_SECONDS (default 20 s, under compose's 30 s
+stop_grace_period).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import os
 import signal
 import socket
 import threading
+import time
 import uuid
 import zlib
 from collections.abc import Callable, Iterator
@@ -59,6 +62,8 @@ JOBS: list[Job] = [
     ),
     Job("heartbeat", "service.worker_jobs:heartbeat", lambda o, s: o.heartbeat_seconds),
     Job("escalate", "service.alerts.jobs:escalate", lambda o, s: 30.0, singleton=True),
+    # Response times are hours: a late reply is reported a minute late at most.
+    Job("replies_overdue", "service.inbox.jobs:overdue", lambda o, s: 60.0, singleton=True),
     Job(
         "retention",
         "service.worker_jobs:retention",
@@ -97,12 +102,15 @@ class WorkerRunner:
         self.scheduler = scheduler
         self._stopped = threading.Event()
 
-    def stop(self, timeout: float = 60.0) -> None:
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop claiming, give back what was not started, let the calls in flight end:
+        within `timeout` seconds (default WORKER_STOP_SECONDS). Jobs still running (a
+        reconciliation listing) stop at their next check; none is waited for."""
         if self._stopped.is_set():
             return
         self._stopped.set()
         self.ctx.dispatcher.stopping.set()  # stop claiming before the tick finishes
-        self.scheduler.shutdown(wait=True)
+        self.scheduler.shutdown(wait=False)
         self.ctx.dispatcher.stop(timeout)
         log.info(kv("worker.stopped", worker_id=self.ctx.worker_id))
 
@@ -199,5 +207,21 @@ def run_worker(settings: Settings, *, options: DispatchOptions | None = None) ->
         while not stop.wait(1.0):  # wakes for signals between waits
             pass
     finally:
+        deadline = time.monotonic() + settings.worker_stop_seconds
         runner.stop()
         engine.dispose()
+        _exit_by(deadline)
+
+
+def _exit_by(deadline: float) -> None:
+    """Return once the other threads (a job still running) are done, or leave the
+    process at `deadline`: the stop bound is a promise to the orchestrator, which kills
+    the process at the end of its own grace period anyway. Everything is committed."""
+    for thread in threading.enumerate():
+        if thread is threading.current_thread() or thread.daemon:
+            continue
+        thread.join(max(0.0, deadline - time.monotonic()))
+        if thread.is_alive():
+            log.warning(kv("worker.exit_with_jobs_running", job_thread=thread.name))
+            logging.shutdown()
+            os._exit(0)

@@ -31,7 +31,8 @@ def dispatch_tick(ctx: JobContext) -> None:
 
 
 def reconcile(ctx: JobContext) -> None:
-    reconcile_in_doubt(ctx.dispatch, now=ctx.dispatch.clock())
+    stopping = ctx.dispatcher.stopping.is_set
+    reconcile_in_doubt(ctx.dispatch, now=ctx.dispatch.clock(), stopping=stopping)
 
 
 def heartbeat(ctx: JobContext) -> None:

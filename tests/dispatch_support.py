@@ -24,6 +24,7 @@ class ScriptedAdapter:
         self.sent: list[OutboundMessage] = []
         self.outcomes: list[DeliveryError | None] = []
         self.found: dict[int, Receipt] = {}
+        self.asked: list[int] = []  # message ids find_sent was asked about
         self.can_find_sent = can_find_sent
         self.lock = threading.Lock()
 
@@ -37,6 +38,7 @@ class ScriptedAdapter:
         return Receipt(provider=self.name, provider_id=f"SC{message.message_id}x{n}")
 
     def find_sent(self, *, to: str, since: datetime, body: str, message_id: int) -> Receipt | None:
+        self.asked.append(message_id)
         return self.found.get(message_id)
 
 

@@ -14,6 +14,7 @@ on-call recipients is paged on its own contact number and email.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import datetime
 
 from sqlmodel import Session, select
@@ -67,6 +68,25 @@ def page_urgent(
     session: Session, *, composer: Composer, alert: Alert, clinic: Clinic, now: datetime
 ) -> list[Message]:
     """Page everyone up to the alert's escalation level, by SMS and email."""
+    return _page_all(session, composer=composer, alert=alert, clinic=clinic, now=now,
+                     name="page_urgent")  # fmt: skip
+
+
+def page_overdue(
+    session: Session, *, composer: Composer, alert: Alert, clinic: Clinic, count: int,
+    now: datetime,
+) -> list[Message]:  # fmt: skip
+    """Tell the first on-call, by SMS and email as for an alert, that `count` replies are
+    unread past the clinic's response time. No patient is named: the inbox has them."""
+    return _page_all(session, composer=composer, alert=alert, clinic=clinic, now=now,
+                     name="page_overdue", count=count,
+                     inbox_link=composer.inbox_link())  # fmt: skip
+
+
+def _page_all(
+    session: Session, *, composer: Composer, alert: Alert, clinic: Clinic, now: datetime,
+    name: str, **extra: object,
+) -> list[Message]:  # fmt: skip
     on_call = escalation_targets(recipients(session, clinic), alert.escalation_level, clinic)
     patient = session.get(Patient, alert.patient_id) if alert.patient_id else None
     pages = []
@@ -76,7 +96,7 @@ def page_urgent(
                 pages.append(
                     _queue_page(session, composer=composer, alert=alert, clinic=clinic,
                                 patient=patient, channel=channel, address=address,
-                                recipient_id=recipient.id, name="page_urgent", now=now)
+                                recipient_id=recipient.id, name=name, now=now, extra=extra)
                 )  # fmt: skip
     return pages
 
@@ -108,6 +128,7 @@ def _queue_page(
     name: str,
     now: datetime,
     task: str = "",
+    extra: Mapping[str, object] | None = None,
 ) -> Message:
     rendered = composer.renderer.render_system(
         name=name,
@@ -120,6 +141,7 @@ def _queue_page(
             "alert_id": alert.id,
             "escalation_level": alert.escalation_level,
             "task": task,
+            **(extra or {}),
         },
     )
     urgent = name == "page_urgent"

@@ -8,14 +8,17 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.engine import Engine
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service import __version__, worker
 from service.config import Settings
 from service.db.engine import make_engine
 from service.logs import kv
+from service.web.deps import error_page
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +69,17 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     for dotted in ROUTERS:
         app.include_router(importlib.import_module(dotted).router)
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     return app
+
+
+async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    """JSON for the API and webhooks; a page for the web app (/app/...)."""
+    if request.url.path.startswith("/app/"):
+        response = error_page(request, exc.status_code, exc.detail)
+        response.headers.update(exc.headers or {})
+        return response
+    return await http_exception_handler(request, exc)
 
 
 def _warm_up() -> None:

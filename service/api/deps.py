@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import Field
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
+from sqlmodel import Session, SQLModel
 
 from service.accounts import Principal, principal_for_key
 from service.config import Settings
-from service.db.engine import session_scope
 from service.domain import Role
+from service.logs import kv
 
+log = logging.getLogger(__name__)
+_Row = TypeVar("_Row", bound=SQLModel)
 _bearer = HTTPBearer(auto_error=False, description="An API key from `aftercare apikeys create`")
 
 
@@ -29,12 +34,53 @@ def get_engine(request: Request) -> Engine:
 
 
 def get_session(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Session]:
-    with session_scope(engine) as session:
-        yield session
+    """The request's unit of work, committed before the response is sent.
+
+    The dependency's scope is the route function (`SessionDep`): the commit runs when
+    the view returns, before the answer leaves, so a failed commit is an error answer
+    (409 conflict, 422 a value the database refused, 503 the database is unavailable),
+    never a success for a change that was not stored. An error in the view rolls back.
+    """
+    with Session(engine, expire_on_commit=False) as session:
+        try:
+            yield session
+        except BaseException:
+            session.rollback()
+            raise
+        try:
+            session.commit()
+        except DBAPIError as exc:
+            session.rollback()
+            raise _not_saved(exc) from None
+
+
+def _not_saved(exc: DBAPIError) -> HTTPException:
+    log.warning(kv("request.commit_failed", error=type(exc.orig).__name__))
+    if isinstance(exc, IntegrityError):
+        return HTTPException(
+            status.HTTP_409_CONFLICT,
+            "not saved: this change conflicts with data saved meanwhile; reload and try again",
+        )
+    if isinstance(exc, DataError):
+        return invalid("body", "not saved: a value is too long or not valid for storage")
+    return HTTPException(
+        status.HTTP_503_SERVICE_UNAVAILABLE,
+        "not saved: the database is unavailable; try again",
+        headers={"Retry-After": "5"},
+    )
+
+
+def invalid(field: str, message: str, *, prefix: str = "", where: str = "body") -> HTTPException:
+    """A 422 shaped like the app's validation errors, naming the field."""
+    name = f"{prefix}{field}"
+    detail = [
+        {"field": name, "msg": message, "type": "value_error", "loc": [where, *name.split(".")]}
+    ]
+    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=detail)
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-SessionDep = Annotated[Session, Depends(get_session)]
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def get_principal(
@@ -79,6 +125,10 @@ ClinicalDep = Annotated[Principal, Depends(require_roles(Role.STAFF, Role.ADMIN)
 ReaderDep = Annotated[Principal, Depends(require_roles(Role.STAFF, Role.OPERATOR, Role.ADMIN))]
 
 
+# Ids are 32-bit integer columns (PostgreSQL's `integer`): a larger one is no record's.
+ID_MAX = 2**31 - 1
+DbId = Annotated[int, Field(ge=1, le=ID_MAX)]
+
 # The one answer for a record that is missing or belongs to another clinic.
 NOT_FOUND = "not found"
 
@@ -87,3 +137,12 @@ def ensure_visible(principal: Principal, clinic_id: int | None) -> None:
     """Another clinic's record is reported as missing (404), never as forbidden."""
     if not principal.can_see_clinic(clinic_id):
         raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
+
+
+def visible_row(session: Session, principal: Principal, model: type[_Row], row_id: int) -> _Row:
+    """A clinic's row by id: missing and another clinic's get the same 404 (no probing)."""
+    row = session.get(model, row_id)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
+    ensure_visible(principal, getattr(row, "clinic_id", None))
+    return row

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
@@ -89,23 +90,37 @@ class TwilioSmsAdapter:
         return Receipt(provider=self.name, provider_id=str(sent.sid))
 
     def find_sent(self, *, to: str, since: datetime, body: str, message_id: int) -> Receipt | None:
-        """Look for our message among those sent to `to` since `since`, newest first.
+        """For an in-doubt send: our message among those sent to `to` since `since`."""
+        return self.find_sent_many(to=to, since=since, wanted={message_id: body}).get(message_id)
+
+    def find_sent_many(
+        self, *, to: str, since: datetime, wanted: Mapping[int, str]
+    ) -> dict[int, Receipt]:
+        """Several in-doubt sends to one recipient, in one listing: message id -> the
+        receipt of each found. Newest first, each listed message matching one of ours
+        by its text (two of ours with the same text get two different messages).
 
         Filters on To only, not DateSent: a message Twilio accepted but has not handed
         to the carrier yet has no DateSent, and missing it would mean a duplicate text.
         """
         oldest = since - RECONCILE_SLACK
+        looking = {message_id: body.strip() for message_id, body in wanted.items()}
+        found: dict[int, Receipt] = {}
         try:
-            for found in self.client.messages.stream(to=to, page_size=50):
-                if found.date_created is not None and found.date_created < oldest:
+            for listed in self.client.messages.stream(to=to, page_size=50):
+                created = listed.date_created
+                if not looking or (created is not None and created < oldest):
                     break
-                if (found.body or "").strip() == body.strip():
-                    return Receipt(provider=self.name, provider_id=str(found.sid))
+                text = (listed.body or "").strip()
+                match = next((mid for mid, body in looking.items() if body == text), None)
+                if match is not None:
+                    del looking[match]
+                    found[match] = Receipt(provider=self.name, provider_id=str(listed.sid))
         except TwilioRestException as exc:
             raise self._rest_error(exc) from exc
         except (requests.RequestException, TwilioException) as exc:
             raise _transport_error(exc) from exc
-        return None
+        return found
 
     def _params(self, message: OutboundMessage) -> dict[str, Any]:
         callback = message.status_callback or (

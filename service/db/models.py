@@ -202,6 +202,13 @@ class Message(SQLModel, table=True):
             postgresql_where=text("status = 'scheduled'"),
             sqlite_where=text("status = 'scheduled'"),
         ),
+        # Pages and safety-net replies are claimed before any backlog of routine rows.
+        Index(
+            "ix_messages_claim_urgent",
+            "next_attempt_at",
+            postgresql_where=text("status = 'scheduled' AND priority = 'urgent'"),
+            sqlite_where=text("status = 'scheduled' AND priority = 'urgent'"),
+        ),
         # In-doubt reconciliation scans rows stuck in `sending`.
         Index(
             "ix_messages_sending",
@@ -237,9 +244,15 @@ class Message(SQLModel, table=True):
     valid_until: datetime | None = _when()
     status: str = Field(default=MessageStatus.SCHEDULED, max_length=16)
     status_reason: str | None = Field(default=None, max_length=500)
+    # Provider calls started for this row (a claim that never reached the provider is
+    # not an attempt); `claim_count` tells one claim of the row from a later one.
     attempts: int = Field(default=0)
+    claim_count: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     claimed_at: datetime | None = _when()
     claimed_by: str | None = Field(default=None, max_length=120)
+    # When this claim's provider call was started (committed just before the call): a
+    # row in `sending` without it never reached the provider and is not in doubt.
+    call_started_at: datetime | None = _when()
     sent_at: datetime | None = _when()
     delivered_at: datetime | None = _when()
     provider: str | None = Field(default=None, max_length=32)

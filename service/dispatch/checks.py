@@ -106,6 +106,16 @@ def _sms_contact(message: Message, patient: Patient) -> Verdict | None:
     return None
 
 
+def opt_out_fence(message: Message) -> str | None:
+    """The patient's opt-out column that must still be empty when the call starts (see
+    `fence`): none for pages, nor for the STOP confirmation itself."""
+    if not to_patient(message):
+        return None
+    if message.channel == Channel.SMS:
+        return None if _stop_confirmation(message) else "sms_opted_out_at"
+    return "email_opted_out_at"
+
+
 def _stop_confirmation(message: Message) -> bool:
     """The one text carriers allow after STOP: its confirmation (INBOUND queues exactly one
     per opt-out, deduplicated on the inbound message)."""

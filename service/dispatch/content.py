@@ -279,19 +279,25 @@ def _context(
 
 
 def outbound(
-    message: Message, clinic: Clinic, headers: dict[str, str] | None = None
+    message: Message,
+    clinic: Clinic,
+    headers: dict[str, str] | None = None,
+    *,
+    content: dict[str, Any] | None = None,
 ) -> OutboundMessage:
-    """The adapter's view of a prepared row (vendor-neutral)."""
-    if message.body is None or message.to_address is None:
+    """The adapter's view of a prepared row (vendor-neutral); `content`: the row's
+    `CONTENT_FIELDS` as `content_of` fixed them, if they are not on the row itself."""
+    values = content or {name: getattr(message, name) for name in CONTENT_FIELDS}
+    if values["body"] is None or values["to_address"] is None:
         raise ContentError("message was not prepared before sending")
     sms = message.channel == Channel.SMS
     return OutboundMessage(
         message_id=message.id,  # type: ignore[arg-type]
         channel=Channel(message.channel),
-        to=message.to_address,
-        body=message.body,
-        subject=message.subject,
-        html=message.body_html,
+        to=values["to_address"],
+        body=values["body"],
+        subject=values["subject"],
+        html=values["body_html"],
         from_=clinic.sms_from if sms else clinic.email_from,
         messaging_service_sid=clinic.messaging_service_sid if sms else None,
         headers=headers or {},

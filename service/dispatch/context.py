@@ -38,6 +38,7 @@ class DispatchContext:
     policy: RetryPolicy | None = None
     unsubscribe: UnsubscribeLinks | None = None  # not given: built from `settings`
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _fence_engine: Engine | None = None
 
     def __post_init__(self) -> None:
         if self.options is _FROM_SETTINGS:
@@ -52,9 +53,17 @@ class DispatchContext:
             )
 
     @property
-    def hold_lock_during_call(self) -> bool:
-        """PostgreSQL keeps the row and patient locks across the provider call (see send)."""
-        return not self.settings.is_sqlite
+    def fence_engine(self) -> Engine:
+        """The engine for the sending threads' fences (`fence`): one statement each, so on
+        PostgreSQL in autocommit (no BEGIN/COMMIT round trips); SQLite's engine already
+        wraps each in its BEGIN IMMEDIATE."""
+        if self._fence_engine is None:
+            self._fence_engine = (
+                self.engine
+                if self.settings.is_sqlite
+                else self.engine.execution_options(isolation_level="AUTOCOMMIT")
+            )
+        return self._fence_engine
 
     def warm_up(self) -> None:
         """Build every channel's adapter now (importing its provider SDK) so the first

@@ -4,11 +4,12 @@ Settings reads them from `DISPATCH_*` environment variables with the rest of the
 configuration; `DispatchOptions.from_settings` hands the dispatcher the ones it tunes
 by, and its defaults are Settings' defaults (tests build one with a few overrides).
 
-The claim TTL and the reconciliation grace are what make "nothing sent twice" hold
-across processes: a worker only starts a provider call while its claim is younger than
-`claim_ttl_seconds`, and every call is bounded by the adapter's HTTP timeout, so once a
-claim is older than the grace below no call for it can still be running, and asking the
-provider what it has is a complete answer.
+What makes "nothing sent twice" hold across processes: a call starts only after its
+fence has committed `call_started_at` (and only while the claim is younger than
+`claim_ttl_seconds`), and every call is bounded by its adapter's timeout. So a claim
+older than the TTL (plus the margin) with no call started will never have one, and once
+a call is older than its channel's timeout (plus the margin) it is over and asking the
+provider what it has is a complete answer (`call_horizon`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from datetime import timedelta
 from typing import Any
 
 from service.config import Settings
+from service.domain import Channel
 from service.retry import RetryPolicy
 
 PREFIX = "dispatch_"
@@ -53,10 +55,19 @@ class DispatchOptions:
             max_attempts=self.retry_max_attempts,
         )
 
-    def reconcile_grace(self, settings: Settings) -> timedelta:
-        """How old a claim must be before no provider call for it can still be running."""
-        timeout = max(settings.twilio_timeout_seconds, settings.smtp_timeout_seconds)
-        return timedelta(seconds=self.claim_ttl_seconds + timeout + self.reconcile_margin_seconds)
+    def call_horizon(self, settings: Settings, channel: Channel) -> timedelta:
+        """How long after it started a call on `channel` can no longer be running."""
+        timeout = (
+            settings.twilio_timeout_seconds
+            if channel == Channel.SMS
+            else settings.smtp_timeout_seconds
+        )
+        return timedelta(seconds=timeout) + self.margin
+
+    @property
+    def margin(self) -> timedelta:
+        """Clock reads and scheduling between a check and what it guards."""
+        return timedelta(seconds=self.reconcile_margin_seconds)
 
     @property
     def claim_ttl(self) -> timedelta:

@@ -102,7 +102,9 @@ def record_error(
         fail(session, message, reason=error.reason, patient=patient, now=now, error=error)
     elif error.in_doubt:
         # Stays `sending`: only reconciliation with the provider may decide to resend.
+        # The call is over, so it need not wait out the call's timeout: no claimer.
         log.warning(kv("dispatch.in_doubt", message_id=message.id, code=error.provider_code))
+        message.claimed_by = None
         session.add(message)
     else:
         retry(

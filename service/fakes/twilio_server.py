@@ -71,6 +71,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _create(self, form: dict[str, str]) -> None:
         fake = self.server.fake
         time.sleep(fake.config["latency"])
+        fake.wait_while_held(form, self.server.stopping)
         problem = _invalid(form)
         if problem:
             return self._error(400, *problem)

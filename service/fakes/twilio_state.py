@@ -7,7 +7,9 @@ Faults, all settable at runtime via `FakeTwilio.configure` or `POST /_fake/confi
 `latency` (seconds), `error_rate` with `error_status`/`error_code`/`retry_after`,
 `accept_then_fail` (a 5xx after the message was accepted: the in-doubt case),
 `hang_rate`/`hang_seconds` (accept, then answer too late: a read timeout),
-`fail_next` (a list of scripted errors, consumed first). Twilio's magic test numbers
+`fail_next` (a list of scripted errors, consumed first), `hold` (every create waits,
+unanswered, until it is turned off again or `hang_seconds` pass: calls caught in flight).
+Twilio's magic test numbers
 fail as Twilio's test credentials do (+15005550001 -> 21211, ...004 -> 21610,
 ...009 -> 21614, ...003 -> 21408); `undelivered` maps a To number to a carrier error.
 """
@@ -45,6 +47,7 @@ DEFAULTS: dict[str, Any] = {
     "accept_then_fail": 0.0,  # share of errors that happen after the message was accepted
     "hang_rate": 0.0,
     "hang_seconds": 30.0,
+    "hold": False,
     "callbacks": True,
     "callback_delay": 0.0,
     "undelivered": {},  # To -> carrier error code (e.g. 30003)
@@ -64,6 +67,7 @@ class FakeTwilio:
         self.messages: dict[str, dict[str, Any]] = {}
         self.accepted: Counter[str] = Counter()
         self.requests = 0
+        self.held: Counter[str] = Counter()  # To numbers of the creates waiting on `hold`
         self.callbacks: queue.Queue[tuple[str, dict[str, str]] | None] = queue.Queue()
 
     def configure(self, **changes: Any) -> None:
@@ -86,7 +90,25 @@ class FakeTwilio:
                 "requests": self.requests,
                 "accepted": sum(self.accepted.values()),
                 "by_to": dict(self.accepted),
+                "held": sum(self.held.values()),
+                "held_to": sorted(self.held.elements()),
             }
+
+    def wait_while_held(self, form: dict[str, str], stop: threading.Event) -> None:
+        """A create waits here while `hold` is on (at most `hang_seconds`)."""
+        if not self.config["hold"]:
+            return
+        to = form.get("To", "")
+        with self.lock:
+            self.held[to] += 1
+        deadline = time.monotonic() + self.config["hang_seconds"]
+        try:
+            while self.config["hold"] and time.monotonic() < deadline and not stop.is_set():
+                stop.wait(0.01)
+        finally:
+            with self.lock:
+                self.held[to] -= 1
+                self.held += Counter()  # drop the zero counts
 
     def pick_fault(self) -> dict[str, Any] | None:
         """The error this request gets, if any: scripted ones first, then random ones."""

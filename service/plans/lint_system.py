@@ -28,6 +28,7 @@ SAMPLE_EXTRAS: dict[str, object] = {
     "next_date": "March 9",
     "plan_stopped": False,
     "safety_by_email": True,
+    "count": 3,
 }
 # Other branches of templates that say different things in different cases: each is
 # rendered and checked too.
@@ -35,6 +36,7 @@ VARIANTS: dict[str, list[dict[str, object]]] = {
     "start_confirmation": [{"plan_stopped": True}, {"coming_count": 0}, {"coming_count": 1}],
     "stop_confirmation": [{"safety_by_email": False}],
     "catch_up": [{"coming_count": 0, "next_date": ""}],
+    "page_overdue": [{"count": 1}],
 }
 
 

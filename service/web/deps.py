@@ -145,6 +145,26 @@ class WebRoute(APIRoute):
         return guarded
 
 
+class HttpFailure(WebError):
+    title = "That did not work"
+
+    def __init__(self, status_code: int, detail: object) -> None:
+        super().__init__(_readable(detail))
+        self.status_code = status_code
+
+
+def _readable(detail: object) -> str:
+    if isinstance(detail, list):  # a 422 naming fields
+        return "; ".join(f"{d.get('field')}: {d.get('msg')}" for d in detail if isinstance(d, dict))
+    return str(detail)
+
+
+def error_page(request: Request, status_code: int, detail: object) -> Response:
+    """An HTTP error met outside a view (a commit that failed as the view returned: see
+    service.api.deps.get_session) as a page, for the web app's paths."""
+    return HttpFailure(status_code, detail).response(request)
+
+
 def get_viewer(request: Request, session: SessionDep, settings: SettingsDep) -> Viewer:
     web = read_session(request, settings)
     user = active_user(session, web.user_id if web else None, now=utcnow())

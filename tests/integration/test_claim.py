@@ -51,10 +51,26 @@ def test_a_claim_takes_exactly_its_limit_oldest_first(claim_engine):
         claimed = claim_due(session, worker_id="w1", now=NOW, limit=5)
         session.commit()
         assert [row.id for row in claimed] == due[:5]
-        assert all(row.attempts == 1 for row in claimed)
+        # A claim is not an attempt: the fence counts calls (`attempts`).
+        assert all((row.claim_count, row.attempts) == (1, 0) for row in claimed)
         assert status_counts(session) == {"sending": 5, "scheduled": 15}
         events = select(func.count()).where(MessageEvent.to_status == "sending")
         assert session.exec(events).one() == 5
+
+
+def test_an_urgent_row_is_claimed_before_any_backlog(claim_engine):
+    with Session(claim_engine) as session:
+        clinic = session.exec(select(Message.clinic_id)).first()
+        page = Message(dedupe_key="page", clinic_id=clinic, kind="page", channel="sms",
+                       priority="urgent", to_address="+14155550199", body="Urgent reply",
+                       due_at=NOW, next_attempt_at=NOW)  # fmt: skip
+        session.add(page)
+        session.commit()
+        claimed = claim_due(session, worker_id="w1", now=NOW, limit=3)
+        session.commit()
+        oldest = session.exec(select(Message.id).order_by(Message.next_attempt_at)).all()[:2]
+        assert [row.id for row in claimed] == [page.id, *oldest]
+        assert claim_due(session, worker_id="w1", now=NOW, limit=3, urgent_only=True) == []
 
 
 @pytest.mark.postgres

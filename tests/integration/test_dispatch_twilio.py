@@ -7,6 +7,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, select
 
@@ -162,49 +163,98 @@ def test_in_doubt_sends_are_reconciled_not_resent(db, fake_twilio, fault):
 ROWS = 600
 
 
-@pytest.mark.postgres
-def test_no_sms_leaves_after_an_opt_out_commits_mid_batch(settings, pg_url, fake_twilio):
+def pg_dispatch(settings, pg_url, fake_twilio, **extra):
+    extra = {"twilio_timeout_seconds": 2.0, "dispatch_concurrency": 8, **extra}
     settings = settings_for_twilio(
-        settings.model_copy(update={"database_url": pg_url}),
-        fake_twilio.url,
-        twilio_timeout_seconds=2.0,
-        dispatch_concurrency=8,
-        dispatch_batch_size=16,  # small batches, so the STOPs land while rows are unclaimed
+        settings.model_copy(update={"database_url": pg_url}), fake_twilio.url, **extra
     )
-    engine = make_engine(settings)
-    # More rows than the dispatcher's pipeline holds (threads x queued batches), so the
-    # later half is still unclaimed when the STOPs commit and the race really happens.
+    return settings, make_engine(settings)
+
+
+@pytest.mark.postgres
+def test_no_call_starts_after_an_opt_out_commits_mid_burst(settings, pg_url, fake_twilio):
+    settings, engine = pg_dispatch(
+        settings, pg_url, fake_twilio, dispatch_batch_size=16
+    )  # small claims, so the STOPs land while rows are unclaimed
+    # More rows than the dispatcher's pipeline holds, so the later half is still
+    # unclaimed when the STOPs commit and the race really happens.
     fake_twilio.fake.configure(callbacks=False, latency=0.02)
     _, phones = seed(engine, ROWS)
     dispatcher = dispatcher_for(settings, engine)
-    stopping = threading.Event()
-    worker = threading.Thread(
-        target=lambda: [dispatcher.tick(horizon=0.2) for _ in range(40) if not stopping.is_set()]
-    )
+    worker = threading.Thread(target=lambda: [dispatcher.tick(horizon=0.2) for _ in range(40)])
     worker.start()
     while fake_twilio.fake.stats()["accepted"] < 10:
         time.sleep(0.005)
-    committed = {phone: opt_out(engine, phone) for phone in phones[ROWS // 2 :]}  # mid-batch
+    committed = {phone: opt_out(engine, phone) for phone in phones[ROWS // 2 :]}  # mid-burst
     worker.join()
     dispatcher.stop()
+    with Session(engine) as session:
+        started = dict(session.exec(select(Message.provider_id, Message.call_started_at)).all())
     engine.dispose()
-    late = [
-        m
-        for m in fake_twilio.fake.messages.values()
-        if m["to"] in committed and m["_created"] >= committed[m["to"]]
-    ]
+    # A text to a patient who opted out left only if its call started (its fence
+    # committed) before the opt-out did: a call in flight at that instant, never a later one.
+    accepted = [m for m in fake_twilio.fake.messages.values() if m["to"] in committed]
+    late = [m["to"] for m in accepted if started[m["sid"]] >= committed[m["to"]]]
     assert late == []
     assert fake_twilio.fake.stats()["accepted"] < ROWS  # the opt-out really cut some off
 
 
-def opt_out(engine: Engine, phone: str) -> datetime:
-    """STOP from `phone` as INBOUND handles it; returns the instant just before COMMIT."""
+@pytest.mark.postgres
+def test_a_stop_never_waits_on_a_provider_call(settings, pg_url, fake_twilio):
+    """The provider holds every call unanswered: a STOP from a patient whose text is in
+    flight must still commit at once (before: it waited on the batch's share locks)."""
+    settings, engine = pg_dispatch(settings, pg_url, fake_twilio, twilio_timeout_seconds=20.0)
+    fake_twilio.fake.configure(callbacks=False, hold=True, hang_seconds=15)
+    _, phones = seed(engine, 20)
+    dispatcher = dispatcher_for(settings, engine)
+    worker = threading.Thread(target=lambda: dispatcher.tick(horizon=0.5))
+    worker.start()
+    while fake_twilio.fake.stats()["held"] < 8:  # every sending thread is in a call
+        time.sleep(0.005)
+    calling = fake_twilio.fake.stats()["held_to"]
+    waiting = [phone for phone in phones if phone not in calling]
+    stopped = opt_out(engine, calling[0], lock_timeout="2s")
+    queued_stop = opt_out(engine, waiting[0], lock_timeout="2s")
+    fake_twilio.fake.configure(hold=False)
+    worker.join()
+    dispatcher.drain(20)
+    dispatcher.stop()
+    with Session(engine) as session:
+        status = dict(session.exec(select(Message.to_address, Message.status)).all())
+    engine.dispose()
+    assert stopped and queued_stop
+    assert status[calling[0]] == "sent"  # its call had started before the STOP
+    assert status[waiting[0]] == "cancelled"  # its call would have started after it
+    assert fake_twilio.fake.stats()["by_to"].get(waiting[0]) is None
+
+
+def opt_out(engine: Engine, phone: str, *, lock_timeout: str | None = None) -> datetime:
+    """STOP from `phone` as INBOUND handles it; returns the instant its COMMIT returned.
+    `lock_timeout`: fail instead of waiting longer on a lock."""
     with session_scope(engine) as session:
+        if lock_timeout:
+            session.exec(text(f"SET LOCAL lock_timeout = '{lock_timeout}'"))  # type: ignore[call-overload]
         now = datetime.now(UTC)
         patient = session.exec(select(Patient).where(Patient.phone == phone)).one()
         patient.sms_opted_out_at = now
         session.add(patient)
-        session.flush()  # the UPDATE waits for any in-flight send to this patient
-        lose_sms(session, patient=patient, why="STOP", now=now)
         session.flush()
-        return datetime.now(UTC)
+        lose_sms(session, patient=patient, why="STOP", now=now)
+    return datetime.now(UTC)
+
+
+def test_a_slow_provider_and_a_short_claim_ttl_count_one_attempt_per_call(db, fake_twilio):
+    """Each call takes 0.1 s and a claim is fresh for 1 s: claims must fit what the
+    threads can start, and a row released unsent must not be charged an attempt."""
+    settings, engine = db
+    fake_twilio.fake.configure(latency=0.1)
+    _, phones = seed(engine, 120)
+    dispatcher = dispatcher_for(settings, engine)
+    try:
+        assert run_until_settled(dispatcher, engine, timeout=120) == {"sent": 120}
+    finally:
+        dispatcher.stop()
+    assert fake_twilio.fake.stats()["by_to"] == dict.fromkeys(phones, 1)
+    with Session(engine) as session:
+        attempts = set(session.exec(select(Message.attempts)).all())
+    assert attempts == {1}

@@ -23,6 +23,7 @@ from service.dispatch.context import DispatchContext
 from service.dispatch.dispatcher import Dispatcher
 from service.domain import MessageKind, MessageStatus
 from service.fakes.twilio_server import TEST_AUTH_TOKEN
+from service.inbox.overdue import report_overdue
 from service.rendering import Renderer
 from tests.factories import Factory
 from tests.integration.conftest import settings_for_twilio
@@ -156,3 +157,31 @@ def test_an_unacknowledged_alert_pages_the_next_on_call_after_the_ack_window(
         pages = session.exec(select(Message).where(Message.kind == MessageKind.PAGE)).all()
         assert {p.status for p in pages} == {MessageStatus.SENT}
         assert session.exec(select(AuditLog).where(AuditLog.action == "alert.escalate")).first()
+
+
+def test_a_routine_reply_reaches_the_inbox_is_handled_over_rest_or_reported_late(
+    world,
+    fake_twilio,  # type: ignore[no-untyped-def]
+) -> None:
+    settings, engine, key = world
+    auth = {"Authorization": f"Bearer {key}"}
+    with TestClient(create_app(settings, engine=engine)) as client:
+        text_in(client, "thanks, the swelling is going down")
+        [item] = client.get("/api/v1/replies", headers=auth).json()["items"]
+        assert item["text"] == "thanks, the swelling is going down" and item["alert_id"] is None
+        composer = Composer(renderer=Renderer(settings.templates_dir), base_url=PUBLIC)
+        late = datetime.fromisoformat(item["due_at"]) + timedelta(seconds=1)
+        with Session(engine) as session:
+            assert report_overdue(session, now=late, composer=composer) == [item["id"]]
+            if engine.dialect.name == "postgresql":
+                # The row is locked until this round commits: another worker skips it.
+                with Session(engine) as rival:
+                    assert report_overdue(rival, now=late, composer=composer) == []
+            session.commit()
+        [late_item] = client.get("/api/v1/replies", headers=auth).json()["items"]
+        assert late_item["overdue_alert_id"] is not None
+        response = client.post(f"/api/v1/replies/{item['id']}/handled", headers=auth)
+        assert response.status_code == 200, response.text
+        assert client.get("/api/v1/replies", headers=auth).json()["items"] == []
+        task = client.get("/api/v1/alerts?status=resolved", headers=auth).json()["items"]
+        assert [t["kind"] for t in task] == ["reply_overdue"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from datetime import datetime, timedelta
 
@@ -15,7 +16,7 @@ from service.db.models import Alert, Message, MessageEvent, Patient
 from service.dispatch.context import DispatchContext
 from service.dispatch.dispatcher import Dispatcher
 from service.dispatch.options import DispatchOptions
-from service.dispatch.send import Claim, send_batch, send_claimed, sequential_calls
+from service.dispatch.send import send_now
 from service.domain import Channel, MessageKind, MessageStatus, Priority
 from service.retry import RetryPolicy
 from tests.dispatch_support import ScriptedAdapter, ad_hoc, consenting, enrolled, plan_row
@@ -68,7 +69,7 @@ def dispatcher(ctx: DispatchContext):
 
 def run_all(ctx: DispatchContext, dispatcher: Dispatcher) -> list[str]:
     """Claim everything due and send it on this thread (deterministic)."""
-    return [send_claimed(ctx, c, stopping=lambda: False) for c in dispatcher.claim(100)]
+    return send_now(ctx, dispatcher.claim(100))
 
 
 def reload(session: Session, message: Message) -> Message:
@@ -245,25 +246,41 @@ def test_an_opt_out_committed_after_the_claim_still_stops_the_sms(
     clinic = factory.clinic()
     patient = consenting(factory, clinic)
     message = ad_hoc(session, clinic=clinic, patient=patient, due_at=now)
-    claims = dispatcher.claim(10)
+    jobs = dispatcher.claim(10)
     patient.sms_opted_out_at = now
     session.add(patient)
     session.commit()
-    assert send_claimed(ctx, claims[0], stopping=lambda: False) == "cancel"
+    assert send_now(ctx, jobs) == ["cancel"]
     assert sms.sent == []
-    assert reload(session, message).status == MessageStatus.CANCELLED
+    row = reload(session, message)
+    assert (row.status, row.attempts) == (MessageStatus.CANCELLED, 0)
 
 
-def test_a_claim_too_old_to_send_safely_is_released_unsent(
+def test_a_claim_too_old_to_send_safely_is_released_unsent_in_its_place(
     session, factory, ctx, dispatcher, sms, clock, now
 ) -> None:
     clinic = factory.clinic()
     message = ad_hoc(session, clinic=clinic, patient=consenting(factory, clinic), due_at=now)
-    claims = dispatcher.claim(10)
-    clock.now = now + timedelta(seconds=31)
-    assert send_claimed(ctx, claims[0], stopping=lambda: False) == "released"
+    jobs = dispatcher.claim(10)
+    clock.now = now + timedelta(seconds=31)  # the job waited behind slow calls
+    assert send_now(ctx, jobs) == ["released"]
     assert sms.sent == []
-    assert reload(session, message).status == MessageStatus.SCHEDULED
+    row = reload(session, message)
+    assert (row.status, row.claimed_by, row.attempts) == (MessageStatus.SCHEDULED, None, 0)
+    assert row.status_reason == "released: claim expired before send"
+    assert row.next_attempt_at == now  # its place in the queue, not the back of it
+
+
+def test_a_released_row_is_claimed_before_rows_that_fell_due_after_it(
+    session, factory, ctx, dispatcher, sms, clock, now
+) -> None:
+    clinic = factory.clinic()
+    first = ad_hoc(session, clinic=clinic, patient=consenting(factory, clinic), due_at=now)
+    send_now(ctx, dispatcher.claim(10), stopping=True)
+    later = now + timedelta(seconds=5)
+    ad_hoc(session, clinic=clinic, patient=consenting(factory, clinic), due_at=later, key="b")
+    clock.now = later
+    assert [job.message_id for job in dispatcher.claim(1)] == [first.id]
 
 
 def test_shutdown_releases_claimed_rows_that_have_not_started(
@@ -271,29 +288,23 @@ def test_shutdown_releases_claimed_rows_that_have_not_started(
 ) -> None:
     clinic = factory.clinic()
     message = ad_hoc(session, clinic=clinic, patient=consenting(factory, clinic), due_at=now)
-    claims = dispatcher.claim(10)
-    assert send_claimed(ctx, claims[0], stopping=lambda: True) == "released"
+    jobs = dispatcher.claim(10)
+    assert send_now(ctx, jobs, stopping=True) == ["released"]
     assert reload(session, message).claimed_by is None
     assert dispatcher.claim(10) != []
 
 
-def test_a_call_queued_past_the_claim_ttl_is_not_started(
-    session, factory, ctx, dispatcher, sms, clock, now
+def test_attempts_count_provider_calls_not_claims(
+    session, factory, ctx, dispatcher, sms, now
 ) -> None:
     clinic = factory.clinic()
     message = ad_hoc(session, clinic=clinic, patient=consenting(factory, clinic), due_at=now)
-    claims = dispatcher.claim(10)
-
-    def slow_pool(calls):  # the calls waited behind others until the claim was 31 s old
-        clock.now = now + timedelta(seconds=31)
-        return [each() for each in calls]
-
-    results = send_batch(ctx, claims, stopping=lambda: False, call_many=slow_pool)
-    assert results == {message.id: "released"}
-    assert sms.sent == []
+    for _ in range(3):  # claimed, never called: released by a stopping worker
+        send_now(ctx, dispatcher.claim(10), stopping=True)
+    sms.outcomes.append(DeliveryError("rate limited", permanent=False, retry_after=1))
+    assert run_all(ctx, dispatcher) == ["scheduled"]
     row = reload(session, message)
-    assert (row.status, row.claimed_by) == (MessageStatus.SCHEDULED, None)
-    assert row.status_reason == "released: claim expired before send"
+    assert (row.attempts, row.claim_count) == (1, 4)
 
 
 def test_a_tick_returns_at_its_horizon_while_rows_keep_falling_due(dispatcher, monkeypatch):
@@ -301,15 +312,14 @@ def test_a_tick_returns_at_its_horizon_while_rows_keep_falling_due(dispatcher, m
     the scheduler would skip its next run, and rows due in that gap would wait for it."""
     claimed: list[int] = []
 
-    def claim(limit: int) -> list[Claim]:
+    def claim_and_queue(limit: int, *, urgent_only: bool = False) -> int:
         claimed.append(limit)
         if len(claimed) > 2000:
             raise AssertionError("the tick ran on past its horizon")
         time.sleep(0.001)  # a claim's round trips
-        return [Claim(len(claimed), 0)]
+        return 1
 
-    monkeypatch.setattr(dispatcher, "claim", claim)
-    monkeypatch.setattr(dispatcher, "_submit", lambda claims: None)
+    monkeypatch.setattr(dispatcher, "_claim_and_queue", claim_and_queue)
     started = time.monotonic()
     dispatcher.tick(horizon=0.1)
     # Without the check it runs on for 2,000 claims (over 2 s); the margin is for a busy CI.
@@ -325,10 +335,7 @@ def test_a_batch_records_every_sent_row_with_its_own_provider_id_and_events(
         ad_hoc(session, clinic=clinic, patient=consenting(factory, clinic), due_at=now, key=f"k{i}")
         for i in range(5)
     ]
-    results = send_batch(
-        ctx, dispatcher.claim(10), stopping=lambda: False, call_many=sequential_calls(ctx)
-    )
-    assert sorted(results.values()) == ["sent"] * 5
+    assert send_now(ctx, dispatcher.claim(10)) == ["sent"] * 5
     for message in rows:
         row = reload(session, message)
         assert (row.status, row.sent_at, row.provider) == ("sent", now, "scripted")
@@ -347,11 +354,8 @@ def test_a_batch_records_every_sent_row_with_its_own_provider_id_and_events(
 def test_a_stale_claim_token_is_not_sent(session, factory, ctx, dispatcher, sms, now) -> None:
     clinic = factory.clinic()
     ad_hoc(session, clinic=clinic, patient=consenting(factory, clinic), due_at=now)
-    claim = dispatcher.claim(10)[0]
-    assert (
-        send_claimed(ctx, Claim(claim.message_id, claim.attempts + 1), stopping=lambda: False)
-        == "lost"
-    )
+    job = dispatcher.claim(10)[0]
+    assert send_now(ctx, [dataclasses.replace(job, claim=job.claim + 1)]) == ["lost"]
     assert sms.sent == []
 
 

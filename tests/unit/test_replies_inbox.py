@@ -15,6 +15,7 @@ from service.domain import Channel
 from service.inbound.reply import InboundReply
 from service.inbox import InboxError, assign, enter, list_replies, mark_handled
 from service.inbox.due import ResponseTime, response_due
+from service.inbox.overdue import report_overdue
 from service.rendering import Renderer
 from tests.factories import Factory
 from tests.inbound_support import Inbox, oncall_clinic, pages, rows
@@ -202,3 +203,73 @@ def test_the_response_time_is_a_clinic_setting() -> None:
                         night_due=time(8, 30))  # fmt: skip
     assert response_due(local(2, 20, 30), tz=NEW_YORK, rule=rule) == local(2, 21, 30)
     assert response_due(local(2, 21, 30), tz=NEW_YORK, rule=rule) == local(3, 8, 30)
+
+
+# --- replies past their time -----------------------------------------------------------
+
+
+def test_an_unread_reply_past_its_time_opens_a_task_and_pages_once(
+    session: Session, inbox: Inbox, patient: Patient, clinic: Clinic, composer: Composer
+) -> None:
+    inbox.now = local(2, 9).astimezone(UTC)
+    inbox.sms("is it normal that it itches?")
+    inbox.sms("thanks")
+    [first, _] = rows(session, ReplyItem)
+    assert first.due_at == local(2, 13)
+    assert report_overdue(session, now=local(2, 12, 59), composer=composer) == []
+    reported = report_overdue(session, now=local(2, 13), composer=composer)
+    assert len(reported) == 2
+    tasks = rows(session, Alert, kind="reply_overdue")
+    assert [t.severity for t in tasks] == ["task", "task"]
+    assert {t.patient_id for t in tasks} == {patient.id}
+    # One page per clinic per round, to the first on-call by SMS and email, naming nobody.
+    overdue_pages = [p for p in pages(session) if (p.context or {}).get("page") == "page_overdue"]
+    assert sorted((p.channel, p.to_address) for p in overdue_pages) == [
+        ("email", "a@glow.test"),
+        ("sms", "+14155550501"),
+    ]
+    for page in overdue_pages:
+        assert "2 patient replies" in (page.body or "")
+        assert "/app/replies" in (page.body or "")
+        assert "Ana" not in (page.body or "") and "itches" not in (page.body or "")
+    assert report_overdue(session, now=local(2, 14), composer=composer) == []
+
+
+def test_handling_a_late_reply_resolves_its_task(
+    session: Session, inbox: Inbox, patient: Patient, composer: Composer
+) -> None:
+    inbox.now = local(2, 9).astimezone(UTC)
+    inbox.sms("thanks")
+    report_overdue(session, now=local(2, 13), composer=composer)
+    [item] = rows(session, ReplyItem)
+    mark_handled(session, item=item, actor="user:3", now=local(2, 14))
+    [task] = rows(session, Alert, kind="reply_overdue")
+    assert (task.status, task.resolved_by) == ("resolved", "user:3")
+
+
+def test_a_handled_reply_is_never_reported_late(
+    session: Session, inbox: Inbox, patient: Patient, composer: Composer
+) -> None:
+    inbox.now = local(2, 9).astimezone(UTC)
+    inbox.sms("thanks")
+    [item] = rows(session, ReplyItem)
+    mark_handled(session, item=item, actor="user:3", now=local(2, 10))
+    assert report_overdue(session, now=local(3, 9), composer=composer) == []
+    assert rows(session, Alert, kind="reply_overdue") == []
+
+
+def test_each_clinic_hears_only_of_its_own_late_replies(
+    session: Session, factory: Factory, inbox: Inbox, clinic: Clinic, composer: Composer
+) -> None:
+    other = oncall_clinic(factory, session, sms_from="+14155550888", email_from="b@b.test")
+    factory.patient(clinic, phone="+14155550123")
+    factory.patient(other, phone="+14155550124")
+    inbox.now = local(2, 9).astimezone(UTC)
+    inbox.sms("thanks", sender="+14155550123")
+    inbox.sms("thanks", sender="+14155550124", to="+14155550888")
+    report_overdue(session, now=local(2, 13), composer=composer)
+    by_clinic = sorted(
+        (p.clinic_id, p.channel) for p in pages(session) if (p.context or {}).get("page")
+    )
+    assert by_clinic == [(clinic.id, "email"), (clinic.id, "sms"),
+                         (other.id, "email"), (other.id, "sms")]  # fmt: skip

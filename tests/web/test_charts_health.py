@@ -92,3 +92,27 @@ def test_health_shows_workers_queue_in_doubt_and_review(
 def test_health_says_so_when_no_worker_reports(client, operator) -> None:
     login(client, operator)
     assert "No worker has reported." in client.get("/app/ops/health").text
+
+
+def test_health_shows_each_clinics_replies_past_their_time_without_their_words(
+    client, factory, clinic, operator, session
+) -> None:  # type: ignore[no-untyped-def]
+    from service.inbox import enter
+
+    quiet = factory.clinic(name="Quiet Clinic")
+    now = utcnow()
+    for n, (where, hours_ago) in enumerate([(clinic, 30), (clinic, 29), (clinic, 0), (quiet, 0)]):
+        at = now - timedelta(hours=hours_ago)
+        inbound = InboundMessage(provider_id=f"SMb{n}", channel="sms", clinic_id=where.id,
+                                 from_address="+1", body=f"secret {n}", received_at=at)  # fmt: skip
+        session.add(inbound)
+        session.flush()
+        enter(session, inbound=inbound, clinic=where, label="other", now=at)
+    session.commit()
+    login(client, operator)
+    page = client.get("/app/ops/health").text
+    section = page[page.index("Patient replies waiting") : page.index("<h2>Workers")]
+    lakeside = section.index("Lakeside Aesthetics")
+    assert lakeside < section.index("Quiet Clinic")  # late ones first
+    assert '<strong class="error">2</strong>' in section[lakeside : section.index("Quiet Clinic")]
+    assert "secret" not in page

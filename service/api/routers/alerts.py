@@ -6,13 +6,13 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import case
 from sqlmodel import Session, col, select
 
 from service.accounts import Principal
 from service.alerts import AlertError, acknowledge, resolve
-from service.api.deps import NOT_FOUND, ClinicalDep, SessionDep, ensure_visible
+from service.api.deps import ClinicalDep, SessionDep, visible_row
 from service.db.models import Alert
 from service.domain import AlertSeverity, AlertStatus, Role
 
@@ -48,7 +48,7 @@ class AlertList(BaseModel):
 
 
 class ResolveRequest(BaseModel):
-    note: str | None = None
+    note: str | None = Field(default=None, max_length=500)  # the audit entry's reason
 
 
 _SEVERITY_ORDER = case(
@@ -110,9 +110,4 @@ def resolve_alert(
 
 
 def _visible(session: Session, principal: Principal, alert_id: int) -> Alert:
-    """Another clinic's alert and a missing one get the same answer (no probing)."""
-    alert = session.get(Alert, alert_id)
-    if alert is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
-    ensure_visible(principal, alert.clinic_id)
-    return alert
+    return visible_row(session, principal, Alert, alert_id)

@@ -16,12 +16,11 @@ from sqlmodel import Session, col, select
 from service import enrollment as use_cases
 from service.accounts import Principal
 from service.api.deps import (
-    NOT_FOUND,
     ClinicalDep,
     ReaderDep,
     SessionDep,
     SettingsDep,
-    ensure_visible,
+    visible_row,
 )
 from service.api.routers.patients import (
     NowDep,
@@ -110,11 +109,7 @@ def _public(session: Session, enrollment: Enrollment) -> EnrollmentPublic:
 
 
 def _load(session: Session, principal: Principal, enrollment_id: int) -> Enrollment:
-    enrollment = session.get(Enrollment, enrollment_id)
-    if enrollment is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
-    ensure_visible(principal, enrollment.clinic_id)
-    return enrollment
+    return visible_row(session, principal, Enrollment, enrollment_id)
 
 
 def _domain_error(exc: EnrolError) -> HTTPException:

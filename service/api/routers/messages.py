@@ -10,13 +10,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import APIRouter, HTTPException, Query, Request
 from pydantic import BaseModel
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from service.accounts import Principal
-from service.api.deps import NOT_FOUND, ReaderDep, SessionDep, ensure_visible
+from service.api.deps import ReaderDep, SessionDep, ensure_visible, visible_row
 from service.db.models import Message, MessageEvent
 from service.domain import Channel, MessageStatus, Role
 from service.logs import mask_email, mask_phone
@@ -173,10 +173,7 @@ def _conditions(
 @router.get("/messages/{message_id}", response_model=MessageDetail)
 def get_message(message_id: int, session: SessionDep, principal: ReaderDep) -> MessageDetail:
     """One message with its full status history; content for staff and admins only."""
-    message = session.get(Message, message_id)
-    if message is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
-    ensure_visible(principal, message.clinic_id)
+    message = visible_row(session, principal, Message, message_id)
     detail = MessageDetail.model_validate(
         {**MessageSummary.of(message).model_dump(), "events": _events(session, message_id)}
     )

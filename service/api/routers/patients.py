@@ -14,7 +14,14 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 from service.accounts import Principal
-from service.api.deps import NOT_FOUND, ClinicalDep, SessionDep, ensure_visible
+from service.api.deps import (
+    NOT_FOUND,
+    ClinicalDep,
+    SessionDep,
+    ensure_visible,
+    invalid,
+    visible_row,
+)
 from service.api.routers.plans import CatalogDep
 from service.audit import record_audit
 from service.db.models import Clinic, Patient
@@ -70,15 +77,6 @@ def request_now(request: Request) -> datetime:
 
 
 NowDep = Annotated[datetime, Depends(request_now)]
-
-
-def invalid(field: str, message: str, *, prefix: str = "") -> HTTPException:
-    """A 422 shaped like the app's validation errors, naming the field."""
-    name = f"{prefix}{field}"
-    detail = [
-        {"field": name, "msg": message, "type": "value_error", "loc": ["body", *name.split(".")]}
-    ]
-    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=detail)
 
 
 def check_language(language: str, available: list[str] | tuple[str, ...], *, field: str) -> None:
@@ -164,8 +162,4 @@ def create_patient(
 
 @router.get("/{patient_id}", response_model=PatientPublic)
 def get_patient(patient_id: int, session: SessionDep, principal: ClinicalDep) -> PatientPublic:
-    patient = session.get(Patient, patient_id)
-    if patient is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND)
-    ensure_visible(principal, patient.clinic_id)
-    return PatientPublic.of(patient)
+    return PatientPublic.of(visible_row(session, principal, Patient, patient_id))

@@ -10,12 +10,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 from service.accounts import Principal
-from service.api.deps import ClinicalDep, SessionDep, ensure_visible
+from service.api.deps import ClinicalDep, SessionDep, ensure_visible, visible_row
 from service.api.routers.patients import NowDep, invalid
 from service.db.models import InboundMessage, ReplyItem
 from service.domain import Role
@@ -136,11 +136,7 @@ def assign_reply(
 
 
 def _visible(session: Session, principal: Principal, reply_id: int) -> ReplyItem:
-    item = session.get(ReplyItem, reply_id)
-    if item is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "reply not found")
-    ensure_visible(principal, item.clinic_id)
-    return item
+    return visible_row(session, principal, ReplyItem, reply_id)
 
 
 def _public(session: Session, item: ReplyItem) -> ReplyPublic:

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request, Response
 
-from service.api.deps import SessionDep
+from service.api.deps import ID_MAX, SessionDep, invalid
 from service.api.twilio_signed import SignedTwilioForm
 from service.channels.twilio_status import from_callback
 from service.delivery_receipts import apply_receipt, find_message
@@ -19,6 +19,10 @@ from service.logs import kv
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["webhooks"])
+# What a callback stores, and its columns (Message.provider_id, MessageEvent.provider_status
+# and error_code): a longer value is refused by name, never half-stored.
+FIELD_LIMITS = {"MessageSid": 64, "SmsSid": 64, "MessageStatus": 32, "SmsStatus": 32,
+                "ErrorCode": 32}  # fmt: skip
 
 
 @router.post("/webhooks/twilio/status", status_code=204, response_class=Response)
@@ -28,6 +32,9 @@ def twilio_status(
     session: SessionDep,
 ) -> Response:
     # A plain (threadpool) handler: the row lock may wait on a dispatcher's commit.
+    for field, limit in FIELD_LIMITS.items():
+        if len(params.get(field, "")) > limit:
+            raise invalid(field, f"at most {limit} characters")
     sid = params.get("MessageSid") or params.get("SmsSid") or None
     message = find_message(
         session, message_id=_our_id(request.query_params.get("mid")), provider_id=sid
@@ -44,4 +51,9 @@ def twilio_status(
 
 
 def _our_id(raw: str | None) -> int | None:
-    return int(raw) if raw and raw.isdigit() else None
+    """Our message id from the callback URL; a value no message id can have is refused."""
+    if not raw or not (raw.isascii() and raw.isdigit()):
+        return None
+    if len(raw) > 10 or int(raw) > ID_MAX:
+        raise invalid("mid", f"not a message id (at most {ID_MAX})", where="query")
+    return int(raw)
