@@ -122,8 +122,8 @@ def _level(
     if term.max_words is not None and size > term.max_words:
         return 0
     level = _expected_level(term, procedure, day)
-    if level != NORMAL and term.by_procedure and procedure in term.by_procedure:
-        level = term.by_procedure[procedure]
+    if level != NORMAL and term.by_procedure and procedure:
+        level = term.by_procedure.get(procedure, level)
     if level == NORMAL and term.severity >= CONCERN and (finding.severe or finding.worse):
         level = CONCERN
     if term.mild is not None and finding.mild and not finding.severe:
@@ -162,9 +162,7 @@ def _explained_away(findings: list[Finding], levels: list[int], lex: Lexicon) ->
         if any(
             g.clause == f.clause
             and g.status != context.NEGATED
-            and (
-                g.term_class in classes[f.term_class].unless
-            )
+            and g.term_class in classes[f.term_class].unless
             for g in findings
         )
         else level

@@ -141,9 +141,7 @@ def load_lexicon(directory: Path = DEFAULT_DIR) -> Lexicon:
         durations={unit: frozenset(words) for unit, words in context["durations"].items()},
         duration_units={w: unit for unit, words in context["durations"].items() for w in words},
         emoji=dict(context.get("emoji", {})),
-        typos=TypoCorrector(
-            vocabulary, aliases=context.get("aliases") or {}, known=real_words()
-        ),
+        typos=TypoCorrector(vocabulary, aliases=context.get("aliases") or {}, known=real_words()),
         rules=rules,
         keyword_words=frozenset().union(*(keywords[k] for k in ("stop", "start", "help"))),
     )
