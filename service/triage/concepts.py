@@ -109,7 +109,7 @@ def join(
     present: dict[str, list[Hit]] = {}
     for hit in concept_hits:
         present.setdefault(str(hit.payload[1]), []).append(hit)
-    joined: dict[tuple[str, int], Hit] = {}
+    joined: dict[tuple[str, int], Hit] = {}  # (class, first concept's start)
     tried: set[int] = set()
     for concept in present:
         for rule in rules.by_first.get(concept, ()):
@@ -121,20 +121,17 @@ def join(
                 continue
             if not rule.applies_to(procedure):
                 continue
-            for unit, hit in _matches(rule, present, units.get(rule.scope)):
-                joined.setdefault((rule.term_class, unit), hit)
+            for hit in _matches(rule, present, units.get(rule.scope)):
+                joined.setdefault((rule.term_class, hit.payload[3][0]), hit)
     return list(joined.values())
 
 
-def _matches(
-    rule: Rule, present: dict[str, list[Hit]], unit_of: list[int] | None
-) -> Iterator[tuple[int, Hit]]:
-    firsts = [h for c in rule.groups[0] for h in present.get(c, ())]
-    done: set[int] = set()
+def _matches(rule: Rule, present: dict[str, list[Hit]], unit_of: list[int] | None) -> Iterator[Hit]:
+    """One hit per concept of the first group that completes the rule: each is judged
+    on its own ("no fever but pus": the pus counts though the fever is negated)."""
+    firsts = sorted(h for c in rule.groups[0] for h in present.get(c, ()))
     for first in firsts:
         unit = unit_of[first.start] if unit_of is not None else 0
-        if unit in done:
-            continue
         chosen = [first]
         for group in rule.groups[1:]:
             other = _nearest(first, group, present, unit, unit_of, chosen)
@@ -143,11 +140,10 @@ def _matches(
             chosen.append(other)
         else:
             if not _cancelled(rule, present, unit, unit_of):
-                done.add(unit)
                 start = min(h.start for h in chosen)
                 end = max(h.end for h in chosen)
                 parts = tuple(h.start for h in chosen)
-                yield unit, Hit(start, end, ("term", rule.term_class, RULE, parts))
+                yield Hit(start, end, ("term", rule.term_class, RULE, parts))
 
 
 def _nearest(
@@ -165,7 +161,10 @@ def _nearest(
                 continue
             if any(hit.start < c.end and c.start < hit.end for c in chosen):
                 continue  # one word playing two parts
-            if best is None or abs(hit.start - first.start) < abs(best.start - first.start):
+            if best is None or (abs(hit.start - first.start), hit.start) < (
+                abs(best.start - first.start),
+                best.start,
+            ):
                 best = hit
     return best
 
