@@ -10,6 +10,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from service.db.models import Clinic, Patient
 from service.logs import kv
 from service.plans.model import Plan
 from service.rendering import Renderer
@@ -46,3 +47,12 @@ class Composer:
             log.exception(kv("inbound.warning_signs_unreadable"))
             return {"route": TEAM, "reported_sign": "", "emergency_signs": "",
                     "clinic_now_signs": ""}  # fmt: skip
+
+
+def clinic_context(clinic: Clinic, patient: Patient | None) -> dict[str, object]:
+    return {
+        "clinic_name": clinic.name,
+        "clinic_phone": clinic.contact_phone,
+        "emergency_phone": clinic.emergency_phone,
+        "patient_first_name": patient.first_name if patient else "",
+    }

@@ -38,6 +38,7 @@ ROUTERS = [
     "service.api.routers.docs",
     "service.api.routers.clinics",
     "service.api.routers.replies",
+    "service.api.routers.patient_messages",
 ]
 
 

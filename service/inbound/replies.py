@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
-from service.composer import Composer
+from service.composer import Composer, clinic_context
 from service.db.models import Clinic, InboundMessage, Message, Patient
 from service.domain import Channel, MessageKind, Priority
 from service.logs import kv
@@ -33,15 +33,6 @@ REPLY_VALID_FOR = timedelta(hours=6)  # a "we got your message" a day late only 
 SAFETY_NET = "urgent_safety_net"
 STOP_CONFIRMATION = "stop_confirmation"
 NEVER_SUPPRESSED = frozenset({SAFETY_NET, STOP_CONFIRMATION})
-
-
-def clinic_context(clinic: Clinic, patient: Patient | None) -> dict[str, object]:
-    return {
-        "clinic_name": clinic.name,
-        "clinic_phone": clinic.contact_phone,
-        "emergency_phone": clinic.emergency_phone,
-        "patient_first_name": patient.first_name if patient else "",
-    }
 
 
 def reply_channel(patient: Patient, inbound_channel: Channel, *, name: str) -> Channel | None:
