@@ -35,7 +35,8 @@ from service.triage.keywords import (
 from service.triage.lexicon import SEVERITY, Combo, Lexicon, TermClass, load_lexicon
 from service.triage.measures import has_digit, mark_scores, mark_temperatures
 from service.triage.pairs import PAIR_A
-from service.triage.text import normalise, strip_quoted, tokenise
+from service.triage.patterns import Hit
+from service.triage.text import BOUNDARY, normalise, strip_quoted, tokenise
 
 LABELS = ("urgent", "concern", "normal", "stop", "start", "help", "other")
 PROCEDURES = (
@@ -49,6 +50,11 @@ PROCEDURES = (
 _NAMES = {v: k for k, v in SEVERITY.items() if v}
 URGENT, CONCERN, NORMAL = SEVERITY["urgent"], SEVERITY["concern"], SEVERITY["normal"]
 _TERM_KINDS = frozenset({"term", PAIR_A, CONCEPT})
+# A reply is read in windows of this many tokens (the context rules look no further
+# than a sentence), and up to MAX_CHARS characters: past that, a person reads it.
+WINDOW_TOKENS = 64
+MAX_CHARS = 20_000
+LONG_REPLY = "long reply: read it whole"
 _REASSURING = frozenset({context.NEGATED, context.RESOLVED})
 
 
@@ -82,16 +88,14 @@ def classify(
 ) -> TriageResult:
     """Triage one patient reply; procedure and day (since the procedure) refine it."""
     lex = lexicon or load_lexicon()
-    clean = normalise(strip_quoted(text), lex.emoji)
+    body = strip_quoted(text)
+    too_long = len(body) > MAX_CHARS  # read up to the cap; a person reads the whole
+    clean = normalise(body[:MAX_CHARS] if too_long else body, lex.emoji)
     if has_digit(clean):  # temperatures and pain scores; most replies have no digit
         tokens = mark_temperatures(lex.typos.correct_all(tokenise(mark_scores(clean))))
     else:
         tokens = lex.typos.correct_all(tokenise(clean))
-    hits = lex.index.find(tokens)
-    has_terms = any(h.payload[0] in _TERM_KINDS for h in hits)
-    if has_terms:
-        procedure = procedure or infer_procedure(hits)
-    findings = context.analyse(tokens, hits, lex, procedure) if has_terms else []
+    hits, findings, procedure = _find(tokens, lex, procedure)
     if findings and any(lex.classes[f.term_class].expected for f in findings):
         # The reply's own "for two weeks" counts when it says more than the calendar.
         said = infer_day(tokens, lex)
@@ -100,17 +104,59 @@ def classify(
     levels = [_level(f, lex.classes[f.term_class], procedure, day, len(words)) for f in findings]
     levels = _explained_away(findings, levels, lex)
     level = max([*levels, _combo_level(findings, lex.combos)], default=0)
+    if too_long:
+        level = max(level, CONCERN)
     intent = detect_intent(tokens, hits, lex)
     checkin = detect_checkin(tokens, lex)
     label = _label(level, intent, checkin, findings, lex)
+    matches = _matches(findings, levels, intent, checkin)
     return TriageResult(
         label=label,
-        matches=_matches(findings, levels, intent, checkin),
+        matches=[*matches, LONG_REPLY] if too_long else matches,
         checkin=checkin,
         intent=intent,
         severity=_NAMES.get(level),
         lexicon_version=lex.version,
     )
+
+
+def _find(
+    tokens: list[str], lex: Lexicon, procedure: str | None
+) -> tuple[list[Hit], list[Finding], str | None]:
+    """Every phrase and its context, window by window so that the work grows linearly
+    with a long email; the procedure named in the reply fills in an unknown one."""
+    if len(tokens) <= WINDOW_TOKENS:
+        hits = lex.index.find(tokens)
+        if not any(h.payload[0] in _TERM_KINDS for h in hits):
+            return hits, [], procedure
+        procedure = procedure or infer_procedure(hits)
+        return hits, context.analyse(tokens, hits, lex, procedure), procedure
+    windows = [(start, end, lex.index.find(tokens[start:end])) for start, end in _windows(tokens)]
+    all_hits = [Hit(h.start + s, h.end + s, h.payload) for s, _, found in windows for h in found]
+    procedure = procedure or infer_procedure(all_hits)
+    findings: list[Finding] = []
+    for start, end, found in windows:
+        if any(h.payload[0] in _TERM_KINDS for h in found):
+            for finding in context.analyse(tokens[start:end], found, lex, procedure):
+                finding.clause += start  # sentences of different windows stay apart
+                findings.append(finding)
+    return all_hits, findings, procedure
+
+
+def _windows(tokens: list[str]) -> list[tuple[int, int]]:
+    """Spans of at most WINDOW_TOKENS tokens, cut after a sentence end when one is in
+    the second half of the span (a clause is never read across two windows then)."""
+    spans = []
+    start = 0
+    while start < len(tokens):
+        end = min(start + WINDOW_TOKENS, len(tokens))
+        if end < len(tokens):
+            half = start + WINDOW_TOKENS // 2
+            cut = max((i for i in range(half, end) if tokens[i] == BOUNDARY), default=None)
+            end = cut + 1 if cut is not None else end
+        spans.append((start, end))
+        start = end
+    return spans
 
 
 def _level(
