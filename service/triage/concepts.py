@@ -13,6 +13,7 @@ A finding (a change in the body) that no phrase or rule places becomes an
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +38,7 @@ class Rule:
     procedures: frozenset[str] | None  # None: every procedure
     unless: frozenset[str]
     if_unknown: bool = True  # whether a reply with no known procedure matches
+    masks: tuple[int, ...] = ()  # each group as bits of Rules.bits: a quick test
 
     def applies_to(self, procedure: str | None) -> bool:
         # An unknown procedure matches a rule (the safe side) unless the rule only
@@ -49,27 +51,41 @@ class Rule:
 @dataclass(frozen=True)
 class Rules:
     rules: tuple[Rule, ...]
-    by_first: Mapping[str, tuple[Rule, ...]]  # concept -> rules whose first group has it
+    # concept -> the rules whose key group has it, as a bit set over `rules`; the key
+    # group is the one with the fewest body sites (sites are in most replies,
+    # findings in few), so few rules are ever looked at
+    by_key: Mapping[str, int]
     findings: frozenset[str]  # concepts that describe a change in the body
     subjects: frozenset[str]  # concepts that name a body part or side (site_*, one side)
     guards: frozenset[str]  # concepts some rule's `unless` names: never masked
+    bits: Mapping[str, int]  # concept -> its bit, for the quick test of a rule
 
 
 def load_rules(spec: Mapping[str, Any], classes: set[str]) -> Rules:
     """Rules from concepts.yaml; every class and concept they name must exist."""
     concepts = set(spec.get("concepts") or {})
-    rules = tuple(_rule(number, r, concepts, classes) for number, r in enumerate(spec["rules"]))
-    by_first: dict[str, list[Rule]] = {}
-    for rule in rules:
-        for concept in rule.groups[0]:
-            by_first.setdefault(concept, []).append(rule)
+    bits = {name: 1 << number for number, name in enumerate(sorted(concepts))}
+    rules = tuple(
+        _with_masks(_rule(number, r, concepts, classes), bits)
+        for number, r in enumerate(spec["rules"])
+    )
+    by_key: dict[str, int] = {}
+    for number, rule in enumerate(rules):
+        key = min(rule.groups, key=lambda g: sum(c.startswith("site_") for c in g))
+        for concept in key:
+            by_key[concept] = by_key.get(concept, 0) | 1 << number
     findings = frozenset(spec.get("findings") or ())
     unknown = sorted(findings - concepts)
     if unknown:
         raise RuleError(f"concepts.yaml findings: unknown concepts {unknown}")
     subjects = frozenset(c for c in concepts if c.startswith("site_") or c == "traj_one_side")
     guards = frozenset().union(*(r.unless for r in rules))
-    return Rules(rules, {k: tuple(v) for k, v in by_first.items()}, findings, subjects, guards)
+    return Rules(rules, by_key, findings, subjects, guards, bits)
+
+
+def _with_masks(rule: Rule, bits: Mapping[str, int]) -> Rule:
+    masks = tuple(sum(bits[c] for c in group) for group in rule.groups)
+    return dataclasses.replace(rule, masks=masks)
 
 
 def _rule(number: int, spec: Mapping[str, Any], concepts: set[str], classes: set[str]) -> Rule:
@@ -107,22 +123,29 @@ def join(
     "reply" is one unit. A rule hit spans from its first to its last concept.
     """
     present: dict[str, list[Hit]] = {}
+    bits = rules.bits
+    found = 0
     for hit in concept_hits:
-        present.setdefault(str(hit.payload[1]), []).append(hit)
+        name = hit.payload[1]
+        found |= bits[name]
+        if name in present:
+            present[name].append(hit)
+        else:
+            present[name] = [hit]
     joined: dict[tuple[str, int], Hit] = {}  # (class, first concept's start)
-    tried: set[int] = set()
+    candidates = 0
+    by_key = rules.by_key
     for concept in present:
-        for rule in rules.by_first.get(concept, ()):
-            if id(rule) in tried:
-                continue
-            tried.add(id(rule))
-            # Most rules lack a concept: a set test before any walk over hits.
-            if any(g.isdisjoint(present) for g in rule.groups[1:]):
-                continue
-            if not rule.applies_to(procedure):
-                continue
-            for hit in _matches(rule, present, units.get(rule.scope)):
-                joined.setdefault((rule.term_class, hit.payload[3][0]), hit)
+        candidates |= by_key.get(concept, 0)
+    while candidates:
+        low = candidates & -candidates
+        candidates ^= low
+        rule = rules.rules[low.bit_length() - 1]
+        # Most rules lack a concept: a bit test before any walk over hits.
+        if not all(mask & found for mask in rule.masks) or not rule.applies_to(procedure):
+            continue
+        for hit in _matches(rule, present, units.get(rule.scope)):
+            joined.setdefault((rule.term_class, hit.payload[3][0]), hit)
     return list(joined.values())
 
 

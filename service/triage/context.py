@@ -102,13 +102,17 @@ def _concept_terms(
 ) -> list[Hit]:
     """Rule terms joined from concepts, then the findings nothing places. A concept
     inside a phrase that is not a symptom ("red wine", "cold compress") is dropped."""
-    masks = [t for t in kinds["term"] if lexicon.classes[t.payload[1]].hides_concepts]
-    guards = lexicon.rules.guards
-    found = [
-        c
-        for c in kinds[concepts.CONCEPT]
-        if c.payload[1] in guards or not any(m.start <= c.start and c.end <= m.end for m in masks)
-    ]
+    hiding = lexicon.hiding
+    masks = [t for t in kinds["term"] if t.payload[1] in hiding]
+    found = kinds[concepts.CONCEPT]
+    if masks:
+        guards = lexicon.rules.guards
+        found = [
+            c
+            for c in found
+            if c.payload[1] in guards
+            or not any(m.start <= c.start and c.end <= m.end for m in masks)
+        ]
     units = {"segment": layout.segment, "sentence": layout.clause}
     ruled = concepts.join(found, lexicon.rules, units, procedure)
     return ruled + concepts.unplaced(found, lexicon.rules.findings, terms + ruled)

@@ -88,6 +88,7 @@ class Lexicon:
     typos: TypoCorrector
     rules: Rules
     keyword_words: frozenset[str]  # every stop/start/help word, for keyword typos
+    hiding: frozenset[str]  # classes whose words are not concepts (hides_concepts)
 
 
 @functools.lru_cache(maxsize=8)
@@ -144,6 +145,7 @@ def load_lexicon(directory: Path = DEFAULT_DIR) -> Lexicon:
         typos=TypoCorrector(vocabulary, aliases=context.get("aliases") or {}, known=real_words()),
         rules=rules,
         keyword_words=frozenset().union(*(keywords[k] for k in ("stop", "start", "help"))),
+        hiding=frozenset(name for name, c in classes.items() if c.hides_concepts),
     )
 
 
