@@ -7,9 +7,11 @@ day-dependent expectations) and recognising a lone carrier keyword. It has no
 hypothetical, resolved, someone-else, typo, Spanish-negation or combination rules:
 those are what we add. Both see the same quoted-history-free, normalised text.
 
-Figures: accuracy, urgent recall/precision and macro-F1 on the dev set and on the
-held-out batches, and replies/s on one core (dev set), for both; the last line is one
-JSON object. Needs the bench group (`make bench`).
+Figures: accuracy, urgent recall/precision and macro-F1 on the dev set, on the
+held-out batches of wave 1 and on the fresh batches of wave 2, and replies/s on one
+core (dev set), for both; then how the time of one reply grows with its length (a
+long email must not stall the inbound path). The last line is one JSON object.
+Needs the bench group (`make bench`).
 
     .venv/bin/python bench/triage.py [--repeat 20]
 """
@@ -39,6 +41,9 @@ DEVSET = DATA / "triage_devset.jsonl"
 # Written outside the dev set's rounds of fixes (tests/unit/test_triage_holdout.py).
 PARTS = ("", "_b", "_c", "_d", "_e", "_f", "_g", "_h", "_i", "_j")
 HOLDOUT = tuple(DATA / f"triage_holdout{part}.jsonl" for part in PARTS)
+# Wave 2: written by writers given only the classes to cover (tests/unit/test_triage_fresh.py).
+FRESH = tuple(sorted(DATA.glob("triage_fresh_*.jsonl")))
+GROWTH_CHARS = (100, 1_000, 5_000, 20_000, 100_000, 240_000)
 TERMS = Path(__file__).resolve().parent.parent / "templates" / "triage" / "terms.yaml"
 NAMES = {v: k for k, v in SEVERITY.items()}
 
@@ -66,7 +71,7 @@ def build_baseline(lexicon: Lexicon) -> Callable[[str, str | None, int | None], 
     patterns = [
         {"label": name.upper(), "pattern": token_pattern(atoms)}
         for name, spec in classes.items()
-        for term in spec["terms"]
+        for term in spec.get("terms") or []  # classes joined by rules have no phrases
         for atoms in expand(term)
     ]
     ruler.add_patterns(patterns)  # type: ignore[attr-defined]
@@ -127,6 +132,25 @@ def throughput(rows: list[dict], predict: Callable[[dict], str], repeat: int) ->
     }
 
 
+def growth(repeat: int) -> dict[str, float]:
+    """CPU microseconds per reply and per character, by reply length: an email of
+    clinic-like sentences with one warning sign in the middle."""
+    sentence = "Thank you for the call, the swelling is going down and I am icing it. "
+    out: dict[str, float] = {}
+    for size in GROWTH_CHARS:
+        text = sentence * (size // len(sentence) // 2)
+        text += "My lip has gone white and cold. " + text
+        classify(text, procedure="dermal_filler", day=1)
+        cpu = time.process_time()
+        runs = max(1, repeat * 100 // max(1, size // 100))
+        for _ in range(runs):
+            classify(text, procedure="dermal_filler", day=1)
+        seconds = (time.process_time() - cpu) / runs
+        out[f"ms_at_{len(text)}"] = round(seconds * 1000, 3)
+        out[f"us_per_char_at_{len(text)}"] = round(seconds * 1e6 / len(text), 3)
+    return out
+
+
 def load(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
 
@@ -135,7 +159,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=20, help="passes over the dev set")
     args = parser.parse_args()
-    sets = {"dev": load(DEVSET), "holdout": [row for path in HOLDOUT for row in load(path)]}
+    sets = {
+        "dev": load(DEVSET),
+        "holdout": [row for path in HOLDOUT for row in load(path)],
+        "fresh": [row for path in FRESH for row in load(path)],
+    }
     lexicon = load_lexicon()
     baseline = build_baseline(lexicon)
 
@@ -172,11 +200,18 @@ def main() -> None:
         )
     speedup = results["dev", "ours"]["replies_per_s"] / results["dev", "negex"]["replies_per_s"]
     print(f"speed ratio ours/negex: {speedup:.1f}x; target >= 20,000 replies/s on one core")
+    lengths = growth(max(1, args.repeat // 10))
+    keys = [k for k in lengths if k.startswith("ms_at_")]
+    print(
+        "time by reply length: "
+        + ", ".join(f"{k.removeprefix('ms_at_')} chars {lengths[k]:.2f} ms" for k in keys)
+    )
     summary = {
         "bench": "triage",
         **{f"{name}_replies": len(rows) for name, rows in sets.items()},
         **{f"{n}_{w}_{k}": round(v, 4) for (n, w), r in results.items() for k, v in r.items()},
         "speed_ratio": round(speedup, 2),
+        **lengths,
         "target_replies_per_s": 20000,
         "meets_target": results["dev", "ours"]["replies_per_s"] >= 20000,
     }
