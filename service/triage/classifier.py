@@ -1,21 +1,37 @@
 """classify(): one patient reply -> a triage label (DESIGN §6, contract).
 
+How a reply is read: phrases (templates/triage/terms.yaml) and concepts
+(templates/triage/concepts.yaml: body site x finding x trajectory, combined by rules
+per procedure) are found in one pass; each gets its context (negated, hypothetical,
+resolved, someone else's); the most severe finding, for this procedure and day, sets
+the label. `result.matches` says why ("clot_sign: calf is swollen", "fever (negated)").
+
 Order of precedence (STYLE §12): an urgent symptom outranks everything, even an
 opt-out word in the same message; then STOP; then START/HELP; then check-in
 answers, which never lower what the text itself says.
 
 Decisions where the brief left a choice (safer label when unsure):
+- Safe by default: a finding (a change in the body) that no phrase or rule places as
+  expected for this procedure and day is `unplaced_change`, `concern`; `normal` needs
+  positive evidence; thanks and acknowledgements are `other`.
+- A red flag that has passed ("couldn't breathe last night, fine now") stays `urgent`
+  for breathing, swallowing, vision, speech, face and limb weakness, chest pain,
+  allergy, fainting and blanching after filler; other resolved red flags are
+  `concern`, a resolved ordinary symptom `normal`.
+- The plans are the reference for severity: a sign a plan tells the patient to call
+  about straight away is `urgent` for that procedure (`by_procedure`), and the plans
+  linter proves every sign, repeated in the plan's own words, gets at least that.
 - Check-in "3" (call me) is `concern`: a call-back must reach a person within the
   day; "2" is `concern`, "1" is `normal`; `result.checkin` carries the number.
 - STOP plus a concern-level symptom is `stop` (the opt-out is a legal duty), with
   `result.severity == "concern"` so the inbound flow can still tell the clinic.
 - Someone else's symptom ("my daughter has a fever") is `other` unless it is a red
   flag, which stays `urgent`: a carer may be writing about the patient.
-- A resolved red flag ("had trouble breathing last night, fine now") is `concern`;
-  a resolved ordinary symptom is `normal`.
 - A day-dependent symptom (swelling, numbness, redness...) with no day known is read
-  as early healing; the reply's own "6 months later" is used when the caller gives
-  no day, and "my lip filler" when it gives no procedure.
+  as early healing; the reply's own "for two weeks" counts when it says more than the
+  calendar, and "my lip filler" when the caller gives no procedure.
+- A long email is read in windows of a few sentences, up to MAX_CHARS characters;
+  past that it is at least `concern` with "long reply: read it whole".
 """
 
 from __future__ import annotations
