@@ -21,6 +21,7 @@ from service.web import (
     views_patients,
     views_plans,
     views_record,
+    views_replies,
     views_simulate,
 )
 
@@ -35,6 +36,7 @@ _PAGES = (
     views_record,
     views_plans,
     views_alerts,
+    views_replies,
     views_ops,
     views_charts,
     views_simulate,

@@ -6,10 +6,10 @@ from typing import TypeVar
 
 from sqlmodel import Session, SQLModel
 
-from service.db.models import Alert, Enrollment, Message, Patient
+from service.db.models import Alert, Enrollment, Message, Patient, ReplyItem
 from service.web.deps import NotFound, Viewer
 
-Row = TypeVar("Row", Patient, Enrollment, Alert, Message)
+Row = TypeVar("Row", Patient, Enrollment, Alert, Message, ReplyItem)
 
 
 def visible(session: Session, viewer: Viewer, model: type[Row], row_id: int) -> Row:
@@ -20,4 +20,5 @@ def visible(session: Session, viewer: Viewer, model: type[Row], row_id: int) -> 
 
 
 def _noun(model: type[SQLModel]) -> str:
-    return {Patient: "patient", Enrollment: "enrolment", Alert: "alert"}.get(model, "message")
+    nouns = {Patient: "patient", Enrollment: "enrolment", Alert: "alert", ReplyItem: "reply"}
+    return nouns.get(model, "message")

@@ -8,7 +8,7 @@ the login page) instead of the REST API's JSON errors. Another clinic's record i
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -22,19 +22,23 @@ from service.db.models import User
 from service.db.types import utcnow
 from service.domain import Role
 from service.web.auth import active_user
+from service.web.reply_data import unread_count
 from service.web.session import WebSession, csrf_matches, read_session
 from service.web.templating import render
 
 LOGIN_PATH = "/app/login"
+REPLIES_PATH = "/app/replies"
 
 
 @dataclass(frozen=True)
 class NavItem:
     href: str
     label: str
+    count: int = 0  # shown beside the label (unread replies)
 
 
 _STAFF_NAV = (
+    NavItem("/app/replies", "Replies"),
     NavItem("/app/alerts", "Alerts"),
     NavItem("/app/patients", "Patients"),
     NavItem("/app/enrol", "Enrol"),
@@ -63,6 +67,7 @@ class Viewer:
     user: User
     principal: Principal
     web: WebSession
+    unread_replies: int = 0
 
     @property
     def role(self) -> Role:
@@ -78,7 +83,10 @@ class Viewer:
 
     @property
     def nav(self) -> tuple[NavItem, ...]:
-        return nav_for(self.role)
+        return tuple(
+            replace(item, count=self.unread_replies) if item.href == REPLIES_PATH else item
+            for item in nav_for(self.role)
+        )
 
     def can_see(self, clinic_id: int | None) -> bool:
         return self.principal.can_see_clinic(clinic_id)
@@ -170,7 +178,11 @@ def get_viewer(request: Request, session: SessionDep, settings: SettingsDep) -> 
     user = active_user(session, web.user_id if web else None, now=utcnow())
     if web is None or user is None:
         raise LoginRequired()
-    return Viewer(user=user, principal=principal_for_user(user), web=web)
+    principal = principal_for_user(user)
+    unread = 0
+    if principal.role in (Role.STAFF, Role.ADMIN):
+        unread = unread_count(session, clinic_id=principal.clinic_id)  # the navigation's count
+    return Viewer(user=user, principal=principal, web=web, unread_replies=unread)
 
 
 def _require(*roles: Role) -> Callable[[Viewer], Viewer]:
@@ -224,6 +236,9 @@ NOTICES = {
     "cancelled": "Enrolment cancelled: no further messages will be sent.",
     "rescheduled": "Procedure date changed; unsent messages were rescheduled.",
     "acknowledged": "Alert acknowledged.",
+    "handled": "Reply marked handled.",
+    "assigned": "Reply attributed to the patient (written to the audit log).",
+    "replied": "Your reply is being sent now.",
     "resolved": "Alert resolved.",
     "oncall": "On-call list saved.",
     "loggedout": "You are signed out.",

@@ -43,6 +43,18 @@ def local_time(value: datetime | None, tz: str | None = None, fmt: str = "%Y-%m-
     return f"{local.strftime(fmt)} {local.tzname()}"
 
 
+def local_and_patient(value: datetime | None, tz: str, patient_tz: str | None = None) -> str:
+    """The clinic's wall clock, with the patient's beside it when that reads differently:
+    "2026-03-02 10:00 EST (patient: 07:00 PST)"."""
+    shown = local_time(value, tz)
+    if value is None or not patient_tz or patient_tz == tz:
+        return shown
+    theirs = value.astimezone(ZoneInfo(patient_tz))
+    if theirs.utcoffset() == value.astimezone(ZoneInfo(tz)).utcoffset():
+        return shown
+    return f"{shown} (patient: {theirs:%H:%M} {theirs.tzname()})"
+
+
 def wall(value: datetime | None, tz: str) -> str:
     """The value for a datetime-local input: the wall clock in `tz`, no zone."""
     return value.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%dT%H:%M") if value else ""
@@ -62,7 +74,12 @@ def templates_at(directory: str) -> Jinja2Templates:
         lstrip_blocks=True,
     )
     env.filters.update(
-        local=local_time, iso=iso, wall=wall, mask_phone=mask_phone, mask_email=mask_email
+        local=local_time,
+        local_and_patient=local_and_patient,
+        iso=iso,
+        wall=wall,
+        mask_phone=mask_phone,
+        mask_email=mask_email,
     )
     return Jinja2Templates(env=env)
 

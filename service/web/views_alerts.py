@@ -48,7 +48,7 @@ def alert_inbox(request: Request, session: SessionDep, viewer: StaffDep) -> Resp
 
 @router.get("/app/alerts/feed")
 def alert_feed(request: Request, session: SessionDep, viewer: StaffDep) -> Response:
-    """The inbox list alone (HTML fragment), polled by alerts.js every few seconds."""
+    """The inbox list alone (HTML fragment), polled by live.js every few seconds."""
     rows = inbox(session, clinic_id=viewer.clinic_id)
     sig = signature(rows)
     headers = SECURITY_HEADERS | {

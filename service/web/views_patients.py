@@ -1,17 +1,36 @@
-"""Staff pages: patient list and search, and a patient's timeline."""
+"""Staff pages: patient list and search, a patient's conversation and timeline, and the
+staff reply sent from the conversation."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request, Response
+from fastapi.responses import RedirectResponse
+from sqlmodel import Session
 
 from service.api.deps import SessionDep, SettingsDep
-from service.db.models import Patient
+from service.api.routers.webhooks_inbound import composer_for
+from service.config import Settings
+from service.db.models import Clinic, Patient
+from service.db.types import utcnow
+from service.domain import Channel
 from service.fallback import email_reachable
+from service.inbox.staff_reply import (
+    MAX_TEXT,
+    StaffReplyError,
+    default_channel,
+    night_for,
+    refusal,
+    send_staff_reply,
+)
 from service.web.access import visible
-from service.web.deps import StaffDep, WebRoute, page
+from service.web.deps import CsrfDep, StaffDep, Viewer, WebRoute, page
 from service.web.explain import explain
 from service.web.patient_data import patient_timeline, search_patients
 from service.web.people import names_for
+from service.web.thread_data import conversation, thread_actors
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
@@ -39,12 +58,63 @@ def patient_page(
     request: Request, session: SessionDep, settings: SettingsDep, viewer: StaffDep, patient_id: int
 ) -> Response:
     patient = visible(session, viewer, Patient, patient_id)
+    return _patient_page(request, session, settings, viewer, patient)
+
+
+def _patient_page(
+    request: Request, session: Session, settings: Settings, viewer: Viewer, patient: Patient,
+    **extra: Any,
+) -> Response:  # fmt: skip
     timeline = patient_timeline(session, patient)
-    people = names_for(session, timeline.actors())
+    thread = conversation(session, patient)
+    people = names_for(session, timeline.actors() + thread_actors(thread))
     simulate = settings.environment != "production"  # service.web.views_simulate
     return page(request, "patient.html", viewer, t=timeline, explain=explain, people=people,
                 simulate=simulate, late_steps=timeline.late_steps(),
-                safety_note=_safety_note(patient))  # fmt: skip
+                safety_note=_safety_note(patient), thread=thread,
+                reply=_reply_form(session, patient, timeline.clinic), **extra)  # fmt: skip
+
+
+def _reply_form(session: Session, patient: Patient, clinic: Clinic) -> dict[str, Any]:
+    """The staff reply form: each channel with why it cannot be used, the default one,
+    the night warning, and a fresh key so a resubmitted form sends once."""
+    refused = {c.value: e.message for c in Channel if (e := refusal(patient, c)) is not None}
+    preferred = default_channel(session, patient).value
+    usable = [preferred] + [c.value for c in Channel if c.value != preferred]
+    return {
+        "refusals": refused,
+        "default": next((c for c in usable if c not in refused), preferred),
+        "night": night_for(patient, clinic, utcnow()),
+        "key": uuid.uuid4().hex,
+        "max": MAX_TEXT,
+    }
+
+
+@router.post("/app/patients/{patient_id}/messages", dependencies=[CsrfDep])
+def send_reply(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    viewer: StaffDep,
+    patient_id: int,
+    text: Annotated[str, Form()] = "",
+    channel: Annotated[Channel | None, Form()] = None,
+    key: Annotated[str, Form(max_length=64)] = "",
+) -> Response:
+    """A staff reply from the thread, sent at once (see service.inbox.staff_reply)."""
+    patient = visible(session, viewer, Patient, patient_id)
+    clinic = session.get(Clinic, patient.clinic_id)
+    assert clinic is not None  # foreign key
+    try:
+        send_staff_reply(session, composer=composer_for(settings), clinic=clinic, patient=patient,
+                         text=text, actor=viewer.principal.label, now=utcnow(), channel=channel,
+                         key=key or None)  # fmt: skip
+    except StaffReplyError as exc:
+        return _patient_page(request, session, settings, viewer, patient, reply_error=exc.message,
+                             reply_text=text, status_code=409 if exc.conflict else 422)  # fmt: skip
+    return RedirectResponse(
+        f"/app/patients/{patient.id}?done=replied#conversation", status_code=303
+    )
 
 
 def _safety_note(patient: Patient) -> str:
