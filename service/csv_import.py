@@ -20,11 +20,12 @@ import csv
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import IO
+from typing import IO, Any
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
+from service import households
 from service.db.models import Clinic
 from service.enrollment import (
     EnrolError,
@@ -193,6 +194,7 @@ class Importer:
         cleans = [row.patient for row in batch]
         patients = ensure_patients(self.session, clinic=self.clinic, cleans=cleans, now=self.now)
         report.patients_created += len({id(p) for p, created in patients if created})
+        self._households(batch, [patient for patient, _ in patients], report)
         by_plan: dict[str, list[EnrolRequest]] = {}
         lines: dict[str, list[int]] = {}
         for row, (patient, _) in zip(batch, patients, strict=True):
@@ -222,6 +224,19 @@ class Importer:
                 report.enrolled += result.created
                 report.existing += not result.created
                 report.messages += result.messages
+
+    def _households(self, batch: list[ValidRow], patients: list[Any], report: ImportReport) -> None:
+        """Say which rows put a patient on a number another patient of the clinic has."""
+        clinic_id: int = self.clinic.id  # type: ignore[assignment]
+        numbers = households.on_numbers(self.session, clinic_id=clinic_id,
+                                        phones=[p.phone for p in patients])  # fmt: skip
+        for row, patient in zip(batch, patients, strict=True):
+            others = households.others_on_number(patient, numbers.get(patient.phone or "", []))
+            warning = households.shared_warning(patient, others)
+            if warning:
+                report.warnings.append(f"line {row.line}: {warning}")
+                households.record(self.session, patient=patient, others=others,
+                                  actor=self.actor, clinic_id=clinic_id)  # fmt: skip
 
 
 def import_rows(

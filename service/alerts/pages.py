@@ -17,10 +17,18 @@ import logging
 from collections.abc import Mapping
 from datetime import datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from service.composer import Composer
-from service.db.models import Alert, Clinic, Message, OnCallRecipient, Patient
+from service.db.models import (
+    Alert,
+    Clinic,
+    Message,
+    OnCallRecipient,
+    Patient,
+    ReplyCandidate,
+    ReplyItem,
+)
 from service.domain import Channel, MessageKind, Priority
 from service.logs import kv
 from service.outbox import queue_message
@@ -58,10 +66,30 @@ def escalation_targets(
     return chain[: level + 1]
 
 
-def patient_label(patient: Patient | None, alert: Alert) -> str:
-    if patient is None:
-        return "(unknown number)"
-    return f"{patient.first_name} (#{patient.id})"
+def patient_label(session: Session, alert: Alert) -> str:
+    """Who the page is about: "Ana (#12)", on a shared number nobody was attributed
+    "shared number: Ana (#12) or Ben (#13)", else "(unknown number)"."""
+    patient = session.get(Patient, alert.patient_id) if alert.patient_id else None
+    if patient is not None:
+        return f"{patient.first_name} (#{patient.id})"
+    household = household_of(session, alert)
+    if household:
+        return "shared number: " + " or ".join(f"{p.first_name} (#{p.id})" for p in household)
+    return "(unknown number)"
+
+
+def household_of(session: Session, alert: Alert) -> list[Patient]:
+    """Everyone on the number the alert's reply came from (its inbox item's candidates)."""
+    if alert.inbound_id is None:
+        return []
+    query = (
+        select(Patient)
+        .join(ReplyCandidate, col(ReplyCandidate.patient_id) == col(Patient.id))
+        .join(ReplyItem, col(ReplyItem.id) == col(ReplyCandidate.reply_id))
+        .where(ReplyItem.inbound_id == alert.inbound_id, ReplyItem.clinic_id == alert.clinic_id)
+        .order_by(col(Patient.id))
+    )
+    return list(session.exec(query))
 
 
 def page_urgent(
@@ -88,14 +116,14 @@ def _page_all(
     name: str, **extra: object,
 ) -> list[Message]:  # fmt: skip
     on_call = escalation_targets(recipients(session, clinic), alert.escalation_level, clinic)
-    patient = session.get(Patient, alert.patient_id) if alert.patient_id else None
+    label = patient_label(session, alert)
     pages = []
     for recipient in on_call:
         for channel, address in ((Channel.SMS, recipient.phone), (Channel.EMAIL, recipient.email)):
             if address:
                 pages.append(
                     _queue_page(session, composer=composer, alert=alert, clinic=clinic,
-                                patient=patient, channel=channel, address=address,
+                                label=label, channel=channel, address=address,
                                 recipient_id=recipient.id, name=name, now=now, extra=extra)
                 )  # fmt: skip
     return pages
@@ -106,11 +134,11 @@ def page_task(
 ) -> Message | None:
     """Tell the first on-call about a follow-up task (opt-out, call-back), email first."""
     first = recipients(session, clinic)[0]
-    patient = session.get(Patient, alert.patient_id) if alert.patient_id else None
     channel, address = (Channel.EMAIL, first.email) if first.email else (Channel.SMS, first.phone)
     if not address:
         return None
-    return _queue_page(session, composer=composer, alert=alert, clinic=clinic, patient=patient,
+    return _queue_page(session, composer=composer, alert=alert, clinic=clinic,
+                       label=patient_label(session, alert),
                        channel=channel, address=address, recipient_id=first.id,
                        name="page_task", now=now, task=task)  # fmt: skip
 
@@ -121,7 +149,7 @@ def _queue_page(
     composer: Composer,
     alert: Alert,
     clinic: Clinic,
-    patient: Patient | None,
+    label: str,
     channel: Channel,
     address: str,
     recipient_id: int | None,
@@ -136,7 +164,7 @@ def _queue_page(
         language="en",
         context={
             "clinic_name": clinic.name,
-            "patient_label": patient_label(patient, alert),
+            "patient_label": label,
             "alert_link": composer.alert_link(alert.id),
             "alert_id": alert.id,
             "escalation_level": alert.escalation_level,

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import insert
 from sqlmodel import Session
 
+from service import households
 from service.db.models import AuditLog, Clinic, Enrollment, Message, Patient
 from service.domain import ActorType, EnrollmentStatus, MessageStatus
 from service.enrollment import rows as q
@@ -60,6 +61,7 @@ class EnrolResult:
     skipped: int = 0
     catch_up_id: int | None = None
     warnings: list[str] = field(default_factory=list)  # for staff, e.g. an unsigned plan
+    shares_phone_with: list[int] = field(default_factory=list)  # the household's other patients
 
 
 @dataclass(frozen=True)
@@ -109,10 +111,23 @@ def enrol(
     done = _enrol_round(batch, [request])[0]
     enrollment = session.get(Enrollment, done.enrollment_id)
     assert enrollment is not None  # just inserted or found
+    others = _household(session, clinic, patient, actor)
+    shared = households.shared_warning(patient, others)
     return EnrolResult(
         enrollment, done.created, done.messages, done.skipped, done.catch_up_id,
-        warnings=[warning] if warning else [],
+        warnings=[w for w in (warning, shared) if w],
+        shares_phone_with=[p.id for p in others if p.id],
     )  # fmt: skip
+
+
+def _household(session: Session, clinic: Clinic, patient: Patient, actor: str) -> list[Patient]:
+    """Other patients of the clinic on the patient's number, recorded as a household."""
+    if not patient.phone:
+        return []
+    numbers = households.on_numbers(session, clinic_id=clinic.id, phones=[patient.phone])  # type: ignore[arg-type]
+    others = households.others_on_number(patient, numbers.get(patient.phone, []))
+    households.record(session, patient=patient, others=others, actor=actor, clinic_id=clinic.id)  # type: ignore[arg-type]
+    return others
 
 
 def check_signoff(session: Session, plan: Plan, *, required: bool) -> str | None:

@@ -1,4 +1,4 @@
-"""The inbound use case: record a reply once, match it, triage it, act on it.
+"""The inbound use case: record a reply once, route it, triage it, act on it, file it.
 
 Called by the SMS and email webhooks with an already-parsed `InboundReply`. It only
 writes rows - the inbound record, alerts, audit entries, outbound replies and pages -
@@ -13,16 +13,14 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
-from service.alerts import open_alert
-from service.alerts.pages import page_urgent
 from service.composer import Composer
-from service.db.models import Alert, Clinic, InboundMessage
-from service.domain import AlertSeverity
-from service.inbound.actions import HANDLERS, Turn, confirm_opt_out
-from service.inbound.compliance import Action, Decision, decide, is_opt_out, only_a_keyword
-from service.inbound.matching import Sender, match_sender, triage_hints
-from service.inbound.replies import SAFETY_NET, queue_reply
+from service.db.models import InboundMessage, ReplyItem
+from service.inbound.actions import HANDLERS, confirm_opt_out
+from service.inbound.compliance import Action, Decision, decide, only_a_keyword
+from service.inbound.matching import Route, route_reply, triage_hints
 from service.inbound.reply import InboundReply
+from service.inbound.turn import Turn
+from service.inbound.unknown import answer_unknown
 from service.inbox import enter
 from service.logs import kv, mask_email, mask_phone
 from service.triage import TriageResult, classify
@@ -45,52 +43,65 @@ def handle_reply(
     existing = find_inbound(session, reply.provider_id)
     if existing is not None:
         return Outcome(inbound_id=existing.id, duplicate=True, action=existing.intent)
-    sender = match_sender(session, reply)
-    inbound = _record(session, reply, sender, now)
-    _log_received(reply, inbound, sender)
-    if reply.automated or sender.clinic is None:
+    routes = route_reply(session, reply, now=now)
+    inbound = _record(session, reply, routes, now)
+    _log_received(reply, inbound, len(routes))
+    if reply.automated or not routes:
         inbound.intent = "automated" if reply.automated else "unrouted"
         inbound.handled_at = now
         return Outcome(inbound_id=inbound.id, action=inbound.intent)
-    result = _triage(session, reply, sender, now)
+    # A shared sender the number belongs to in several clinics: each clinic acts on it
+    # (its alert, its pages, its inbox); the patient gets one answer, the first's.
+    outcomes = [_handle_route(session, reply, route, inbound, composer, now) for route in routes]
+    inbound.handled_at = now
+    session.add(inbound)
+    alerts = [o.alert_id for o in outcomes if o.alert_id is not None]
+    return Outcome(inbound.id, action=outcomes[0].action, alert_id=alerts[0] if alerts else None)
+
+
+def _handle_route(
+    session: Session, reply: InboundReply, route: Route, inbound: InboundMessage,
+    composer: Composer, now: datetime,
+) -> Outcome:  # fmt: skip
+    result = _triage(session, reply, route, now)
     inbound.matches = list(result.matches)
-    if sender.patient is None:
-        return _unknown_sender(session, reply, sender.clinic, inbound, result.label, composer, now)
-    decision = decide(
-        text=reply.text,
-        label=result.label,
-        checkin=result.checkin,
-        opted_out=_opted_out(sender, reply),
-    )
-    turn = Turn(session, composer, sender.clinic, sender.patient, sender.enrollment, inbound, now)
+    if route.patient is None and not route.household:
+        alert = answer_unknown(session, reply, route.clinic, inbound, result.label, composer, now)
+        action = f"unknown:{result.label}"
+        return Outcome(inbound.id, action=action, alert_id=alert.id if alert else None)
+    decision = decide(text=reply.text, label=result.label, checkin=result.checkin,
+                      opted_out=_opted_out(route, reply))  # fmt: skip
+    turn = Turn(session, composer, route.clinic, route.patient, route.enrollment, inbound, now,
+                household=route.household)  # fmt: skip
+    item = _file(turn, reply, decision, result.label)  # first: pages name a shared number's people
     alert = HANDLERS[decision.action](turn, decision)
     if decision.opt_out_word:
         confirm_opt_out(turn)
+    if item is not None and alert is not None:
+        item.alert_id = alert.id
+        session.add(item)
     inbound.intent = str(decision.checkin) if decision.checkin else result.label
-    inbound.handled_at = now
-    session.add(inbound)
-    _file(turn, reply, decision, result.label, alert)
-    log.info(kv("inbound.handled", inbound_id=inbound.id, decision=decision.action,
+    log.info(kv("inbound.handled", inbound_id=inbound.id, clinic_id=route.clinic.id,
+                decision=decision.action, shared=route.shared,
                 alert_id=alert.id if alert else None))  # fmt: skip
     return Outcome(inbound.id, action=decision.action, alert_id=alert.id if alert else None)
 
 
-def _file(
-    turn: Turn, reply: InboundReply, decision: Decision, label: str, alert: Alert | None
-) -> None:
+def _file(turn: Turn, reply: InboundReply, decision: Decision, label: str) -> ReplyItem | None:
     """Into the replies inbox, unless there is nothing for a person to read."""
     if reply.is_empty or only_a_keyword(reply.text, decision):
-        return
-    enter(turn.session, inbound=turn.inbound, clinic=turn.clinic, label=label, now=turn.now,
-          patient=turn.patient, alert_id=alert.id if alert else None)  # fmt: skip
+        return None
+    return enter(turn.session, inbound=turn.inbound, clinic=turn.clinic, label=label,
+                 now=turn.now, patient=turn.patient,
+                 candidates=[p.id for p in turn.household if p.id])  # fmt: skip
 
 
-def _log_received(reply: InboundReply, inbound: InboundMessage, sender: Sender) -> None:
+def _log_received(reply: InboundReply, inbound: InboundMessage, routes: int) -> None:
     masked = (
         mask_phone(reply.from_address) if reply.channel == "sms" else mask_email(reply.from_address)
     )
     log.info(kv("inbound.received", inbound_id=inbound.id, channel=reply.channel, sender=masked,
-                clinic_id=inbound.clinic_id, patient_id=inbound.patient_id,
+                clinic_id=inbound.clinic_id, patient_id=inbound.patient_id, routes=routes,
                 media=len(reply.media_urls)))  # fmt: skip
 
 
@@ -100,13 +111,17 @@ def find_inbound(session: Session, provider_id: str) -> InboundMessage | None:
     ).first()
 
 
-def _record(session: Session, reply: InboundReply, sender: Sender, now: datetime) -> InboundMessage:
+def _record(
+    session: Session, reply: InboundReply, routes: list[Route], now: datetime
+) -> InboundMessage:
+    """The reply as received; its clinic and patient when it went to exactly one."""
+    one = routes[0] if len(routes) == 1 else None
     inbound = InboundMessage(
         provider_id=reply.provider_id,
         channel=reply.channel,
-        clinic_id=sender.clinic.id if sender.clinic else None,
-        patient_id=sender.patient.id if sender.patient else None,
-        enrollment_id=sender.enrollment.id if sender.enrollment else None,
+        clinic_id=one.clinic.id if one else None,
+        patient_id=one.patient.id if one and one.patient else None,
+        enrollment_id=one.enrollment.id if one and one.enrollment else None,
         from_address=reply.from_address[:254],
         to_address=(reply.to_address or "")[:254] or None,
         body=reply.body,
@@ -119,10 +134,10 @@ def _record(session: Session, reply: InboundReply, sender: Sender, now: datetime
     return inbound
 
 
-def _triage(session: Session, reply: InboundReply, sender: Sender, now: datetime) -> TriageResult:
+def _triage(session: Session, reply: InboundReply, route: Route, now: datetime) -> TriageResult:
     if not reply.text.strip():
         return TriageResult(label="other")  # media-only or empty: nothing to classify
-    procedure, day = triage_hints(session, sender.enrollment, now=now)
+    procedure, day = triage_hints(session, route.enrollment, now=now)
     try:
         return _classify(reply, procedure, day)
     except Exception:
@@ -143,63 +158,13 @@ def _classify(reply: InboundReply, procedure: str | None, day: int | None) -> Tr
     return result
 
 
-def _opted_out(sender: Sender, reply: InboundReply) -> bool:
-    patient = sender.patient
-    if patient is None:
-        return False
+def _opted_out(route: Route, reply: InboundReply) -> bool:
+    """Whether the sender has opted out of this channel (any of a shared number's people:
+    a bare "yes" from that number then opts back in)."""
+    people = (route.patient,) if route.patient else route.household
     if reply.channel == "email":
-        return patient.email_opted_out_at is not None
-    return patient.sms_opted_out_at is not None
-
-
-def _unknown_sender(
-    session: Session,
-    reply: InboundReply,
-    clinic: Clinic,
-    inbound: InboundMessage,
-    label: str,
-    composer: Composer,
-    now: datetime,
-) -> Outcome:
-    """Answer a number we do not know once, politely (never after STOP: the carrier
-    would refuse it) - and still page on a red flag: a patient texting from a new phone
-    must not be missed."""
-    inbound.intent, inbound.handled_at = label, now
-    alert = None
-    if label == "urgent":
-        alert = _urgent_unknown(session, clinic, inbound, composer, now)
-        values = composer.safety_net(plan=None, matches=inbound.matches or [], language="en")
-        queue_reply(session, composer=composer, clinic=clinic, inbound=inbound,
-                    name=SAFETY_NET, now=now, extra=values)  # fmt: skip
-    elif not is_opt_out(reply.text) and not _answered_before(session, clinic, reply):
-        queue_reply(session, composer=composer, clinic=clinic, inbound=inbound,
-                    name="unknown_sender", now=now)  # fmt: skip
-    if not reply.is_empty and not only_a_keyword(reply.text, decide(text=reply.text, label=label)):
-        enter(session, inbound=inbound, clinic=clinic, label=label, now=now,
-              alert_id=alert.id if alert else None)  # fmt: skip
-    return Outcome(inbound.id, action=f"unknown:{label}", alert_id=alert.id if alert else None)
-
-
-def _urgent_unknown(
-    session: Session, clinic: Clinic, inbound: InboundMessage, composer: Composer, now: datetime
-) -> Alert:
-    summary = "Urgent reply from an unknown number: " + ", ".join(inbound.matches or ["?"])
-    alert = open_alert(session, clinic=clinic, severity=AlertSeverity.URGENT,
-                       kind="triage_urgent", summary=summary, now=now,
-                       inbound_id=inbound.id)  # fmt: skip
-    page_urgent(session, composer=composer, alert=alert, clinic=clinic, now=now)
-    return alert
-
-
-def _answered_before(session: Session, clinic: Clinic, reply: InboundReply) -> bool:
-    previous = session.exec(
-        select(InboundMessage.id).where(
-            InboundMessage.clinic_id == clinic.id,
-            InboundMessage.from_address == reply.from_address,
-            InboundMessage.provider_id != reply.provider_id,
-        )
-    ).first()
-    return previous is not None
+        return any(p.email_opted_out_at is not None for p in people)
+    return any(p.sms_opted_out_at is not None for p in people)
 
 
 __all__ = ["Action", "Decision", "Outcome", "find_inbound", "handle_reply"]

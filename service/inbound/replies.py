@@ -67,6 +67,7 @@ def queue_reply(
     patient: Patient | None = None,
     channel: Channel | None = None,
     extra: Mapping[str, object] | None = None,
+    language: str | None = None,
 ) -> Message | None:
     """Queue the system reply `name` to the sender of `inbound`; None when suppressed.
 
@@ -81,7 +82,10 @@ def queue_reply(
     ) >= MAX_AUTO_REPLIES_PER_HOUR:  # fmt: skip
         log.warning(kv("inbound.reply_suppressed", inbound_id=inbound.id, reply=name))
         return None
-    language = patient.language if patient else "en"
+    dedupe_key = f"reply:{inbound.id}:{name}:{channel.value}"
+    if session.exec(select(Message.id).where(Message.dedupe_key == dedupe_key)).first():
+        return None  # one answer per reply, however many clinics it went to
+    language = language or (patient.language if patient else "en")
     rendered = composer.renderer.render_system(
         name=name,
         channel=channel,
@@ -103,7 +107,7 @@ def queue_reply(
         language=language,
         due_at=now,
         valid_until=now + REPLY_VALID_FOR,
-        dedupe_key=f"reply:{inbound.id}:{name}:{channel.value}",
+        dedupe_key=dedupe_key,
         reason=f"auto-reply {name} to inbound {inbound.id}",
     )
     message.context = {"compliance": name, "inbound_id": inbound.id}

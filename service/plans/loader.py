@@ -18,6 +18,7 @@ import yaml
 from service.domain import Channel, Priority
 from service.plans.model import (
     CONDITIONS,
+    DEFAULT_REPLY_WINDOW,
     Offset,
     Plan,
     PlanError,
@@ -125,7 +126,19 @@ def _header(data: Mapping[str, Any], errors: list[tuple[str | None, str]]) -> di
         "title": str(data.get("title") or key),
         "procedure": str(data.get("procedure") or key),
         "languages": tuple(languages),
+        "reply_window": _reply_window(data.get("reply_window"), errors),
     }
+
+
+def _reply_window(raw: Any, errors: list[tuple[str | None, str]]) -> datetime.timedelta:
+    """How long after a message a reply from a shared number is taken to answer it."""
+    if raw is None:
+        return DEFAULT_REPLY_WINDOW
+    try:
+        return parse_duration(str(raw))
+    except PlanError as exc:
+        errors.append((None, f"reply_window: {exc}"))
+        return DEFAULT_REPLY_WINDOW
 
 
 def _steps(raw: Any, errors: list[tuple[str | None, str]]) -> list[Step]:

@@ -114,6 +114,9 @@ def _parse_at(text: str, hour: str | None, minute: str | None) -> datetime.time 
     return datetime.time(int(hour), int(minute))
 
 
+DEFAULT_REPLY_WINDOW = datetime.timedelta(hours=24)
+
+
 def parse_duration(text: str) -> datetime.timedelta:
     """A validity window such as "2d", "12h", "1w": fixed length, no months, no 'at'."""
     offset = parse_offset(text)
@@ -197,6 +200,9 @@ class Plan:
     red_flag_items: tuple[RedFlagItem, ...] = ()  # each sign with its route
     red_flags: Mapping[str, RedFlags] = field(default_factory=dict)  # language -> view
     definition: Mapping[str, object] = field(default_factory=dict)  # the source data
+    # A reply from a number several patients share is taken to answer the latest message
+    # sent on it within this window (the plan's `reply_window`, e.g. "2d").
+    reply_window: datetime.timedelta = DEFAULT_REPLY_WINDOW
 
     def step(self, key: str) -> Step:
         for step in self.steps:

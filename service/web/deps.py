@@ -227,6 +227,11 @@ def page(request: Request, name: str, viewer: Viewer | None, **context: Any) -> 
 NOTICES = {
     "enrolled": "Patient enrolled. Their plan is below.",
     "already": "This patient was already enrolled in this plan for this date.",
+    "enrolled_shared": (
+        "Patient enrolled. Their phone number also belongs to another patient of the clinic "
+        "(see Contact below): a reply from it is filed under the patient texted last, "
+        "otherwise you choose whose it is."
+    ),
     "enrolled_late": (
         "Patient enrolled, but the procedure date is in the past: messages that were too "
         "late to be useful will not be sent (see the enrolment below)."

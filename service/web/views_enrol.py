@@ -104,6 +104,8 @@ def enrol_submit(
         session.rollback()
         return _form_page(request, session, viewer, catalog, form)
     done = "enrolled" if result.created else "already"
+    if result.created and result.shares_phone_with:
+        done = "enrolled_shared"  # the patient page names the others on the number
     if result.created and when < now:
         done = "enrolled_late"
     target = f"/app/patients/{result.enrollment.patient_id}?done={done}"

@@ -17,6 +17,7 @@ from service.db.models import Clinic, Patient
 from service.db.types import utcnow
 from service.domain import Channel
 from service.fallback import email_reachable
+from service.households import on_numbers, others_on_number
 from service.inbox.staff_reply import (
     MAX_TEXT,
     StaffReplyError,
@@ -72,7 +73,14 @@ def _patient_page(
     return page(request, "patient.html", viewer, t=timeline, explain=explain, people=people,
                 simulate=simulate, late_steps=timeline.late_steps(),
                 safety_note=_safety_note(patient), thread=thread,
-                reply=_reply_form(session, patient, timeline.clinic), **extra)  # fmt: skip
+                reply=_reply_form(session, patient, timeline.clinic),
+                household=_household(session, patient), **extra)  # fmt: skip
+
+
+def _household(session: Session, patient: Patient) -> list[Patient]:
+    """Other patients of the clinic on the same phone number."""
+    numbers = on_numbers(session, clinic_id=patient.clinic_id, phones=[patient.phone])
+    return others_on_number(patient, numbers.get(patient.phone or "", []))
 
 
 def _reply_form(session: Session, patient: Patient, clinic: Clinic) -> dict[str, Any]:

@@ -28,6 +28,7 @@ ROUTES = [
     ("get", "/api/v1/messages/{message}", None),
     ("post", "/api/v1/alerts/{alert}/ack", None),
     ("post", "/api/v1/alerts/{alert}/resolve", {}),
+    ("post", "/api/v1/patients/{patient}/messages", {"text": "hi"}),
     ("post", "/api/v1/replies/{reply}/handled", None),
     ("post", "/api/v1/replies/{reply}/assign", {"patient_id": 1}),
     ("get", "/api/v1/clinics/{clinic}/oncall", None),

@@ -149,3 +149,20 @@ def test_enrolling_after_the_procedure_says_so_and_how_many_messages_are_skipped
     count = "1 planned message was" if len(late) == 1 else f"{len(late)} planned messages were"
     assert f"Enrolled after the procedure: {count} too late to be useful" in page
     assert "one catch-up message tells the patient what is still coming" in page
+
+
+def test_a_number_another_patient_has_is_accepted_and_the_pages_say_whose_it_also_is(
+    client, clinic, staff, session
+) -> None:  # type: ignore[no-untyped-def]
+    token = login(client, staff)
+    client.post("/app/enrol", data=_form(token))
+    response = client.post("/app/enrol", data=_form(token, first_name="Teo", email=""),
+                           follow_redirects=False)  # fmt: skip
+    assert response.status_code == 303 and response.headers["location"].endswith(
+        "?done=enrolled_shared"
+    )
+    page = client.get(response.headers["location"]).text
+    assert "Their phone number also belongs to another patient of the clinic" in page
+    dana = session.exec(select(Patient).where(Patient.first_name == "Dana")).one()
+    assert f'also belongs to <a href="/app/patients/{dana.id}">Dana Reyes</a>' in page
+    assert "Teo Reyes" in client.get(f"/app/patients/{dana.id}").text  # and the other way
