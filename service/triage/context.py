@@ -61,8 +61,9 @@ def analyse(
     # breathing or swallowing").
     symptoms = [w for w in words if lexicon.classes[w.payload[1]].severity != NORMAL_SEVERITY]
     phrases = symptoms + kinds[pairs.PAIR_A] + kinds[pairs.PAIR_B]
-    # A concept's own negation is part of it ("no retiene el agua", "doesn't lift").
-    with_concepts = phrases + kinds[concepts.CONCEPT]
+    # A concept's own negation is part of it ("no retiene el agua", "doesn't lift"); only
+    # a concept of several words can hold one.
+    with_concepts = phrases + [c for c in kinds[concepts.CONCEPT] if c.end - c.start > 1]
     triggers = {
         "neg": _without(kinds["neg"], pseudo, with_concepts),
         "negpost": _without(kinds["negpost"], pseudo, with_concepts),
