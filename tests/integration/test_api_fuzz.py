@@ -43,7 +43,7 @@ CHECKS = [
     response_headers_conformance,
     ignored_auth,
 ]
-EXAMPLES = 25
+EXAMPLES = 15
 
 
 class AppUnderTest:

@@ -153,7 +153,11 @@ def _once(session: Session, enrol: Callable[[], use_cases.EnrolResult]) -> use_c
     "",
     response_model=EnrollmentPublic,
     status_code=status.HTTP_201_CREATED,
-    responses={**errors.NOT_FOUND, **errors.CONFLICT},
+    responses={
+        200: {"model": EnrollmentPublic, "description": "Already enrolled: the existing one"},
+        **errors.NOT_FOUND,
+        **errors.CONFLICT,
+    },
 )
 def create_enrollment(
     body: EnrollmentCreate,

@@ -150,7 +150,11 @@ def create_or_find(
     "",
     response_model=PatientPublic,
     status_code=status.HTTP_201_CREATED,
-    responses={**errors.NOT_FOUND, **errors.CONFLICT},
+    responses={
+        200: {"model": PatientPublic, "description": "The clinic's existing patient"},
+        **errors.NOT_FOUND,
+        **errors.CONFLICT,
+    },
 )
 def create_patient(
     body: PatientCreate,

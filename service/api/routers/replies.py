@@ -76,7 +76,7 @@ class ReplyPage(BaseModel):
     next: str | None
 
 
-class HandledRequest(BaseModel):
+class HandledRequest(errors.Input):
     note: str | None = Field(default=None, max_length=500)
 
 
