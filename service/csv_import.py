@@ -101,14 +101,21 @@ class CsvFormatError(ValueError):
 def read_rows(stream: IO[str]) -> Iterator[tuple[int, dict[str, str]]]:
     """(line number, row) pairs; the header is line 1. Raises CsvFormatError."""
     reader = csv.DictReader(stream)
-    if not reader.fieldnames:
+    try:
+        header = reader.fieldnames
+    except csv.Error as exc:
+        raise CsvFormatError(f"line 1: {exc}") from None
+    if not header:
         raise CsvFormatError("the file is empty: a header row is required")
-    reader.fieldnames = [name.strip().lower() for name in reader.fieldnames]
+    reader.fieldnames = [name.strip().lower() for name in header]
     missing = [name for name in REQUIRED if name not in reader.fieldnames]
     if missing:
         raise CsvFormatError(f"missing column(s): {', '.join(missing)}")
-    for row in reader:
-        yield reader.line_num, {k: (v or "").strip() for k, v in row.items() if k}
+    try:
+        for row in reader:
+            yield reader.line_num, {k: (v or "").strip() for k, v in row.items() if k}
+    except csv.Error as exc:  # a cell over the csv module's limit, a broken quote...
+        raise CsvFormatError(f"line {reader.line_num + 1}: {exc}") from None
 
 
 def validate_row(
@@ -172,7 +179,10 @@ def parse_procedure_at(value: str, zone: str, now: datetime) -> datetime:
     except ValueError:
         raise EnrolError("procedure_at", f"not an ISO 8601 date and time: {value!r}") from None
     if parsed.tzinfo is None:  # local to the patient, resolved like every wall time
-        parsed = resolve_wall(parsed.date(), parsed.time(), ZoneInfo(zone))
+        try:
+            parsed = resolve_wall(parsed.date(), parsed.time(), ZoneInfo(zone))
+        except OverflowError:  # 9999-12-31T23:59 west of UTC is past year 9999
+            raise EnrolError("procedure_at", "must be within a year of today") from None
     return check_procedure_at(parsed, now=now)
 
 

@@ -13,6 +13,20 @@ from enum import StrEnum
 CLINIC_NAME_MAX = 40
 # Emergency numbers are short codes (911, 112, 999, 000).
 EMERGENCY_PHONE_DIGITS = (2, 3)
+# Record ids are 32-bit integer columns (PostgreSQL's `integer`): a larger one is no record's.
+ID_MAX = 2**31 - 1
+
+
+def parse_id(text: str | None) -> int | None:
+    """A record id typed or linked as text (ASCII digits, 1..ID_MAX), else None.
+
+    `str.isdigit` alone admits "²" (int() refuses it) and numbers no column can hold.
+    """
+    text = (text or "").strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(ID_MAX)):
+        return None
+    value = int(text)
+    return value if 1 <= value <= ID_MAX else None
 
 
 class Role(StrEnum):

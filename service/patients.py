@@ -8,6 +8,7 @@ Emails go through `email-validator` (syntax only: no DNS at enrolment time).
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,7 +16,7 @@ from typing import Any
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import Table, insert
+from sqlalchemy import Table, insert, text
 from sqlmodel import Session, col, select
 
 from service.config import validate_timezone
@@ -23,7 +24,11 @@ from service.db.models import Clinic, Patient
 from service.db.queries import one_of
 from service.enrollment.rows import sequence_ids
 
-_LANGUAGE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})?$")
+# At most 8 characters, the column's size: en, es, pt-br, zh-hant, es-419.
+_LANGUAGE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,4})?$")
+NAME_MAX = 100
+EXTERNAL_REF_MAX = 64
+TIMEZONE_MAX = 64
 _NOT_SMS = {phonenumbers.PhoneNumberType.FIXED_LINE, phonenumbers.PhoneNumberType.PAGER}
 
 
@@ -88,6 +93,17 @@ def normalise_email(raw: str) -> str:
         raise PatientError("email", str(exc)) from None
 
 
+def _text(field: str, raw: str, limit: int) -> str:
+    """A stripped text field within its column, without control characters (PostgreSQL
+    refuses a NUL in text; a tab or a line break has no place in a name either)."""
+    value = raw.strip()
+    if len(value) > limit:
+        raise PatientError(field, f"at most {limit} characters")
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise PatientError(field, "must not contain control characters")
+    return value
+
+
 def normalise_language(raw: str | None) -> str:
     value = (raw or "en").strip().lower().replace("_", "-")
     if not _LANGUAGE.match(value):
@@ -97,26 +113,25 @@ def normalise_language(raw: str | None) -> str:
 
 def clean_patient(data: PatientInput, *, clinic: Clinic) -> CleanPatient:
     """Validate everything, raising PatientError for the first bad field."""
-    first_name = data.first_name.strip()
+    first_name = _text("first_name", data.first_name, NAME_MAX)
     if not first_name:
         raise PatientError("first_name", "must not be empty")
-    if len(first_name) > 100 or len(data.last_name) > 100:
-        raise PatientError("first_name", "at most 100 characters")
+    last_name = _text("last_name", data.last_name, NAME_MAX)
     phone, can_sms = (None, False)
     if data.phone and data.phone.strip():
         phone, can_sms = normalise_phone(data.phone, region=clinic.default_region)
     email = normalise_email(data.email) if data.email and data.email.strip() else None
     if phone is None and email is None:
         raise PatientError("phone", "a phone number or an email address is required")
-    zone = (data.timezone or "").strip() or clinic.timezone
+    zone = _text("timezone", data.timezone or "", TIMEZONE_MAX) or clinic.timezone
     try:
         validate_timezone(zone)
     except ValueError as exc:
         raise PatientError("timezone", str(exc)) from None
-    ref = (data.external_ref or "").strip() or None
+    ref = _text("external_ref", data.external_ref or "", EXTERNAL_REF_MAX) or None
     return CleanPatient(
         first_name=first_name,
-        last_name=data.last_name.strip(),
+        last_name=last_name,
         phone=phone,
         phone_can_sms=can_sms,
         email=email,
@@ -199,7 +214,13 @@ def find_existing(
 def find_or_create(
     session: Session, *, clinic: Clinic, clean: CleanPatient, now: datetime
 ) -> tuple[Patient, bool]:
-    """The clinic's existing patient with this identity, or a new row (flushed)."""
+    """The clinic's existing patient with this identity, or a new row (flushed).
+
+    On PostgreSQL two requests for the same new patient (a double-submitted form, two
+    staff at once) queue on a transaction lock for that identity, so the second finds
+    the first's row once it is committed instead of creating a twin.
+    """
+    _lock_identity(session, clinic_id=clinic.id, clean=clean)  # type: ignore[arg-type]
     existing = find_existing(session, clinic_id=clinic.id, cleans=[clean])  # type: ignore[arg-type]
     patient = existing.get(identity(clean))
     if patient is not None:
@@ -208,6 +229,14 @@ def find_or_create(
     session.add(patient)
     session.flush()
     return patient, True
+
+
+def _lock_identity(session: Session, *, clinic_id: int, clean: CleanPatient) -> None:
+    if session.get_bind().dialect.name != "postgresql":
+        return  # SQLite: writers are already one at a time (BEGIN IMMEDIATE)
+    name = f"patient:{clinic_id}:{identity(clean)}".encode()
+    key = int.from_bytes(hashlib.sha256(name).digest()[:8], "big", signed=True)
+    session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
 
 
 @dataclass(slots=True)

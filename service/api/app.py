@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service import __version__, worker
+from service.api.limits import RequestLimits
 from service.config import Settings
 from service.db.engine import make_engine
 from service.logs import kv
@@ -69,6 +70,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.state.engine = engine
     for dotted in ROUTERS:
         app.include_router(importlib.import_module(dotted).router)
+    app.add_middleware(RequestLimits)
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     return app
@@ -100,7 +102,7 @@ def _start_background(settings: Settings, engine: Engine) -> Callable[[], None]:
     return runner.stop
 
 
-async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
     """422 naming each bad field: `{"detail": [{"field": "patient.phone", "msg": ...}]}`."""
     detail = []
     for error in exc.errors():
@@ -113,4 +115,6 @@ async def _validation_error(_request: Request, exc: RequestValidationError) -> J
                 "loc": list(error["loc"]),
             }
         )
+    if request.url.path.startswith("/app/"):
+        return error_page(request, 422, detail)
     return JSONResponse(status_code=422, content={"detail": detail})

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import Field
+from pydantic import AfterValidator, Field
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlmodel import Session, SQLModel
 
 from service.accounts import Principal, principal_for_key
+from service.api.limits import PRINCIPAL_KEY
 from service.config import Settings
-from service.domain import Role
+from service.domain import ID_MAX, Role
 from service.logs import kv
 
 log = logging.getLogger(__name__)
@@ -84,9 +86,14 @@ SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def get_principal(
+    request: Request,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
+    # service.api.limits checked the key before the body was read: the same caller.
+    checked = request.scope.get("state", {}).get(PRINCIPAL_KEY)
+    if isinstance(checked, Principal):
+        return checked
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
@@ -125,9 +132,23 @@ ClinicalDep = Annotated[Principal, Depends(require_roles(Role.STAFF, Role.ADMIN)
 ReaderDep = Annotated[Principal, Depends(require_roles(Role.STAFF, Role.OPERATOR, Role.ADMIN))]
 
 
-# Ids are 32-bit integer columns (PostgreSQL's `integer`): a larger one is no record's.
-ID_MAX = 2**31 - 1
 DbId = Annotated[int, Field(ge=1, le=ID_MAX)]
+# Offsets stay within what PostgreSQL's OFFSET (a bigint) and a page count can mean.
+OFFSET_MAX = ID_MAX
+
+
+def _instant(value: datetime) -> datetime:
+    """UTC; a date-time without an offset is read as UTC. One that cannot be expressed
+    in UTC (0001-01-01T00:00+14:00 is in year 0) is refused by name, not a 500."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        value = value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("out of range once converted to UTC") from None
+
+
+Instant = Annotated[datetime, AfterValidator(_instant)]
 
 # The one answer for a record that is missing or belongs to another clinic.
 NOT_FOUND = "not found"

@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl
 
 from fastapi import Depends, HTTPException, Request, status
 
-from service.api.deps import SettingsDep
+from service.api.deps import SettingsDep, invalid
 from service.channels.twilio_webhooks import public_url, signature_is_valid
 from service.logs import kv
 
@@ -21,7 +21,11 @@ log = logging.getLogger(__name__)
 
 async def _form(request: Request) -> dict[str, str]:
     # Parsed by hand: FastAPI's form parsing drops blank fields the signature covers.
-    return dict(parse_qsl((await request.body()).decode(), keep_blank_values=True))
+    try:
+        text = (await request.body()).decode("utf-8")
+    except UnicodeDecodeError:
+        raise invalid("body", "not UTF-8 form data") from None
+    return dict(parse_qsl(text, keep_blank_values=True))
 
 
 def signed_twilio_form(
@@ -43,7 +47,8 @@ def signed_twilio_form(
     if not signature_is_valid(auth_token=token, url=url, params=params, signature=signature):
         log.warning(kv("webhook.bad_signature", path=request.url.path))
         raise HTTPException(status.HTTP_403_FORBIDDEN, "invalid X-Twilio-Signature")
-    return params
+    # Twilio never sends a NUL, and the database cannot store one: it goes, the words stay.
+    return {name: value.replace("\x00", "") for name, value in params.items()}
 
 
 SignedTwilioForm = Annotated[dict[str, str], Depends(signed_twilio_form)]

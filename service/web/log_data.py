@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import Select, SelectOfScalar
 
 from service.db.models import Clinic, Message, Patient
-from service.domain import Channel, MessageStatus
+from service.domain import Channel, MessageStatus, parse_id
 from service.logs import mask_email, mask_phone
 
 PAGE_SIZE = 50
@@ -89,9 +89,13 @@ def decode_cursor(raw: str | None) -> tuple[datetime, int] | None:
         when = datetime.fromisoformat(at)
     except ValueError:
         return None
-    if when.tzinfo is None or not ident.isdigit():
+    message_id = parse_id(ident)
+    if when.tzinfo is None or message_id is None:
         return None
-    return when, int(ident)
+    try:
+        return when.astimezone(UTC), message_id
+    except OverflowError:  # 0001-01-01T00:00+14:00 is in year 0
+        return None
 
 
 def page_ids(session: Session, flt: LogFilter, limit: int) -> list[int]:

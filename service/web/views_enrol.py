@@ -21,7 +21,7 @@ from service.config import Settings
 from service.csv_import import parse_procedure_at
 from service.db.models import Clinic, Patient
 from service.db.types import utcnow
-from service.domain import ActorType
+from service.domain import ActorType, parse_id
 from service.patients import CleanPatient, PatientError, PatientInput, clean_patient, find_or_create
 from service.plans.catalog import PlanCatalog
 from service.plans.model import Plan, PlanError, UnknownPlan
@@ -43,8 +43,8 @@ def clinic_choices(session: Session, viewer: Viewer) -> list[Clinic]:
 
 def chosen_clinic(session: Session, viewer: Viewer, form: FormData) -> Clinic | None:
     wanted = viewer.clinic_id
-    if wanted is None and form.get("clinic_id").isdigit():
-        wanted = int(form.get("clinic_id"))
+    if wanted is None:
+        wanted = parse_id(form.get("clinic_id"))
     clinic = session.get(Clinic, wanted) if wanted is not None else None
     if clinic is None or not viewer.can_see(clinic.id):
         form.error("clinic_id", "Choose the clinic this patient belongs to.")

@@ -76,6 +76,7 @@ def import_upload(
             require_signoff=settings.require_plan_signoff,
         )
     except csv_import.CsvFormatError as exc:
+        session.rollback()  # nothing of a file that cannot be read is kept
         form.error("file", f"This file cannot be imported: {exc}")
         return _page(request, session, viewer, catalog, form)
     return _page(request, session, viewer, catalog, form, report)

@@ -21,6 +21,7 @@ from service.clinics import (
     update_clinic,
 )
 from service.db.models import Clinic
+from service.domain import parse_id
 from service.web.deps import CsrfDep, NotFound, StaffDep, Viewer, WebRoute, page
 from service.web.forms import FormData, FormDep
 from service.web.views_enrol import clinic_choices
@@ -35,7 +36,7 @@ def _clinic(session: Session, viewer: Viewer, clinic_id: str) -> Clinic:
     if wanted is None:
         choices = clinic_choices(session, viewer)
         ids = [c.id for c in choices]
-        wanted = int(clinic_id) if clinic_id.isdigit() and int(clinic_id) in ids else None
+        wanted = parse_id(clinic_id) if parse_id(clinic_id) in ids else None
         wanted = wanted if wanted is not None else (ids[0] if ids else None)
     clinic = session.get(Clinic, wanted) if wanted is not None else None
     if clinic is None or not viewer.can_see(clinic.id):
@@ -45,7 +46,7 @@ def _clinic(session: Session, viewer: Viewer, clinic_id: str) -> Clinic:
 
 def _row_count(form: FormData) -> int:
     value = form.get("rows")
-    return min(int(value), MAX_ROWS) if value.isdigit() else 0
+    return min(parse_id(value) or 0, MAX_ROWS)
 
 
 def _rows_of(form: FormData) -> list[tuple[int, OnCall]]:

@@ -16,7 +16,7 @@ from service.api.deps import SessionDep, get_engine
 from service.db.engine import read_snapshot
 from service.db.models import Clinic, Message, MessageEvent, Patient
 from service.db.types import utcnow
-from service.domain import Channel, MessageStatus
+from service.domain import Channel, MessageStatus, parse_id
 from service.web.access import visible
 from service.web.csvout import csv_line, csv_lines
 from service.web.deps import OpsDep, WebRoute, page
@@ -61,13 +61,28 @@ def parse_filter(params: dict[str, str]) -> ParsedFilter:
 
     take("status", MessageStatus, "Status")
     take("channel", Channel, "Channel")
-    take("clinic_id", int, "Clinic")
-    take("date_from", date.fromisoformat, "From date")
-    take("date_to", date.fromisoformat, "To date")
+    take("clinic_id", _record_id, "Clinic")
+    take("date_from", _day, "From date")
+    take("date_to", _day, "To date")
     if params.get("future") == "1":
         query["future"] = "1"
     flt = LogFilter(**values, upto=None if "future" in query else utcnow())  # type: ignore[arg-type]
     return ParsedFilter(flt, errors, query)
+
+
+def _record_id(text: str) -> int:
+    value = parse_id(text)
+    if value is None:
+        raise ValueError(text)
+    return value
+
+
+def _day(text: str) -> date:
+    """A calendar day a filter can use (the day after it must exist too)."""
+    day = date.fromisoformat(text)
+    if not 1900 <= day.year <= 9000:
+        raise ValueError(text)
+    return day
 
 
 @router.get("/app/ops/messages")

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 from sqlmodel import Session
 
-from service.api.deps import SessionDep, SettingsDep
+from service.api.deps import DbId, SessionDep, SettingsDep
 from service.api.routers.webhooks_inbound import composer_for
 from service.config import Settings
 from service.db.models import Clinic, Patient
@@ -38,10 +38,11 @@ router = APIRouter(route_class=WebRoute, include_in_schema=False)
 
 @router.get("/app/patients")
 def patient_list(
-    request: Request, session: SessionDep, viewer: StaffDep, q: str = "", before: int | None = None
+    request: Request, session: SessionDep, viewer: StaffDep, q: str = "", before: DbId | None = None
 ) -> Response:
+    q = q.replace("\x00", "")[:100]  # a NUL is no name, and PostgreSQL refuses one
     rows, next_cursor = search_patients(
-        session, clinic_id=viewer.clinic_id, query=q[:100], before_id=before
+        session, clinic_id=viewer.clinic_id, query=q, before_id=before
     )
     return page(
         request,

@@ -31,6 +31,7 @@ ROUTES = [
     ("post", "/api/v1/patients/{patient}/messages", {"text": "hi"}),
     ("post", "/api/v1/replies/{reply}/handled", None),
     ("post", "/api/v1/replies/{reply}/assign", {"patient_id": 1}),
+    ("post", "/api/v1/patients/{patient}/messages", {"text": "hello"}),
     ("get", "/api/v1/clinics/{clinic}/oncall", None),
     ("put", "/api/v1/clinics/{clinic}/oncall", {"oncall": []}),
 ]

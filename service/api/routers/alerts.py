@@ -12,11 +12,12 @@ from sqlmodel import Session, col, select
 
 from service.accounts import Principal
 from service.alerts import AlertError, acknowledge, resolve
-from service.api.deps import ClinicalDep, SessionDep, visible_row
+from service.api import errors
+from service.api.deps import ClinicalDep, DbId, SessionDep, visible_row
 from service.db.models import Alert
 from service.domain import AlertSeverity, AlertStatus, Role
 
-router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
+router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"], responses=errors.AUTHENTICATED)
 
 
 class AlertPublic(BaseModel):
@@ -47,7 +48,7 @@ class AlertList(BaseModel):
     total: int
 
 
-class ResolveRequest(BaseModel):
+class ResolveRequest(errors.Input):
     note: str | None = Field(default=None, max_length=500)  # the audit entry's reason
 
 
@@ -64,7 +65,7 @@ def list_alerts(
     principal: ClinicalDep,
     alert_status: Annotated[AlertStatus | None, Query(alias="status")] = None,
     severity: AlertSeverity | None = None,
-    clinic_id: int | None = None,
+    clinic_id: DbId | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> AlertList:
     """Urgent first, then concern, then tasks; newest first within each."""
@@ -83,8 +84,10 @@ def list_alerts(
     return AlertList(items=[AlertPublic.of(a) for a in rows[:limit]], total=len(rows))
 
 
-@router.post("/{alert_id}/ack", response_model=AlertPublic)
-def ack_alert(alert_id: int, session: SessionDep, principal: ClinicalDep) -> AlertPublic:
+@router.post(
+    "/{alert_id}/ack", response_model=AlertPublic, responses={**errors.NOT_FOUND, **errors.CONFLICT}
+)
+def ack_alert(alert_id: DbId, session: SessionDep, principal: ClinicalDep) -> AlertPublic:
     alert = _visible(session, principal, alert_id)
     try:
         acknowledge(session, alert=alert, actor=principal.label, now=datetime.now(UTC))
@@ -93,9 +96,13 @@ def ack_alert(alert_id: int, session: SessionDep, principal: ClinicalDep) -> Ale
     return AlertPublic.of(alert)
 
 
-@router.post("/{alert_id}/resolve", response_model=AlertPublic)
+@router.post(
+    "/{alert_id}/resolve",
+    response_model=AlertPublic,
+    responses={**errors.NOT_FOUND, **errors.CONFLICT},
+)
 def resolve_alert(
-    alert_id: int,
+    alert_id: DbId,
     session: SessionDep,
     principal: ClinicalDep,
     body: ResolveRequest | None = None,

@@ -11,7 +11,8 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 from service.accounts import Principal
-from service.api.deps import NOT_FOUND, ClinicalDep, SessionDep, ensure_visible
+from service.api import errors
+from service.api.deps import NOT_FOUND, ClinicalDep, DbId, SessionDep, ensure_visible
 from service.api.routers.patients import invalid
 from service.clinics import (
     ClinicChanges,
@@ -23,16 +24,16 @@ from service.clinics import (
 )
 from service.db.models import Clinic
 
-router = APIRouter(prefix="/api/v1/clinics", tags=["clinics"])
+router = APIRouter(prefix="/api/v1/clinics", tags=["clinics"], responses=errors.AUTHENTICATED)
 
 
-class OnCallPerson(BaseModel):
+class OnCallPerson(errors.Input):
     name: str = Field(max_length=200)
     phone: str | None = Field(default=None, description="Mobile, parsed in the clinic's region")
     email: str | None = Field(default=None, max_length=254)
 
 
-class OnCallUpdate(BaseModel):
+class OnCallUpdate(errors.Input):
     oncall: list[OnCallPerson] = Field(description="In escalation order: the first is paged first")
 
 
@@ -60,15 +61,19 @@ def _public(session: Session, clinic: Clinic) -> OnCallPublic:
     )
 
 
-@router.get("/{clinic_id}/oncall", response_model=OnCallPublic)
-def get_oncall(clinic_id: int, session: SessionDep, principal: ClinicalDep) -> OnCallPublic:
+@router.get("/{clinic_id}/oncall", response_model=OnCallPublic, responses=errors.NOT_FOUND)
+def get_oncall(clinic_id: DbId, session: SessionDep, principal: ClinicalDep) -> OnCallPublic:
     """Who is paged for an urgent reply, in escalation order."""
     return _public(session, _clinic(session, principal, clinic_id))
 
 
-@router.put("/{clinic_id}/oncall", response_model=OnCallPublic)
+@router.put(
+    "/{clinic_id}/oncall",
+    response_model=OnCallPublic,
+    responses={**errors.NOT_FOUND, **errors.CONFLICT},
+)
 def put_oncall(
-    clinic_id: int, body: OnCallUpdate, session: SessionDep, principal: ClinicalDep
+    clinic_id: DbId, body: OnCallUpdate, session: SessionDep, principal: ClinicalDep
 ) -> OnCallPublic:
     """Replace the on-call list; every entry needs a phone or an email."""
     clinic = _clinic(session, principal, clinic_id)

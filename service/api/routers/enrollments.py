@@ -15,8 +15,10 @@ from sqlmodel import Session, col, select
 
 from service import enrollment as use_cases
 from service.accounts import Principal
+from service.api import errors
 from service.api.deps import (
     ClinicalDep,
+    DbId,
     ReaderDep,
     SessionDep,
     SettingsDep,
@@ -36,24 +38,26 @@ from service.enrollment import EnrolError
 from service.plans.model import PlanError, UnknownPlan
 from service.plans.store import load_pinned
 
-router = APIRouter(prefix="/api/v1/enrollments", tags=["enrollments"])
+router = APIRouter(
+    prefix="/api/v1/enrollments", tags=["enrollments"], responses=errors.AUTHENTICATED
+)
 
 
-class EnrollmentCreate(BaseModel):
+class EnrollmentCreate(errors.Input):
     patient: PatientCreate | None = Field(default=None, description="A new or existing patient")
-    patient_id: int | None = None
-    plan: str = Field(description="Plan key, see GET /api/v1/plans")
+    patient_id: DbId | None = None
+    plan: str = Field(max_length=64, description="Plan key, see GET /api/v1/plans")
     procedure_at: datetime = Field(description="ISO 8601 with a UTC offset")
-    clinic_id: int | None = Field(default=None, description="Required for admins without one")
+    clinic_id: DbId | None = Field(default=None, description="Required for admins without one")
     reason: str | None = Field(default=None, max_length=500)
 
 
-class EnrollmentUpdate(BaseModel):
+class EnrollmentUpdate(errors.Input):
     procedure_at: datetime | None = Field(default=None, description="Reschedules unsent messages")
     reason: str | None = Field(default=None, max_length=500)
 
 
-class StatusChange(BaseModel):
+class StatusChange(errors.Input):
     reason: str | None = Field(default=None, max_length=500)
 
 
@@ -145,7 +149,16 @@ def _once(session: Session, enrol: Callable[[], use_cases.EnrolResult]) -> use_c
         return enrol()
 
 
-@router.post("", response_model=EnrollmentPublic, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "",
+    response_model=EnrollmentPublic,
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        200: {"model": EnrollmentPublic, "description": "Already enrolled: the existing one"},
+        **errors.NOT_FOUND,
+        **errors.CONFLICT,
+    },
+)
 def create_enrollment(
     body: EnrollmentCreate,
     response: Response,
@@ -194,9 +207,9 @@ def create_enrollment(
     return public
 
 
-@router.get("/{enrollment_id}", response_model=EnrollmentPublic)
+@router.get("/{enrollment_id}", response_model=EnrollmentPublic, responses=errors.NOT_FOUND)
 def get_enrollment(
-    enrollment_id: int, session: SessionDep, principal: ReaderDep
+    enrollment_id: DbId, session: SessionDep, principal: ReaderDep
 ) -> EnrollmentPublic:
     return _public(session, _load(session, principal, enrollment_id))
 
@@ -205,7 +218,7 @@ def _change(
     action: str,
     session: Session,
     principal: Principal,
-    enrollment_id: int,
+    enrollment_id: DbId,
     change: StatusChange | None,
     now: datetime,
 ) -> EnrollmentPublic:
@@ -230,9 +243,13 @@ def _change(
 ChangeBody = Annotated[StatusChange | None, Body()]
 
 
-@router.post("/{enrollment_id}/pause", response_model=EnrollmentPublic)
+@router.post(
+    "/{enrollment_id}/pause",
+    response_model=EnrollmentPublic,
+    responses={**errors.NOT_FOUND, **errors.CONFLICT},
+)
 def pause(
-    enrollment_id: int,
+    enrollment_id: DbId,
     session: SessionDep,
     principal: ClinicalDep,
     now: NowDep,
@@ -242,9 +259,13 @@ def pause(
     return _change("pause", session, principal, enrollment_id, change, now)
 
 
-@router.post("/{enrollment_id}/resume", response_model=EnrollmentPublic)
+@router.post(
+    "/{enrollment_id}/resume",
+    response_model=EnrollmentPublic,
+    responses={**errors.NOT_FOUND, **errors.CONFLICT},
+)
 def resume(
-    enrollment_id: int,
+    enrollment_id: DbId,
     session: SessionDep,
     principal: ClinicalDep,
     now: NowDep,
@@ -255,9 +276,13 @@ def resume(
     return _change("resume", session, principal, enrollment_id, change, now)
 
 
-@router.post("/{enrollment_id}/cancel", response_model=EnrollmentPublic)
+@router.post(
+    "/{enrollment_id}/cancel",
+    response_model=EnrollmentPublic,
+    responses={**errors.NOT_FOUND, **errors.CONFLICT},
+)
 def cancel(
-    enrollment_id: int,
+    enrollment_id: DbId,
     session: SessionDep,
     principal: ClinicalDep,
     now: NowDep,
@@ -267,9 +292,13 @@ def cancel(
     return _change("cancel", session, principal, enrollment_id, change, now)
 
 
-@router.patch("/{enrollment_id}", response_model=EnrollmentPublic)
+@router.patch(
+    "/{enrollment_id}",
+    response_model=EnrollmentPublic,
+    responses={**errors.NOT_FOUND, **errors.CONFLICT},
+)
 def update_enrollment(
-    enrollment_id: int,
+    enrollment_id: DbId,
     body: EnrollmentUpdate,
     session: SessionDep,
     principal: ClinicalDep,

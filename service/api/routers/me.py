@@ -5,9 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel
 
+from service.api import errors
 from service.api.deps import PrincipalDep
 
-router = APIRouter(prefix="/api/v1", tags=["accounts"])
+router = APIRouter(prefix="/api/v1", tags=["accounts"], responses=errors.AUTHENTICATED)
 
 
 class MePublic(BaseModel):

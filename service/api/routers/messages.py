@@ -7,21 +7,31 @@ only on the detail view and only to clinical roles (operators watch delivery, no
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from service.accounts import Principal
-from service.api.deps import ReaderDep, SessionDep, ensure_visible, visible_row
+from service.api import errors
+from service.api.deps import (
+    OFFSET_MAX,
+    DbId,
+    Instant,
+    ReaderDep,
+    SessionDep,
+    ensure_visible,
+    invalid,
+    visible_row,
+)
 from service.db.models import Message, MessageEvent
 from service.domain import Channel, MessageStatus, Role
 from service.logs import mask_email, mask_phone
 
-router = APIRouter(prefix="/api/v1", tags=["messages"])
+router = APIRouter(prefix="/api/v1", tags=["messages"], responses=errors.AUTHENTICATED)
 
 
 class MessageSummary(BaseModel):
@@ -93,13 +103,6 @@ def _masked(message: Message) -> str | None:
     return mask_phone(message.to_address)
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    """A date-time without an offset is read as UTC."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
-
-
 def _clinic_scope(principal: Principal, clinic: int | None) -> int | None:
     if principal.role == Role.STAFF:
         if clinic is not None:
@@ -108,27 +111,23 @@ def _clinic_scope(principal: Principal, clinic: int | None) -> int | None:
     return clinic
 
 
-@router.get("/messages", response_model=MessagePage)
+@router.get("/messages", response_model=MessagePage, responses=errors.NOT_FOUND)
 def list_messages(
     request: Request,
     session: SessionDep,
     principal: ReaderDep,
     status_: Annotated[list[MessageStatus] | None, Query(alias="status")] = None,
     channel: Annotated[Channel | None, Query()] = None,
-    patient: Annotated[int | None, Query(description="patient id")] = None,
-    clinic: Annotated[int | None, Query(description="clinic id")] = None,
-    due_from: Annotated[datetime | None, Query(description="due_at >= this (UTC)")] = None,
-    due_to: Annotated[datetime | None, Query(description="due_at < this (UTC)")] = None,
+    patient: Annotated[DbId | None, Query(description="patient id")] = None,
+    clinic: Annotated[DbId | None, Query(description="clinic id")] = None,
+    due_from: Annotated[Instant | None, Query(description="due_at >= this (UTC)")] = None,
+    due_to: Annotated[Instant | None, Query(description="due_at < this (UTC)")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=OFFSET_MAX)] = 0,
 ) -> MessagePage:
     """The delivery log, newest due first, filtered and paginated."""
-    due_from, due_to = _utc(due_from), _utc(due_to)
     if due_from and due_to and due_from > due_to:
-        raise HTTPException(
-            422,
-            [{"field": "due_from", "msg": "must not be after due_to"}],
-        )
+        raise invalid("due_from", "must not be after due_to", where="query")
     conditions = _conditions(
         status_, channel, patient, _clinic_scope(principal, clinic), due_from, due_to
     )
@@ -170,8 +169,8 @@ def _conditions(
     return conditions
 
 
-@router.get("/messages/{message_id}", response_model=MessageDetail)
-def get_message(message_id: int, session: SessionDep, principal: ReaderDep) -> MessageDetail:
+@router.get("/messages/{message_id}", response_model=MessageDetail, responses=errors.NOT_FOUND)
+def get_message(message_id: DbId, session: SessionDep, principal: ReaderDep) -> MessageDetail:
     """One message with its full status history; content for staff and admins only."""
     message = visible_row(session, principal, Message, message_id)
     detail = MessageDetail.model_validate(

@@ -14,17 +14,18 @@ from typing import Annotated
 from fastapi import APIRouter, Header, HTTPException, Response, status
 from pydantic import BaseModel, Field
 
-from service.api.deps import ClinicalDep, SessionDep, SettingsDep, visible_row
+from service.api import errors
+from service.api.deps import ClinicalDep, DbId, SessionDep, SettingsDep, visible_row
 from service.api.routers.patients import NowDep, invalid
 from service.api.routers.webhooks_inbound import composer_for
 from service.db.models import Clinic, Message, Patient
 from service.domain import Channel
 from service.inbox.staff_reply import MAX_TEXT, StaffReplyError, send_staff_reply
 
-router = APIRouter(prefix="/api/v1/patients", tags=["patients"])
+router = APIRouter(prefix="/api/v1/patients", tags=["patients"], responses=errors.AUTHENTICATED)
 
 
-class StaffMessageCreate(BaseModel):
+class StaffMessageCreate(errors.Input):
     text: str = Field(min_length=1, max_length=MAX_TEXT, description="What staff write")
     channel: Channel | None = Field(
         default=None, description="sms or email; default: the channel the patient last used"
@@ -50,10 +51,17 @@ class StaffMessagePublic(BaseModel):
 
 
 @router.post(
-    "/{patient_id}/messages", response_model=StaffMessagePublic, status_code=status.HTTP_201_CREATED
+    "/{patient_id}/messages",
+    response_model=StaffMessagePublic,
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        200: {"model": StaffMessagePublic, "description": "A repeated Idempotency-Key: the first"},
+        **errors.NOT_FOUND,
+        **errors.CONFLICT,
+    },
 )
 def send_message(
-    patient_id: int,
+    patient_id: DbId,
     body: StaffMessageCreate,
     response: Response,
     session: SessionDep,

@@ -14,9 +14,11 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 from service.accounts import Principal
+from service.api import errors
 from service.api.deps import (
     NOT_FOUND,
     ClinicalDep,
+    DbId,
     SessionDep,
     ensure_visible,
     invalid,
@@ -34,20 +36,24 @@ from service.patients import (
     normalise_language,
 )
 
-router = APIRouter(prefix="/api/v1/patients", tags=["patients"])
+router = APIRouter(prefix="/api/v1/patients", tags=["patients"], responses=errors.AUTHENTICATED)
 
 
-class PatientCreate(BaseModel):
+class PatientCreate(errors.Input):
     first_name: str = Field(min_length=1, max_length=100)
     last_name: str = Field(default="", max_length=100)
-    phone: str | None = Field(default=None, description="Parsed in the clinic's region, e.g. +1…")
-    email: str | None = None
-    timezone: str | None = Field(default=None, description="IANA name; default: the clinic's")
-    language: str = "en"
+    phone: str | None = Field(
+        default=None, max_length=32, description="Parsed in the clinic's region, e.g. +1…"
+    )
+    email: str | None = Field(default=None, max_length=254)
+    timezone: str | None = Field(
+        default=None, max_length=64, description="IANA name; default: the clinic's"
+    )
+    language: str = Field(default="en", max_length=8)
     external_ref: str | None = Field(default=None, max_length=64)
     sms_consent: bool = True
     email_consent: bool = True
-    clinic_id: int | None = Field(default=None, description="Required for admins without one")
+    clinic_id: DbId | None = Field(default=None, description="Required for admins without one")
 
 
 class PatientPublic(BaseModel):
@@ -140,7 +146,16 @@ def create_or_find(
     return patient, created
 
 
-@router.post("", response_model=PatientPublic, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "",
+    response_model=PatientPublic,
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        200: {"model": PatientPublic, "description": "The clinic's existing patient"},
+        **errors.NOT_FOUND,
+        **errors.CONFLICT,
+    },
+)
 def create_patient(
     body: PatientCreate,
     response: Response,
@@ -160,6 +175,6 @@ def create_patient(
     return PatientPublic.of(patient)
 
 
-@router.get("/{patient_id}", response_model=PatientPublic)
-def get_patient(patient_id: int, session: SessionDep, principal: ClinicalDep) -> PatientPublic:
+@router.get("/{patient_id}", response_model=PatientPublic, responses=errors.NOT_FOUND)
+def get_patient(patient_id: DbId, session: SessionDep, principal: ClinicalDep) -> PatientPublic:
     return PatientPublic.of(visible_row(session, principal, Patient, patient_id))

@@ -7,12 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel
 
+from service.api import errors
 from service.api.deps import ReaderDep
 from service.plans.catalog import PlanCatalog, load_catalog
 from service.plans.model import Plan
 from service.rendering import Renderer
 
-router = APIRouter(prefix="/api/v1/plans", tags=["plans"])
+router = APIRouter(prefix="/api/v1/plans", tags=["plans"], responses=errors.AUTHENTICATED)
 
 
 def get_catalog(request: Request) -> PlanCatalog:

@@ -15,14 +15,15 @@ from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 from service.accounts import Principal
-from service.api.deps import ClinicalDep, SessionDep, ensure_visible, visible_row
+from service.api import errors
+from service.api.deps import OFFSET_MAX, ClinicalDep, DbId, SessionDep, ensure_visible, visible_row
 from service.api.routers.patients import NowDep, invalid
 from service.db.models import InboundMessage, ReplyItem
 from service.domain import Role
 from service.inbox import InboxError, ReplyView, assign, list_replies, mark_handled, patient_ids_of
 from service.inbox.items import ReplyStatus
 
-router = APIRouter(prefix="/api/v1/replies", tags=["replies"])
+router = APIRouter(prefix="/api/v1/replies", tags=["replies"], responses=errors.AUTHENTICATED)
 
 
 class ReplyPublic(BaseModel):
@@ -75,23 +76,23 @@ class ReplyPage(BaseModel):
     next: str | None
 
 
-class HandledRequest(BaseModel):
+class HandledRequest(errors.Input):
     note: str | None = Field(default=None, max_length=500)
 
 
-class AssignRequest(BaseModel):
-    patient_id: int
+class AssignRequest(errors.Input):
+    patient_id: DbId
 
 
-@router.get("", response_model=ReplyPage)
+@router.get("", response_model=ReplyPage, responses=errors.NOT_FOUND)
 def get_replies(
     request: Request,
     session: SessionDep,
     principal: ClinicalDep,
     reply_status: Annotated[ReplyStatus, Query(alias="status")] = "unread",
-    clinic_id: int | None = None,
+    clinic_id: DbId | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=OFFSET_MAX)] = 0,
 ) -> ReplyPage:
     """The clinic's replies, most urgent and oldest first."""
     scope = principal.clinic_id if principal.role != Role.ADMIN else clinic_id
@@ -106,9 +107,13 @@ def get_replies(
     return ReplyPage(items=items, total=total, limit=limit, offset=offset, next=next_url)
 
 
-@router.post("/{reply_id}/handled", response_model=ReplyPublic)
+@router.post(
+    "/{reply_id}/handled",
+    response_model=ReplyPublic,
+    responses={**errors.NOT_FOUND, **errors.CONFLICT},
+)
 def handled(
-    reply_id: int,
+    reply_id: DbId,
     session: SessionDep,
     principal: ClinicalDep,
     now: NowDep,
@@ -122,9 +127,13 @@ def handled(
     return _public(session, item)
 
 
-@router.post("/{reply_id}/assign", response_model=ReplyPublic)
+@router.post(
+    "/{reply_id}/assign",
+    response_model=ReplyPublic,
+    responses={**errors.NOT_FOUND, **errors.CONFLICT},
+)
 def assign_reply(
-    reply_id: int, body: AssignRequest, session: SessionDep, principal: ClinicalDep, now: NowDep
+    reply_id: DbId, body: AssignRequest, session: SessionDep, principal: ClinicalDep, now: NowDep
 ) -> ReplyPublic:
     """Attribute a reply from a shared number to one of its patients (audited)."""
     item = _visible(session, principal, reply_id)

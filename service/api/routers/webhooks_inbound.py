@@ -9,8 +9,9 @@ the TwiML answer is always empty.
 
 from __future__ import annotations
 
-import hmac
+import hashlib
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -18,7 +19,9 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from service.api.deps import SessionDep, SettingsDep
+from service.api import errors
+from service.api.deps import SessionDep, SettingsDep, invalid
+from service.api.limits import inbound_secret_ok
 from service.api.twilio_signed import SignedTwilioForm
 from service.composer import Composer
 from service.config import Settings
@@ -30,10 +33,12 @@ from service.logs import kv
 from service.rendering import Renderer
 
 log = logging.getLogger(__name__)
-router = APIRouter(tags=["webhooks"])
+router = APIRouter(tags=["webhooks"], responses=errors.WEBHOOK)
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 MAX_EMAIL_BYTES = 10 * 1024 * 1024
+ADDRESS_MAX = 254  # InboundMessage.from_address / to_address
+PROVIDER_ID_MAX = 200  # InboundMessage.provider_id
 _renderers: dict[str, Renderer] = {}
 
 
@@ -55,20 +60,9 @@ def twilio_sms(
     try:
         reply = parse_twilio_form(params)
     except InboundParseError as exc:
-        raise HTTPException(422, str(exc)) from None
-    _handle(session, reply, settings)
+        raise _unparsable(exc) from None
+    _handle(session, storable(reply), settings)
     return Response(EMPTY_TWIML, media_type="application/xml")
-
-
-def _secret_ok(request: Request, settings: Settings) -> bool:
-    expected = settings.email_inbound_secret
-    if expected is None or not expected.get_secret_value():
-        return False  # not configured: refuse everything rather than accept anything
-    given = request.headers.get("X-Aftercare-Secret", "")
-    auth = request.headers.get("Authorization", "")
-    if not given and auth.lower().startswith("bearer "):
-        given = auth[7:].strip()
-    return hmac.compare_digest(given.encode(), expected.get_secret_value().encode())
 
 
 async def _raw(request: Request) -> bytes:
@@ -83,19 +77,46 @@ def email_inbound(
     settings: SettingsDep,
 ) -> dict[str, object]:
     """A raw RFC 822 message, authenticated by the shared EMAIL_INBOUND_SECRET."""
-    if not _secret_ok(request, settings):
+    if not inbound_secret_ok(request.headers, settings):  # checked before reading, too
         log.warning(kv("webhook.email.bad_secret"))
         raise HTTPException(status.HTTP_403_FORBIDDEN, "invalid or missing inbound secret")
     if not raw.strip():
-        raise HTTPException(422, "body: empty message")
+        raise invalid("body", "empty message")
     if len(raw) > MAX_EMAIL_BYTES:
         raise HTTPException(413, "body: message too large")
     try:
         reply = parse_email(raw)
     except InboundParseError as exc:
-        raise HTTPException(422, str(exc)) from None
-    outcome = _handle(session, reply, settings)
+        raise _unparsable(exc) from None
+    outcome = _handle(session, storable(reply), settings)
     return {"id": outcome.inbound_id, "duplicate": outcome.duplicate, "action": outcome.action}
+
+
+def _unparsable(exc: InboundParseError) -> HTTPException:
+    field, _, message = str(exc).partition(": ")
+    return invalid(field, message) if message else invalid("body", field)
+
+
+def storable(reply: InboundReply) -> InboundReply:
+    """The reply as the database can store it, never a 500 on hostile input.
+
+    A NUL (Twilio never sends one; an email's quoted-printable `=00` decodes to one) is
+    removed rather than refused: a patient's words are never dropped for it. A sender or
+    recipient longer than its column is refused by name; an overlong Message-ID is kept
+    as its digest, so a replay is still recognised.
+    """
+    values = {
+        name: value.replace("\x00", "") if isinstance(value, str) else value
+        for name, value in vars(reply).items()
+    }
+    for name, column in (("from_address", "From"), ("to_address", "To")):
+        if len(values[name] or "") > ADDRESS_MAX:
+            raise invalid(column, f"at most {ADDRESS_MAX} characters")
+    if len(values["provider_id"]) > PROVIDER_ID_MAX:
+        values["provider_id"] = (
+            "sha256:" + hashlib.sha256(values["provider_id"].encode()).hexdigest()
+        )
+    return replace(reply, **values)  # type: ignore[arg-type]
 
 
 def _handle(session: Session, reply: InboundReply, settings: Settings) -> Outcome:

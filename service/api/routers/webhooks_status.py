@@ -11,14 +11,16 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request, Response
 
-from service.api.deps import ID_MAX, SessionDep, invalid
+from service.api import errors
+from service.api.deps import SessionDep, invalid
 from service.api.twilio_signed import SignedTwilioForm
 from service.channels.twilio_status import from_callback
 from service.delivery_receipts import apply_receipt, find_message
+from service.domain import ID_MAX, parse_id
 from service.logs import kv
 
 log = logging.getLogger(__name__)
-router = APIRouter(tags=["webhooks"])
+router = APIRouter(tags=["webhooks"], responses=errors.WEBHOOK)
 # What a callback stores, and its columns (Message.provider_id, MessageEvent.provider_status
 # and error_code): a longer value is refused by name, never half-stored.
 FIELD_LIMITS = {"MessageSid": 64, "SmsSid": 64, "MessageStatus": 32, "SmsStatus": 32,
@@ -52,8 +54,9 @@ def twilio_status(
 
 def _our_id(raw: str | None) -> int | None:
     """Our message id from the callback URL; a value no message id can have is refused."""
-    if not raw or not (raw.isascii() and raw.isdigit()):
+    if not raw:
         return None
-    if len(raw) > 10 or int(raw) > ID_MAX:
-        raise invalid("mid", f"not a message id (at most {ID_MAX})", where="query")
-    return int(raw)
+    message_id = parse_id(raw)
+    if message_id is None:
+        raise invalid("mid", f"not a message id (1 to {ID_MAX})", where="query")
+    return message_id
