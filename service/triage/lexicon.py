@@ -16,10 +16,12 @@ import yaml
 
 from service.triage.concepts import CONCEPT, RuleError, Rules, load_rules
 from service.triage.patterns import PhraseIndex, expand
-from service.triage.typos import TypoCorrector, real_words
+from service.triage.typos import TypoCorrector
 
 # "none": a phrase that looks like a symptom but is not one ("red wine", "blurry photo").
 SEVERITY = {"none": 0, "normal": 1, "concern": 2, "urgent": 3}
+# libyaml's safe loader when PyYAML was built with it (10x faster), else the Python one.
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "templates" / "triage"
 # Context rules: YAML section/key -> payload kind in the index.
 _CONTEXT_KEYS = {
@@ -142,7 +144,7 @@ def load_lexicon(directory: Path = DEFAULT_DIR) -> Lexicon:
         durations={unit: frozenset(words) for unit, words in context["durations"].items()},
         duration_units={w: unit for unit, words in context["durations"].items() for w in words},
         emoji=dict(context.get("emoji", {})),
-        typos=TypoCorrector(vocabulary, aliases=context.get("aliases") or {}, known=real_words()),
+        typos=TypoCorrector(vocabulary, aliases=context.get("aliases") or {}),
         rules=rules,
         keyword_words=frozenset().union(*(keywords[k] for k in ("stop", "start", "help"))),
         hiding=frozenset(name for name, c in classes.items() if c.hides_concepts),
@@ -181,7 +183,7 @@ def _load_pairs(
 
 
 def _read(path: Path) -> dict[str, Any]:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)  # noqa: S506 (a safe loader)
     if not isinstance(data, dict) or "version" not in data:
         raise LexiconError(f"{path}: expected a mapping with a 'version' field")
     return data

@@ -10,7 +10,7 @@ unknown reply word is looked up once and the answer cached.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
@@ -45,7 +45,11 @@ class TypoCorrector:
     """Maps a misspelt word to the lexicon word one edit away (same first letter)."""
 
     def __init__(
-        self, words: Iterable[str], *, aliases: Mapping[str, str], known: frozenset[str]
+        self,
+        words: Iterable[str],
+        *,
+        aliases: Mapping[str, str],
+        known: Callable[[], frozenset[str]] = lambda: real_words(),
     ) -> None:
         words_list = list(words)
         self.vocabulary: set[str] = set()
@@ -62,7 +66,8 @@ class TypoCorrector:
         self.vocabulary |= derived
         self._choices = sorted(w for w in self.vocabulary if len(w) >= MIN_LENGTH)
         self.protected = frozenset(self.vocabulary)
-        self._known = known
+        self._known_source = known
+        self._known: frozenset[str] | None = None
         # Words that mean a lexicon word ("couldnt" is "cant" for every phrase).
         self._cache: dict[str, str] = dict(aliases)
 
@@ -80,12 +85,20 @@ class TypoCorrector:
                 self._cache[token] = cached
         return cached
 
+    @property
+    def known(self) -> frozenset[str]:
+        """The real words, read on first need: a process that triages no unknown word
+        (most CLI commands) never pays the ~0.7 s of reading the dictionaries."""
+        if self._known is None:
+            self._known = self._known_source()
+        return self._known
+
     def keyword(self, word: str, keywords: frozenset[str]) -> str:
         """The carrier keyword a short word misspells ("stpo", "unsubscibe"), or word.
 
         Keywords are short, so one edit is allowed from four letters, but only for a
         word that is not a real word ("step" is not "stop")."""
-        if word in keywords or len(word) < 4 or word in self._known or not word.isalpha():
+        if word in keywords or len(word) < 4 or not word.isalpha() or word in self.known:
             return word
         found = process.extractOne(word, keywords, scorer=OSA.distance, score_cutoff=1)
         return found[0] if found is not None and found[0][0] == word[0] else word
@@ -93,7 +106,7 @@ class TypoCorrector:
     def _lookup(self, token: str) -> str:
         if len(token) < MIN_LENGTH or token in self.protected or not token.isalpha():
             return token
-        if token in self._known or token.startswith(self._roots):
+        if token.startswith(self._roots) or token in self.known:
             return token
         near = process.extract(
             token, self._choices, scorer=OSA.distance, score_cutoff=1, limit=None

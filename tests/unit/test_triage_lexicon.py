@@ -76,7 +76,7 @@ def test_typos_are_corrected_only_to_nearby_lexicon_words() -> None:
     typos = TypoCorrector(
         ["swollen", "vision", "bruis*", "fever", "seeping", "cant"],
         aliases={"couldnt": "cant"},
-        known=known,
+        known=lambda: known,
     )
     assert typos.correct("swolen") == "swollen"
     assert typos.correct("vission") == "vision"
@@ -85,7 +85,7 @@ def test_typos_are_corrected_only_to_nearby_lexicon_words() -> None:
     assert typos.correct("paid") == "paid"  # too short to guess
     assert typos.correct("sleeping") == "sleeping"  # a real word, one edit from "seeping"
     assert typos.correct("couldnt") == "cant"  # an alias
-    assert TypoCorrector(["stars"], aliases={}, known=known).correct("stays") == "stays"
+    assert TypoCorrector(["stars"], aliases={}, known=lambda: known).correct("stays") == "stays"
 
 
 def test_the_dictionaries_know_english_and_spanish_words_without_accents() -> None:
