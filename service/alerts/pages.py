@@ -19,6 +19,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
+from service.alerts.facts import alert_facts
 from service.composer import Composer
 from service.db.models import (
     Alert,
@@ -124,7 +125,8 @@ def _page_all(
                 pages.append(
                     _queue_page(session, composer=composer, alert=alert, clinic=clinic,
                                 label=label, channel=channel, address=address,
-                                recipient_id=recipient.id, name=name, now=now, extra=extra)
+                                recipient_id=recipient.id, recipient_name=recipient.name,
+                                name=name, now=now, extra=extra)
                 )  # fmt: skip
     return pages
 
@@ -140,7 +142,8 @@ def page_task(
     return _queue_page(session, composer=composer, alert=alert, clinic=clinic,
                        label=patient_label(session, alert),
                        channel=channel, address=address, recipient_id=first.id,
-                       name="page_task", now=now, task=task)  # fmt: skip
+                       recipient_name=first.name, name="page_task", now=now,
+                       task=task)  # fmt: skip
 
 
 def _queue_page(
@@ -156,8 +159,10 @@ def _queue_page(
     name: str,
     now: datetime,
     task: str = "",
+    recipient_name: str = "",
     extra: Mapping[str, object] | None = None,
 ) -> Message:
+    facts = alert_facts(session, alert, now=now, composer=composer)
     rendered = composer.renderer.render_system(
         name=name,
         channel=channel,
@@ -169,6 +174,8 @@ def _queue_page(
             "alert_id": alert.id,
             "escalation_level": alert.escalation_level,
             "task": task,
+            "detail": clinic.page_detail,
+            **facts.context(),
             **(extra or {}),
         },
     )
@@ -190,7 +197,8 @@ def _queue_page(
         dedupe_key=f"page:{alert.id}:{alert.escalation_level}:{recipient_id}:{channel.value}",
         reason=f"{name} for alert {alert.id} level {alert.escalation_level}",
     )
-    message.context = {"alert_id": alert.id, "page": name, "level": alert.escalation_level}
+    message.context = {"alert_id": alert.id, "page": name, "level": alert.escalation_level,
+                       "recipient": recipient_name}  # fmt: skip
     session.add(message)
     log.info(kv("page.queued", alert_id=alert.id, message_id=message.id, channel=channel.value))
     return message
