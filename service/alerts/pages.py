@@ -1,8 +1,11 @@
 """Pages to the clinic's on-call staff, queued through the normal outbox.
 
-A page carries as little PHI as it can: the patient's first name and id and a link to
-the alert, never the reply text. Urgent pages have priority URGENT (quiet hours do not
-apply) and no validity limit: a late page is still better than none.
+An urgent page carries what the person on call needs at night without logging in: the
+patient's first name and id, the number to call back, the procedure and the day since it
+and the warning sign as the plan names it (`service.alerts.facts`) - never the reply
+text; a clinic's `page_detail = "minimal"` reduces it to the callback number and a link.
+Urgent pages have priority URGENT (quiet hours do not apply) and no validity limit: a
+late page is still better than none.
 
 Escalation level L pages the first L+1 recipients in position order: level 0 is the
 first on-call, each escalation re-pages those already paged and adds the next one; past
