@@ -22,7 +22,7 @@ from sqlmodel import Session, col, select
 from service.audit import record_audit
 from service.config import validate_timezone
 from service.db.models import Clinic, OnCallRecipient
-from service.domain import CLINIC_NAME_MAX, EMERGENCY_PHONE_DIGITS, ActorType
+from service.domain import CLINIC_NAME_MAX, EMERGENCY_PHONE_DIGITS, PAGE_DETAILS, ActorType
 from service.patients import PatientError, normalise_phone
 
 _EMAIL = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
@@ -61,6 +61,11 @@ class ClinicChanges:
     sender_rate_per_second: float | None = None
     alert_ack_minutes: int | None = None
     phone_24h: bool | None = None  # the clinic answers contact_phone day and night
+    reply_response_minutes: int | None = None  # replies inbox: an unread reply is due...
+    reply_day_start: time | None = None  # ...this long after it came in by day
+    reply_day_end: time | None = None
+    reply_night_due: time | None = None  # ...and by this time the next morning otherwise
+    page_detail: str | None = None  # "full" or "minimal" on-call page texts
     oncall: list[OnCall] | None = None
 
 
@@ -168,9 +173,12 @@ def _checked(changes: ClinicChanges, *, region: str) -> dict[str, Any]:
     rate = values.get("sender_rate_per_second")
     if rate is not None and not 0 < rate <= 100:
         raise ClinicError("sender_rate_per_second", "must be above 0 and at most 100")
-    minutes = values.get("alert_ack_minutes")
-    if minutes is not None and not 1 <= minutes <= 1440:
-        raise ClinicError("alert_ack_minutes", "must be between 1 and 1440")
+    for name in ("alert_ack_minutes", "reply_response_minutes"):
+        minutes = values.get(name)
+        if minutes is not None and not 1 <= minutes <= 1440:
+            raise ClinicError(name, "must be between 1 and 1440")
+    if values.get("page_detail") not in (None, *PAGE_DETAILS):
+        raise ClinicError("page_detail", f"one of {', '.join(PAGE_DETAILS)}")
     return values
 
 

@@ -108,6 +108,12 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_json: bool = False
 
+    # Exposure. In production /docs, /redoc and /openapi.json need a signed-in admin or
+    # an API key unless DOCS_PUBLIC; /metrics needs `Authorization: Bearer METRICS_TOKEN`
+    # (without a token it is off in production, open elsewhere).
+    docs_public: bool = False
+    metrics_token: SecretStr | None = None
+
     templates_dir: Path = DEFAULT_TEMPLATES_DIR
 
     @field_validator("database_url")
@@ -191,6 +197,8 @@ def production_problems(settings: Settings) -> list[str]:
         checks.append(("EMAIL_INBOUND_SECRET", settings.email_inbound_secret.get_secret_value()))
     if settings.sms_provider == "twilio" and settings.twilio_auth_token is not None:
         checks.append(("TWILIO_AUTH_TOKEN", settings.twilio_auth_token.get_secret_value()))
+    if settings.metrics_token is not None:
+        checks.append(("METRICS_TOKEN", settings.metrics_token.get_secret_value()))
     for name, value in checks:
         why = weakness(value)
         if why is not None:

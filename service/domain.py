@@ -11,6 +11,9 @@ from enum import StrEnum
 # The longest clinic name the service accepts: every SMS names the clinic, and the plan
 # linter proves each one fits two segments with a name this long.
 CLINIC_NAME_MAX = 40
+# What an on-call page text carries (a clinic's `page_detail`): the patient's first name,
+# callback number, procedure and day and the warning sign, or only the number and a link.
+PAGE_DETAILS = ("full", "minimal")
 # Emergency numbers are short codes (911, 112, 999, 000).
 EMERGENCY_PHONE_DIGITS = (2, 3)
 # Record ids are 32-bit integer columns (PostgreSQL's `integer`): a larger one is no record's.

@@ -1,8 +1,11 @@
 """Pages to the clinic's on-call staff, queued through the normal outbox.
 
-A page carries as little PHI as it can: the patient's first name and id and a link to
-the alert, never the reply text. Urgent pages have priority URGENT (quiet hours do not
-apply) and no validity limit: a late page is still better than none.
+An urgent page carries what the person on call needs at night without logging in: the
+patient's first name and id, the number to call back, the procedure and the day since it
+and the warning sign as the plan names it (`service.alerts.facts`) - never the reply
+text; a clinic's `page_detail = "minimal"` reduces it to the callback number and a link.
+Urgent pages have priority URGENT (quiet hours do not apply) and no validity limit: a
+late page is still better than none.
 
 Escalation level L pages the first L+1 recipients in position order: level 0 is the
 first on-call, each escalation re-pages those already paged and adds the next one; past
@@ -19,6 +22,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
+from service.alerts.facts import alert_facts
 from service.composer import Composer
 from service.db.models import (
     Alert,
@@ -124,7 +128,8 @@ def _page_all(
                 pages.append(
                     _queue_page(session, composer=composer, alert=alert, clinic=clinic,
                                 label=label, channel=channel, address=address,
-                                recipient_id=recipient.id, name=name, now=now, extra=extra)
+                                recipient_id=recipient.id, recipient_name=recipient.name,
+                                name=name, now=now, extra=extra)
                 )  # fmt: skip
     return pages
 
@@ -140,7 +145,8 @@ def page_task(
     return _queue_page(session, composer=composer, alert=alert, clinic=clinic,
                        label=patient_label(session, alert),
                        channel=channel, address=address, recipient_id=first.id,
-                       name="page_task", now=now, task=task)  # fmt: skip
+                       recipient_name=first.name, name="page_task", now=now,
+                       task=task)  # fmt: skip
 
 
 def _queue_page(
@@ -156,8 +162,10 @@ def _queue_page(
     name: str,
     now: datetime,
     task: str = "",
+    recipient_name: str = "",
     extra: Mapping[str, object] | None = None,
 ) -> Message:
+    facts = alert_facts(session, alert, now=now, composer=composer)
     rendered = composer.renderer.render_system(
         name=name,
         channel=channel,
@@ -169,6 +177,8 @@ def _queue_page(
             "alert_id": alert.id,
             "escalation_level": alert.escalation_level,
             "task": task,
+            "detail": clinic.page_detail,
+            **facts.context(),
             **(extra or {}),
         },
     )
@@ -190,7 +200,8 @@ def _queue_page(
         dedupe_key=f"page:{alert.id}:{alert.escalation_level}:{recipient_id}:{channel.value}",
         reason=f"{name} for alert {alert.id} level {alert.escalation_level}",
     )
-    message.context = {"alert_id": alert.id, "page": name, "level": alert.escalation_level}
+    message.context = {"alert_id": alert.id, "page": name, "level": alert.escalation_level,
+                       "recipient": recipient_name}  # fmt: skip
     session.add(message)
     log.info(kv("page.queued", alert_id=alert.id, message_id=message.id, channel=channel.value))
     return message

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service import __version__, worker
+from service.api.headers import SecurityHeaders
 from service.api.limits import RequestLimits
 from service.config import Settings
 from service.db.engine import make_engine
@@ -63,14 +64,16 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         version=__version__,
         description="Aftercare messaging for cosmetic and aesthetic clinics.",
         lifespan=lifespan,
-        docs_url=None,  # /docs and /redoc come from service.api.routers.docs (no CDN)
-        redoc_url=None,
+        docs_url=None,  # /docs, /redoc and /openapi.json come from service.api.routers.docs
+        redoc_url=None,  # (assets served by us, no CDN; signed in or a key in production)
+        openapi_url=None,
     )
     app.state.settings = settings
     app.state.engine = engine
     for dotted in ROUTERS:
         app.include_router(importlib.import_module(dotted).router)
     app.add_middleware(RequestLimits)
+    app.add_middleware(SecurityHeaders, settings=settings)  # outermost: every answer
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     return app

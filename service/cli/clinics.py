@@ -127,6 +127,18 @@ def update_clinic(
     phone_24h: bool | None = typer.Option(
         None, "--24h-line/--no-24h-line", help="Whether the number is answered day and night"
     ),
+    reply_minutes: int | None = typer.Option(
+        None, help="Replies inbox: an unread reply is due this many minutes after it came in"
+    ),
+    reply_day: str | None = typer.Option(
+        None, help="HH:MM-HH:MM: when replies are answered (default 08:00-20:00, clinic time)"
+    ),
+    reply_night_due: str | None = typer.Option(
+        None, help="HH:MM: when a reply that came in too late is due the next morning"
+    ),
+    page_detail: str | None = typer.Option(
+        None, help="full (name, callback, procedure and day, the sign) or minimal on-call pages"
+    ),
     oncall: list[str] = typer.Option([], help=ONCALL_HELP + "; replaces the whole list"),
     as_json: bool = json_option(),
 ) -> None:
@@ -134,9 +146,13 @@ def update_clinic(
     from service.clinics import ClinicChanges, ClinicError, parse_oncall
     from service.clinics import update_clinic as apply
 
-    times = {name: _time(value, name.replace("_", "-")) for name, value in (
-        ("quiet_start", quiet_start), ("quiet_end", quiet_end),
-        ("night_start", night_start), ("night_end", night_end))}  # fmt: skip
+    day_start, _, day_end = (reply_day or "").partition("-")
+    times = {name: _time(value, option) for name, value, option in (
+        ("quiet_start", quiet_start, "quiet-start"), ("quiet_end", quiet_end, "quiet-end"),
+        ("night_start", night_start, "night-start"), ("night_end", night_end, "night-end"),
+        ("reply_day_start", day_start or None, "reply-day"),
+        ("reply_day_end", day_end or None, "reply-day"),
+        ("reply_night_due", reply_night_due, "reply-night-due"))}  # fmt: skip
     with db_session() as session:
         found = _found(session, clinic)
         try:
@@ -145,7 +161,8 @@ def update_clinic(
                 name=name, contact_phone=phone, emergency_phone=emergency_phone,
                 timezone=timezone, sms_from=sms_from, email_from=email_from, **times,
                 sender_rate_per_second=sender_rate, alert_ack_minutes=ack_minutes,
-                phone_24h=phone_24h, oncall=people or None,
+                phone_24h=phone_24h, oncall=people or None, page_detail=page_detail,
+                reply_response_minutes=reply_minutes,
             )  # fmt: skip
             changed = apply(session, found, changes, actor=ACTOR)
         except ClinicError as exc:
@@ -165,7 +182,8 @@ def _warn_if_nobody(clinic: Clinic, count: int) -> None:
 
 # Setting names as the options that set them are called.
 _OPTION = {"contact_phone": "phone", "alert_ack_minutes": "ack_minutes", "phone_24h": "24h-line",
-           "sender_rate_per_second": "sender_rate"}  # fmt: skip
+           "sender_rate_per_second": "sender_rate",
+           "reply_response_minutes": "reply_minutes"}  # fmt: skip
 
 
 def _found(session: Session, ref: str) -> Clinic:
@@ -188,6 +206,9 @@ def _details(session: Session, clinic: Clinic) -> dict[str, Any]:
         "quiet_hours": f"{clinic.quiet_start:{hhmm}}-{clinic.quiet_end:{hhmm}}",
         "night_window": f"{clinic.night_start:{hhmm}}-{clinic.night_end:{hhmm}}",
         "ack_minutes": clinic.alert_ack_minutes, "sender_rate": clinic.sender_rate_per_second,
+        "reply_minutes": clinic.reply_response_minutes,
+        "reply_day": f"{clinic.reply_day_start:{hhmm}}-{clinic.reply_day_end:{hhmm}}",
+        "reply_night_due": f"{clinic.reply_night_due:{hhmm}}", "page_detail": clinic.page_detail,
         "created_at": when(clinic.created_at),
         "oncall": [{"name": r.name, "phone": r.phone, "email": r.email}
                    for r in oncall_list(session, clinic)],

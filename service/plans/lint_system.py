@@ -29,6 +29,9 @@ SAMPLE_EXTRAS: dict[str, object] = {
     "plan_stopped": False,
     "safety_by_email": True,
     "count": 3,
+    "detail": "full",
+    "day": 3,
+    "callback": "+14155550123",
 }
 # Other branches of templates that say different things in different cases: each is
 # rendered and checked too.
@@ -37,6 +40,7 @@ VARIANTS: dict[str, list[dict[str, object]]] = {
     "stop_confirmation": [{"safety_by_email": False}],
     "catch_up": [{"coming_count": 0, "next_date": ""}],
     "page_overdue": [{"count": 1}],
+    "page_urgent": [{"detail": "minimal"}, {"procedure": "", "sign": ""}],
 }
 
 

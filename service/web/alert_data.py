@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import case
 from sqlmodel import Session, col, select
 
-from service.db.models import Alert, InboundMessage, Patient
-from service.domain import AlertSeverity, AlertStatus
+from service.alerts.facts import AlertFacts, alert_facts
+from service.alerts.pages import household_of
+from service.db.models import Alert, Clinic, InboundMessage, Message, Patient
+from service.db.types import utcnow
+from service.domain import AlertSeverity, AlertStatus, MessageKind
 from service.web.people import names_for
 
 _RANK = case(
@@ -25,26 +28,59 @@ class AlertRow:
     alert: Alert
     patient: Patient | None
     reply: InboundMessage | None
+    clinic: Clinic | None = None
+    facts: AlertFacts = field(default_factory=AlertFacts)
+    pages: list[Message] = field(default_factory=list)  # who was paged, when, how it went
+    answers: list[Message] = field(default_factory=list)  # the automatic reply the patient got
+    household: list[Patient] = field(default_factory=list)  # a shared number not attributed
 
 
 def inbox(session: Session, *, clinic_id: int | None) -> list[AlertRow]:
-    """Unresolved alerts: urgent before concern before tasks; open before acknowledged."""
+    """Unresolved alerts: urgent before concern before tasks; open (oldest first: the one
+    waiting longest) before acknowledged (newest first)."""
+    open_first = col(Alert.status) != AlertStatus.OPEN.value
+    oldest_open = case((open_first, None), else_=col(Alert.created_at))
     stmt = (
         select(Alert, Patient, InboundMessage)
         .join(Patient, col(Patient.id) == col(Alert.patient_id), isouter=True)
         .join(InboundMessage, col(InboundMessage.id) == col(Alert.inbound_id), isouter=True)
         .where(col(Alert.status) != AlertStatus.RESOLVED.value)
         .order_by(
-            _RANK,
-            col(Alert.status) != AlertStatus.OPEN.value,
-            col(Alert.created_at).desc(),
-            col(Alert.id).desc(),
+            _RANK, open_first, oldest_open, col(Alert.created_at).desc(), col(Alert.id).desc()
         )
         .limit(INBOX_LIMIT)
     )
     if clinic_id is not None:
         stmt = stmt.where(Alert.clinic_id == clinic_id)
-    return [AlertRow(a, p, r) for a, p, r in session.exec(stmt)]
+    return with_details(session, [AlertRow(a, p, r) for a, p, r in session.exec(stmt)])
+
+
+def with_details(session: Session, rows: list[AlertRow]) -> list[AlertRow]:
+    """Each card's clinic, facts, pages, automatic answers and shared-number household."""
+    if not rows:
+        return rows
+    clinics = {c.id: c for c in session.exec(select(Clinic))}  # a handful of clinics
+    since = min(r.alert.created_at for r in rows)
+    sent = list(session.exec(select(Message).where(
+        col(Message.kind).in_([MessageKind.PAGE.value, MessageKind.AUTO_REPLY.value]),
+        col(Message.due_at) >= since,
+        col(Message.clinic_id).in_({r.alert.clinic_id for r in rows}),
+    ).order_by(col(Message.due_at), col(Message.id))))  # fmt: skip
+    now = utcnow()
+    return [
+        replace(row, clinic=clinics.get(row.alert.clinic_id),
+                facts=alert_facts(session, row.alert, now=now),
+                pages=[m for m in sent if _about(m, "alert_id", row.alert.id)],
+                answers=[m for m in sent if row.alert.inbound_id is not None
+                         and _about(m, "inbound_id", row.alert.inbound_id)],
+                household=household_of(session, row.alert) if row.patient is None else [])
+        for row in rows
+    ]  # fmt: skip
+
+
+def _about(message: Message, key: str, value: int | None) -> bool:
+    kind = MessageKind.PAGE if key == "alert_id" else MessageKind.AUTO_REPLY
+    return message.kind == kind and (message.context or {}).get(key) == value
 
 
 def recently_resolved(

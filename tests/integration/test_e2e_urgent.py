@@ -115,7 +115,8 @@ def test_an_urgent_text_pages_on_call_through_twilio_and_an_ack_stops_escalation
         assert not fake_twilio.fake.messages  # nothing leaves inside the request
         send_everything(settings, engine, clock)
         [page] = sent_to(fake_twilio, ON_CALL[0])
-        assert "URGENT" in page and "drooping" not in page
+        assert "URGENT" in page and f"Call {PATIENT}" in page and "drooping face" in page
+        assert "help my face" not in page  # the sign as the plan names it, not the reply
         [safety_net] = sent_to(fake_twilio, PATIENT)
         # A drooping face is routed to the emergency number: "call it now", not "wait".
         assert "drooping face or slurred speech, call 911 now" in safety_net

@@ -62,16 +62,18 @@ def test_an_urgent_reply_opens_an_alert_pages_on_call_and_sends_the_safety_net(
     assert (alert.severity, alert.status, alert.patient_id) == ("urgent", "open", patient.id)
     assert alert.next_escalation_at == now + timedelta(minutes=15)
     assert outcome.alert_id == alert.id
-    # Level 0 pages the first on-call by SMS and email, urgently, without the reply text.
+    # Level 0 pages the first on-call by SMS and email, urgently.
     assert sorted((p.channel, p.to_address) for p in pages(session)) == [
         ("email", "a@glow.test"),
         ("sms", "+14155550501"),
     ]
     for page in pages(session):
         assert page.priority == Priority.URGENT and page.patient_id is None
-        assert "drooping" not in (page.body or "") and f"/app/alerts#alert-{alert.id}" in (
-            page.body or ""
-        )
+        # What a nurse needs at night: the sign as the plan names it and the number to
+        # call; never the reply itself.
+        assert "help my face" not in (page.body or "")
+        assert f"/app/alerts#alert-{alert.id}" in (page.body or "")
+        assert "drooping face" in (page.body or "") and "+14155550123" in (page.body or "")
         assert "Ana" in (page.body or "")
     [reply] = replies(session)
     assert (reply.patient_id, reply.channel, reply.priority) == (patient.id, "sms", "urgent")

@@ -262,3 +262,38 @@ def test_a_clinics_own_number_decides_even_if_another_clinic_texted_the_patient_
     inbox.sms("I can't breathe")  # written to CLINIC_NUMBER, ours alone
     [alert] = rows(session, Alert)
     assert (alert.clinic_id, alert.patient_id) == (ours.id, mine.id)
+
+
+# --- what a page carries ------------------------------------------------------------------
+
+
+def test_an_urgent_page_carries_what_a_nurse_needs_at_night(
+    session: Session, inbox: Inbox, clinic: Clinic, factory: Factory, now: datetime
+) -> None:
+    ana = factory.patient(clinic, first_name="Ana", phone=FAMILY_PHONE)
+    factory.enrol(clinic, ana, procedure_at=now - timedelta(days=3), now=now - timedelta(days=3))
+    inbox.sms("help my face is drooping")
+    [sms] = [p for p in pages(session) if p.channel == "sms"]
+    body = sms.body or ""
+    assert f"Ana (#{ana.id})" in body and "botox day 3" in body
+    assert "drooping face" in body and f"Call {FAMILY_PHONE}" in body
+    assert "help my face" not in body  # the reply itself stays in the alert
+    assert sms.segments is not None and sms.segments <= 2
+
+
+def test_a_clinic_can_reduce_pages_to_a_callback_number_and_a_link(
+    session: Session, inbox: Inbox, factory: Factory
+) -> None:
+    from service.clinics import ClinicChanges, ClinicError, update_clinic
+
+    clinic = oncall_clinic(factory, session, sms_from="+14155550888")
+    update_clinic(session, clinic, ClinicChanges(page_detail="minimal"), actor="user:1")
+    factory.patient(clinic, first_name="Ana", phone=FAMILY_PHONE)
+    inbox.sms("my lips are turning blue", to="+14155550888")
+    [sms] = [p for p in pages(session) if p.channel == "sms"]
+    assert f"patient reply needs a call: {FAMILY_PHONE}" in (sms.body or "")
+    assert "Ana" not in (sms.body or "") and "lips" not in (sms.body or "")
+    assert "/app/alerts#alert-" in (sms.body or "")
+    for bad in (ClinicChanges(page_detail="everything"), ClinicChanges(reply_response_minutes=0)):
+        with pytest.raises(ClinicError):
+            update_clinic(session, clinic, bad, actor="user:1")

@@ -180,3 +180,33 @@ def test_the_reply_form_warns_when_it_is_night_for_the_patient(
     assert "It is 23:30 PST for Ana: a reply goes at once, at night." in page
     monkeypatch.setattr(views_patients, "utcnow", lambda: night + timedelta(hours=12))
     assert 'id="reply-night"' not in client.get(f"/app/patients/{ana.id}").text
+
+
+def test_the_alert_card_has_the_callback_procedure_day_pages_and_the_automatic_reply(
+    client, factory, staff, session, settings
+) -> None:  # type: ignore[no-untyped-def]
+    from service.composer import Composer
+    from service.rendering import Renderer
+    from tests.inbound_support import Inbox, oncall_clinic
+
+    clinic = oncall_clinic(factory, session, name="Lakeside Two")
+    staff.clinic_id = clinic.id
+    session.add(staff)
+    session.commit()
+    now = datetime.now().astimezone()
+    ana = factory.patient(clinic, first_name="Ana", phone="+14155550123",
+                          timezone="America/Los_Angeles")  # fmt: skip
+    ben = factory.patient(clinic, first_name="Ben", phone="+14155550124")
+    factory.enrol(clinic, ana, procedure_at=now - timedelta(days=2), now=now - timedelta(days=2))
+    inbox = Inbox(session, Composer(Renderer(settings.templates_dir), "https://care.test"), now)
+    inbox.sms("my lips are turning blue", sender="+14155550124")  # the older urgent one
+    inbox.now = now + timedelta(minutes=1)
+    inbox.sms("my face is drooping")
+    login(client, staff)
+    page = client.get("/app/alerts").text
+    assert page.index(f"/app/patients/{ben.id}#") < page.index(f"/app/patients/{ana.id}#")
+    card = page[page.index(f"/app/patients/{ana.id}#") :]
+    assert 'href="tel:+14155550123"' in card and "botox, day 2" in card
+    assert "Paged: Dr A by SMS at" in card and "Dr A by EMAIL" in card
+    assert "Automatic reply the patient received (SMS, scheduled)" in card
+    assert "(patient: " in card  # Los Angeles beside the clinic's New York time

@@ -3,7 +3,11 @@
 The JavaScript and CSS come from the pinned `fastapi-offline` package, which ships
 Swagger UI and ReDoc builds (FastAPI's "self-hosting the docs assets" recipe). The pages
 work on a machine with no internet access. `create_app` turns FastAPI's own CDN-backed
-pages off; each page here is a plain route so it can be wrapped (e.g. behind sign-in).
+pages off; each page here is a plain route so it can be wrapped.
+
+In production the pages and `/openapi.json` need a signed-in admin (the web session) or
+any valid API key, unless DOCS_PUBLIC opens them; the static assets stay public (they
+are the Swagger UI and ReDoc builds, nothing of ours).
 """
 
 from __future__ import annotations
@@ -11,13 +15,20 @@ from __future__ import annotations
 from importlib.resources import files
 from pathlib import Path
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.openapi.docs import (
     get_redoc_html,
     get_swagger_ui_html,
     get_swagger_ui_oauth2_redirect_html,
 )
-from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+
+from service.accounts import principal_for_key
+from service.api.deps import SessionDep, SettingsDep
+from service.db.types import utcnow
+from service.domain import Role
+from service.web.auth import active_user
+from service.web.session import read_session
 
 ASSETS_DIR = Path(str(files("fastapi_offline") / "static"))
 ASSETS_URL = "/docs/assets"
@@ -39,7 +50,26 @@ _POLICY = (
     "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:"
 )
 
+
+def docs_access(request: Request, session: SessionDep, settings: SettingsDep) -> None:
+    if settings.environment != "production" or settings.docs_public:
+        return
+    scheme, _, key = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and principal_for_key(session, key.strip()) is not None:
+        return
+    web = read_session(request, settings)
+    user = active_user(session, web.user_id if web else None, now=utcnow())
+    if user is not None and user.role == Role.ADMIN:
+        return
+    raise HTTPException(
+        status.HTTP_401_UNAUTHORIZED,
+        "the API documentation needs a signed-in admin or an API key",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
 router = APIRouter(include_in_schema=False)
+gated = APIRouter(include_in_schema=False, dependencies=[Depends(docs_access)])
 
 
 def _page(response: HTMLResponse) -> HTMLResponse:
@@ -47,7 +77,12 @@ def _page(response: HTMLResponse) -> HTMLResponse:
     return response
 
 
-@router.get("/docs")
+@gated.get(OPENAPI_URL)
+def openapi_document(request: Request) -> JSONResponse:
+    return JSONResponse(request.app.openapi())
+
+
+@gated.get("/docs")
 def swagger_ui() -> HTMLResponse:
     page = get_swagger_ui_html(
         openapi_url=OPENAPI_URL,
@@ -65,7 +100,7 @@ def swagger_ui_redirect() -> HTMLResponse:
     return get_swagger_ui_oauth2_redirect_html()
 
 
-@router.get("/redoc")
+@gated.get("/redoc")
 def redoc() -> HTMLResponse:
     page = get_redoc_html(
         openapi_url=OPENAPI_URL,
@@ -86,3 +121,6 @@ def docs_asset(name: str) -> Response:
         media_type=_ASSETS[name],
         headers={"Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"},
     )
+
+
+router.include_router(gated)
