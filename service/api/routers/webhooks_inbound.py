@@ -106,7 +106,8 @@ def storable(reply: InboundReply) -> InboundReply:
     as its digest, so a replay is still recognised.
     """
     values = {
-        name: value.replace("\x00", "") if isinstance(value, str) else value
+        # type() is str, not isinstance: the channel is a str enum and must stay one
+        name: value.replace("\x00", "") if type(value) is str else value
         for name, value in vars(reply).items()
     }
     for name, column in (("from_address", "From"), ("to_address", "To")):
