@@ -48,6 +48,7 @@ class Job:
 
     message_id: int
     claim: int  # the row's claim_count: tells this claim from any later one
+    patient_id: int | None
     claimed_at: datetime
     urgent: bool
     opt_out: str | None  # the patient's opt-out column the fence checks (None: no fence)
@@ -105,7 +106,8 @@ def _prepare(
         _fail(session, row.id, str(exc), now=now)
         return None
     job = Job(
-        message_id=row.id, claim=row.claim_count, claimed_at=row.claimed_at,
+        message_id=row.id, claim=row.claim_count, patient_id=row.patient_id,
+        claimed_at=row.claimed_at,
         urgent=row.priority == Priority.URGENT, opt_out=opt_out_fence(row), outbound=message,
         channel=row.channel, due_at=row.due_at,
     )  # fmt: skip

@@ -151,7 +151,10 @@ class Recorder:
     def put(self, each: Outcome) -> None:
         with self._cond:
             self._pending.append(each)
-            self._cond.notify_all()
+            # Wake the writer only when it waits for a first outcome or has enough: a
+            # wake-up per outcome would cut its lingering short (and cost the GIL).
+            if len(self._pending) in (1, _MOST):
+                self._cond.notify_all()
 
     def idle(self, timeout: float | None) -> bool:
         """Wait until every outcome put so far is written (True) or `timeout` passes."""
@@ -196,8 +199,12 @@ class Recorder:
                 self._cond.wait()
             if not self._pending:
                 return None
-            if not self._closing and len(self._pending) < _MOST:
-                self._cond.wait(_LINGER)
+            until = time.monotonic() + _LINGER
+            while not self._closing and len(self._pending) < _MOST:
+                left = until - time.monotonic()
+                if left <= 0:
+                    break
+                self._cond.wait(left)
             batch, self._pending = self._pending[:_MOST], self._pending[_MOST:]
             self._writing = len(batch)
             return batch

@@ -1,24 +1,24 @@
 """One job through its fence and its channel adapter.
 
-`run_job` is what a sending thread does with each job: unless the worker is stopping,
-the fence (one committed statement: still ours, claim fresh, patient not opted out)
-and then the provider call. It never touches the row again: the `Outcome` goes to the
-recorder, which writes outcomes in bulk (`recorder`). `send_now` does both on the
-calling thread, for tests and the overhead benchmark.
+`run_group` is what a sending thread does with the few jobs it takes at once: unless
+the worker is stopping, their fence (one committed statement: still ours, claim fresh,
+patient not opted out) and then each provider call. It never touches the rows again:
+each `Outcome` goes to the recorder, which writes outcomes in bulk (`recorder`).
+`send_now` does both on the calling thread, for tests and the overhead benchmark.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
 from service.channels.base import DeliveryError, OutboundMessage, Receipt
 from service.dispatch.context import DispatchContext
-from service.dispatch.fence import start_call
+from service.dispatch.fence import Fence, start_calls
 from service.dispatch.intake import Job
 from service.logs import kv
 
@@ -40,19 +40,30 @@ class Outcome:
     seconds: float = 0.0  # the call's wall time
 
 
-def run_job(ctx: DispatchContext, connection: Connection, job: Job, *, stopping: bool) -> Outcome:
-    """The fence, then the call. Raises only what the connection raises (the caller
-    drops a broken connection); an Outcome with `not_started` means no call was made."""
-    if stopping:
-        return Outcome(job, not_started=SHUTDOWN)
-    now = ctx.clock()
-    started = start_call(
-        connection, message_id=job.message_id, claim=job.claim, opt_out=job.opt_out, now=now,
-        ttl=ctx.options.claim_ttl,
-    )  # fmt: skip
-    if not started:
-        return Outcome(job, not_started=FENCED)
-    return timed_call(ctx, job)
+def run_group(
+    ctx: DispatchContext,
+    connection: Connection,
+    jobs: Sequence[Job],
+    *,
+    stopping: Callable[[], bool],
+    done: Callable[[Outcome], None],
+) -> None:
+    """Fence the jobs in one statement, then call each fenced one at once, in order,
+    handing each outcome to `done` as it comes. Raises only what the connection raises
+    (then no call was made; the caller drops the connection)."""
+    if stopping():
+        for job in jobs:
+            done(Outcome(job, not_started=SHUTDOWN))
+        return
+    fences = [Fence(job.message_id, job.claim, job.opt_out) for job in jobs]
+    started = start_calls(connection, fences, now=ctx.clock(), ttl=ctx.options.claim_ttl)
+    for job in jobs:
+        if job.message_id not in started:
+            done(Outcome(job, not_started=FENCED))
+        elif stopping():  # fenced, but the worker is stopping: not called after all
+            done(Outcome(job, not_started=SHUTDOWN))
+        else:
+            done(timed_call(ctx, job))
 
 
 def timed_call(ctx: DispatchContext, job: Job) -> Outcome:
@@ -73,10 +84,11 @@ def call(ctx: DispatchContext, message: OutboundMessage) -> Result:
 
 
 def send_now(ctx: DispatchContext, jobs: Sequence[Job], *, stopping: bool = False) -> list[str]:
-    """Fence, call and record each job on this thread; what happened to each, in order."""
+    """Fence, call and record the jobs on this thread; what happened to each, in order."""
     from service.dispatch.recorder import record_outcomes
 
+    outcomes: list[Outcome] = []
     with ctx.fence_engine.connect() as connection:
-        outcomes = [run_job(ctx, connection, job, stopping=stopping) for job in jobs]
+        run_group(ctx, connection, jobs, stopping=lambda: stopping, done=outcomes.append)
     results = record_outcomes(ctx, outcomes)
     return [results[job.message_id] for job in jobs]

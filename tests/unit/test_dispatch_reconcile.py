@@ -11,7 +11,7 @@ from service.channels.base import DeliveryError, Receipt
 from service.db.models import Message
 from service.dispatch.context import DispatchContext
 from service.dispatch.dispatcher import Dispatcher
-from service.dispatch.fence import start_call
+from service.dispatch.fence import Fence, start_calls
 from service.dispatch.options import DispatchOptions
 from service.dispatch.reconcile import reconcile_in_doubt
 from service.dispatch.send import send_now
@@ -81,8 +81,8 @@ def in_flight(
     message = queued(session, factory, now, channel)
     job = Dispatcher(ctx).claim(5)[0]
     with ctx.engine.connect() as connection:
-        assert start_call(connection, message_id=job.message_id, claim=job.claim,
-                          opt_out=job.opt_out, now=now, ttl=ctx.options.claim_ttl)  # fmt: skip
+        fence = Fence(job.message_id, job.claim, job.opt_out)
+        assert start_calls(connection, [fence], now=now, ttl=ctx.options.claim_ttl)
     session.expire_all()
     return session.get(Message, message.id)
 
