@@ -171,14 +171,14 @@ def create_user(
         raise AccountError("clinic: staff users belong to a clinic")
     if session.exec(select(User).where(User.email == email)).first():
         raise AccountError(f"email: a user {email!r} already exists")
-    if password is not None and len(password) < 10:
-        raise AccountError("password: at least 10 characters")
+    if password is not None:
+        check_password(password)
     user = User(
         email=email,
         role=role,
         clinic_id=clinic_id,
         name=name,
-        password_hash=_hasher.hash(password) if password else None,
+        password_hash=hash_password(password) if password else None,
     )
     session.add(user)
     session.flush()
@@ -192,6 +192,35 @@ def create_user(
         detail={"role": str(role)},
     )
     return user
+
+
+PASSWORD_MIN = 12  # ASVS 2.1.1
+PASSWORD_MAX = 128  # ASVS 2.1.2: at least 64 allowed, no more than 128
+
+
+def check_password(password: str) -> None:
+    if len(password) < PASSWORD_MIN:
+        raise AccountError(f"password: at least {PASSWORD_MIN} characters")
+    if len(password) > PASSWORD_MAX:
+        raise AccountError(f"password: at most {PASSWORD_MAX} characters")
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+_decoys: dict[int, User] = {}
+
+
+def decoy_user() -> User:
+    """A user to verify a password against when there is none: its hash costs what a
+    real user's costs, so the answer takes as long."""
+    found = _decoys.get(id(_hasher))
+    if found is None:
+        found = User(email="decoy@invalid", role="staff",
+                     password_hash=_hasher.hash(secrets.token_urlsafe(12)))  # fmt: skip
+        _decoys[id(_hasher)] = found
+    return found
 
 
 def verify_password(user: User, password: str) -> bool:

@@ -112,6 +112,8 @@ class Settings(BaseSettings):
     # an API key unless DOCS_PUBLIC; /metrics needs `Authorization: Bearer METRICS_TOKEN`
     # (without a token it is off in production, open elsewhere).
     docs_public: bool = False
+    # A signed-in browser is signed out after this long without a request.
+    session_idle_minutes: int = Field(default=30, ge=1, le=720)
     metrics_token: SecretStr | None = None
 
     templates_dir: Path = DEFAULT_TEMPLATES_DIR

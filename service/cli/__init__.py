@@ -8,7 +8,18 @@ from __future__ import annotations
 
 import typer
 
-from service.cli import accounts, clinics, db, enrol, messages, plans, simulate, triage, worker
+from service.cli import (  # noqa: F401 (user_admin adds commands to users and apikeys)
+    accounts,
+    clinics,
+    db,
+    enrol,
+    messages,
+    plans,
+    simulate,
+    triage,
+    user_admin,
+    worker,
+)
 from service.cli.common import announce_database, require_migrated, settings
 
 app = typer.Typer(

@@ -398,10 +398,40 @@ class User(SQLModel, table=True):
     role: str = Field(max_length=16)
     password_hash: str | None = Field(default=None, max_length=200)
     is_active: bool = Field(default=True)
-    failed_logins: int = Field(default=0)
-    locked_until: datetime | None = _when()
     last_login_at: datetime | None = _when()
     created_at: datetime = _created()
+
+
+class UserSession(SQLModel, table=True):
+    """A signed-in browser. The cookie carries a random token; only its SHA-256 is here.
+
+    It ends at logout, after `SESSION_IDLE_MINUTES` without a request, after twelve
+    hours, and when the user's password, role or active state changes (revoked_at).
+    """
+
+    __tablename__ = "user_sessions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = _created()
+    last_seen_at: datetime = _created()
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    revoked_at: datetime | None = _when()
+    revoked_reason: str | None = Field(default=None, max_length=64)
+    user_agent: str | None = Field(default=None, max_length=200)  # to tell sessions apart
+
+
+class LoginThrottle(SQLModel, table=True):
+    """Failed sign-ins per key ("account:...", "pair:...", "client:..."), whether or not
+    the account exists: each failure past a key's allowance doubles its wait."""
+
+    __tablename__ = "login_throttles"
+
+    key: str = Field(primary_key=True, max_length=120)
+    failures: int = Field(default=0)
+    last_failure_at: datetime = _created()
+    blocked_until: datetime | None = _when()
 
 
 class ApiKey(SQLModel, table=True):
@@ -458,6 +488,7 @@ __all__ = [
     "Clinic",
     "Enrollment",
     "InboundMessage",
+    "LoginThrottle",
     "Message",
     "MessageEvent",
     "OnCallRecipient",
@@ -467,5 +498,6 @@ __all__ = [
     "ReplyCandidate",
     "ReplyItem",
     "User",
+    "UserSession",
     "WorkerHeartbeat",
 ]

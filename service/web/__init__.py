@@ -23,6 +23,7 @@ from service.web import (
     views_record,
     views_replies,
     views_simulate,
+    views_users,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -40,6 +41,7 @@ _PAGES = (
     views_ops,
     views_charts,
     views_simulate,
+    views_users,
     static,
 )
 for _module in _PAGES:

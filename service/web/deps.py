@@ -9,19 +9,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import Depends, Request, Response
 from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
+from sqlmodel import Session
 
+from service import sessions
 from service.accounts import Principal, principal_for_user
 from service.api.deps import SessionDep, SettingsDep
+from service.config import Settings
 from service.db.models import User
 from service.db.types import utcnow
 from service.domain import Role
-from service.web.auth import active_user
 from service.web.reply_data import unread_count
 from service.web.session import WebSession, csrf_matches, read_session
 from service.web.templating import render
@@ -58,7 +61,14 @@ def nav_for(role: Role | None) -> tuple[NavItem, ...]:
     if role == Role.OPERATOR:
         return _OPS_NAV
     if role == Role.ADMIN:
-        return _STAFF_NAV + _OPS_NAV + (NavItem("/app/plans", "Plans"),)
+        return (
+            _STAFF_NAV
+            + _OPS_NAV
+            + (
+                NavItem("/app/plans", "Plans"),
+                NavItem("/app/admin/users", "Users"),
+            )
+        )
     return ()
 
 
@@ -67,6 +77,7 @@ class Viewer:
     user: User
     principal: Principal
     web: WebSession
+    session_id: int  # the user_sessions row this browser is signed in with
     unread_replies: int = 0
 
     @property
@@ -175,14 +186,24 @@ def error_page(request: Request, status_code: int, detail: object) -> Response:
 
 def get_viewer(request: Request, session: SessionDep, settings: SettingsDep) -> Viewer:
     web = read_session(request, settings)
-    user = active_user(session, web.user_id if web else None, now=utcnow())
-    if web is None or user is None:
+    active = signed_in(session, web, settings)
+    if web is None or active is None or active.row.id is None:
         raise LoginRequired()
+    user = active.user
     principal = principal_for_user(user)
     unread = 0
     if principal.role in (Role.STAFF, Role.ADMIN):
         unread = unread_count(session, clinic_id=principal.clinic_id)  # the navigation's count
-    return Viewer(user=user, principal=principal, web=web, unread_replies=unread)
+    return Viewer(user=user, principal=principal, web=web, session_id=active.row.id,
+                  unread_replies=unread)  # fmt: skip
+
+
+def signed_in(
+    session: Session, web: WebSession | None, settings: Settings
+) -> sessions.Active | None:
+    """The live server-side session this cookie names, if any."""
+    idle = timedelta(minutes=settings.session_idle_minutes)
+    return sessions.find(session, web.token if web else None, now=utcnow(), idle=idle)
 
 
 def _require(*roles: Role) -> Callable[[Viewer], Viewer]:
@@ -225,6 +246,13 @@ def page(request: Request, name: str, viewer: Viewer | None, **context: Any) -> 
 # After a POST the browser is redirected with ?done=<code>; only these fixed texts show,
 # so a crafted link cannot put words on the page.
 NOTICES = {
+    "deactivated": "Account deactivated: its sessions ended and its API keys stopped working.",
+    "activated": "Account active again.",
+    "unlocked": "Failed sign-ins for this account are forgotten: it may sign in at once.",
+    "sessions_ended": "Every session of this account ended.",
+    "session_ended": "Session ended.",
+    "password_reset": "Password changed: every session of this account ended.",
+    "key_revoked": "API key revoked: it stopped working.",
     "enrolled": "Patient enrolled. Their plan is below.",
     "already": "This patient was already enrolled in this plan for this date.",
     "enrolled_shared": (

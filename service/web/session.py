@@ -1,16 +1,17 @@
-"""The browser session: one signed cookie holding the user id and a CSRF token.
+"""The browser's cookie: a CSRF token and, once signed in, the server-side session's token.
 
-The cookie is signed (itsdangerous) with SECRET_KEY, so it cannot be forged or edited;
-it holds no personal data. It is HttpOnly, SameSite=Lax, and Secure whenever the public
-URL is https. Every visitor gets a session (anonymous until login) so that even the
-login form carries a CSRF token; logging in issues a fresh token (no fixation).
+Who is signed in is decided by the `user_sessions` row the token names (service.sessions):
+logout, the idle timeout and revocation end it there, whatever the cookie says. The
+cookie is signed (itsdangerous) with SECRET_KEY besides, holds no personal data, and is
+HttpOnly, SameSite=Lax, and Secure whenever the public URL is https. Every visitor gets
+one (anonymous until login) so that even the login form carries a CSRF token; signing
+in issues a fresh CSRF token and a fresh session token (no fixation).
 """
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
 
 from fastapi import Request, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -25,16 +26,15 @@ _SALT = "aftercare.web.session.v1"
 @dataclass
 class WebSession:
     csrf: str
-    user_id: int | None = None
-    login_at: str | None = None  # ISO instant of the login this session belongs to
+    token: str | None = None  # the server-side session (service.sessions), once signed in
 
     @classmethod
     def anonymous(cls) -> WebSession:
         return cls(csrf=secrets.token_urlsafe(32))
 
     @classmethod
-    def for_user(cls, user_id: int, login_at: datetime) -> WebSession:
-        return cls(csrf=secrets.token_urlsafe(32), user_id=user_id, login_at=login_at.isoformat())
+    def signed_in(cls, token: str) -> WebSession:
+        return cls(csrf=secrets.token_urlsafe(32), token=token)
 
 
 def _serializer(settings: Settings) -> URLSafeTimedSerializer:
@@ -52,16 +52,12 @@ def read_session(request: Request, settings: Settings) -> WebSession | None:
         return None
     if not isinstance(data, dict) or not isinstance(data.get("csrf"), str):
         return None
-    uid = data.get("uid")
-    return WebSession(
-        csrf=data["csrf"],
-        user_id=uid if isinstance(uid, int) else None,
-        login_at=data.get("at") if isinstance(data.get("at"), str) else None,
-    )
+    token = data.get("sid")
+    return WebSession(csrf=data["csrf"], token=token if isinstance(token, str) else None)
 
 
 def write_session(response: Response, session: WebSession, settings: Settings) -> None:
-    payload = {"csrf": session.csrf, "uid": session.user_id, "at": session.login_at}
+    payload = {"csrf": session.csrf, "sid": session.token}
     response.set_cookie(
         COOKIE_NAME,
         _serializer(settings).dumps(payload),

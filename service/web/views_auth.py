@@ -7,11 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 
+from service import sessions
 from service.api.deps import SessionDep, SettingsDep
+from service.db.models import UserSession
 from service.db.types import utcnow
 from service.domain import Role
-from service.web.auth import active_user, attempt_login
-from service.web.deps import CsrfDep, ViewerDep, WebRoute, page
+from service.web.auth import attempt_login
+from service.web.deps import CsrfDep, ViewerDep, WebRoute, page, signed_in
 from service.web.session import WebSession, clear_session, read_session, write_session
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
@@ -43,7 +45,7 @@ def login_form(
     request: Request, session: SessionDep, settings: SettingsDep, next: str = ""
 ) -> Response:
     web = read_session(request, settings)
-    if web and active_user(session, web.user_id, now=utcnow()):
+    if signed_in(session, web, settings) is not None:
         return RedirectResponse(safe_next(next, "/app/"), status_code=303)
     web = web or WebSession.anonymous()
     response = page(request, "login.html", None, csrf=web.csrf, next=next, error=None, email="")
@@ -61,18 +63,33 @@ def login(
     next: Annotated[str, Form()] = "",
 ) -> Response:
     now = utcnow()
-    outcome = attempt_login(session, email=email, password=password, now=now)
-    if outcome.user is None or outcome.user.id is None:
-        web = read_session(request, settings) or WebSession.anonymous()
-        context = {"csrf": web.csrf, "next": next, "error": outcome.error, "email": email}
-        return page(request, "login.html", None, status_code=401, **context)
+    email = email.replace("\x00", "")[:254]
+    client = request.client.host if request.client else "unknown"
+    outcome = attempt_login(session, email=email, password=password, client=client, now=now)
+    web = read_session(request, settings)
+    if outcome.user is None:
+        context = {"csrf": (web or WebSession.anonymous()).csrf, "next": next,
+                   "error": outcome.error, "email": email}  # fmt: skip
+        response = page(request, "login.html", None, status_code=429 if outcome.retry_after
+                        else 401, **context)  # fmt: skip
+        if outcome.retry_after:
+            response.headers["Retry-After"] = str(outcome.retry_after)
+        return response
+    previous = signed_in(session, web, settings)
+    if previous is not None:  # another sign-in in this browser ends
+        sessions.revoke(session, previous.row, now=now, reason="replaced")
+    token = sessions.start(session, user=outcome.user, now=now,
+                           user_agent=request.headers.get("User-Agent"))  # fmt: skip
     response = RedirectResponse(safe_next(next, home_for(Role(outcome.user.role))), status_code=303)
-    write_session(response, WebSession.for_user(outcome.user.id, now), settings)
+    write_session(response, WebSession.signed_in(token), settings)
     return response
 
 
 @router.post("/app/logout", dependencies=[CsrfDep])
-def logout(settings: SettingsDep, viewer: ViewerDep) -> Response:
+def logout(session: SessionDep, settings: SettingsDep, viewer: ViewerDep) -> Response:
+    row = session.get(UserSession, viewer.session_id)
+    if row is not None:
+        sessions.revoke(session, row, now=utcnow(), reason="logout")
     response = RedirectResponse("/app/login?done=loggedout", status_code=303)
     clear_session(response, settings)
     return response

@@ -24,6 +24,8 @@ EXPECTED_TABLES = {
     "worker_heartbeats",
     "plan_signoffs",
     "reply_items",
+    "user_sessions",
+    "login_throttles",
     "reply_candidates",
 }
 

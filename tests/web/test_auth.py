@@ -1,13 +1,7 @@
-"""Sign-in, sessions, CSRF and lock-out."""
+"""Sign-in, sessions and CSRF (throttling and server-side sessions: test_sessions.py)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from sqlmodel import select
-
-from service.db.models import AuditLog, User
-from service.db.types import utcnow
 from service.web.session import COOKIE_NAME
 from tests.web.conftest import PASSWORD, csrf_from, login
 
@@ -59,34 +53,6 @@ def test_login_without_the_csrf_token_is_refused(client, staff) -> None:
     response = _post_login(client, staff.email, PASSWORD, token="forged")
     assert response.status_code == 403
     assert "expired" in response.text
-
-
-def test_five_failures_lock_the_account_even_for_the_right_password(client, staff, session) -> None:
-    for _ in range(5):
-        _post_login(client, staff.email, "wrong password!")
-    response = _post_login(client, staff.email, PASSWORD)
-    assert response.status_code == 401
-    assert "locked" in response.text
-    session.expire_all()
-    user = session.get(User, staff.id)
-    assert user.locked_until is not None and user.locked_until > utcnow()
-    actions = session.exec(select(AuditLog.action).where(AuditLog.entity_id == staff.id)).all()
-    assert "user.locked" in actions
-
-
-def test_the_lock_expires(client, staff, session) -> None:
-    staff.locked_until = utcnow() - timedelta(seconds=1)
-    session.add(staff)
-    session.commit()
-    assert _post_login(client, staff.email, PASSWORD).status_code == 303
-
-
-def test_a_successful_login_resets_the_failure_count(client, staff, session) -> None:
-    for _ in range(3):
-        _post_login(client, staff.email, "wrong password!")
-    _post_login(client, staff.email, PASSWORD)
-    session.expire_all()
-    assert session.get(User, staff.id).failed_logins == 0
 
 
 def test_logout_ends_the_session(client, staff) -> None:

@@ -25,9 +25,8 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
 from service.accounts import principal_for_key
 from service.api.deps import SessionDep, SettingsDep
-from service.db.types import utcnow
 from service.domain import Role
-from service.web.auth import active_user
+from service.web.deps import signed_in
 from service.web.session import read_session
 
 ASSETS_DIR = Path(str(files("fastapi_offline") / "static"))
@@ -57,9 +56,8 @@ def docs_access(request: Request, session: SessionDep, settings: SettingsDep) ->
     scheme, _, key = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "bearer" and principal_for_key(session, key.strip()) is not None:
         return
-    web = read_session(request, settings)
-    user = active_user(session, web.user_id if web else None, now=utcnow())
-    if user is not None and user.role == Role.ADMIN:
+    active = signed_in(session, read_session(request, settings), settings)
+    if active is not None and active.user.role == Role.ADMIN:
         return
     raise HTTPException(
         status.HTTP_401_UNAUTHORIZED,
