@@ -33,7 +33,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import schemathesis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, seed, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import Failure, FailureGroup
@@ -73,7 +73,7 @@ def _url(name: str) -> str:
     return ADMIN_URL.rpartition("/")[0] + "/" + name
 
 
-def seed(engine: Any) -> dict[str, Any]:
+def seed_data(engine: Any) -> dict[str, Any]:
     now = datetime.now(UTC)
     with Session(engine, expire_on_commit=False) as session:
         factory = Factory(session)
@@ -104,6 +104,7 @@ def sweep(app: Any, keys: dict[str, str], examples: int, seed_value: int) -> dic
         operation = result.ok()
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
 
+            @seed(seed_value)
             @given(case=operation.as_strategy(generation_mode=mode))
             @settings(max_examples=examples, deadline=None, database=None,
                       suppress_health_check=list(HealthCheck))  # fmt: skip
@@ -116,9 +117,9 @@ def sweep(app: Any, keys: dict[str, str], examples: int, seed_value: int) -> dic
                     try:
                         case.validate_response(response, checks=CHECKS, headers=headers)
                     except FailureGroup as group:
-                        _count(group.exceptions, operation.label, kinds, examples_of)
+                        _count(group.exceptions, case.operation.label, kinds, examples_of)
                     except Failure as failure:
-                        _count([failure], operation.label, kinds, examples_of)
+                        _count([failure], case.operation.label, kinds, examples_of)
 
             try:
                 run()
@@ -176,7 +177,7 @@ def main() -> None:
     try:
         migrate.upgrade(config)
         engine = make_engine(config)
-        seeded = seed(engine)
+        seeded = seed_data(engine)
         app = create_app(config, engine=engine)
         started = time.perf_counter()
         swept = sweep(app, seeded["keys"], args.examples, args.seed)
