@@ -35,16 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import schemathesis
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis.errors import Unsatisfiable
-from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import Failure, FailureGroup
 from schemathesis.generation.modes import GenerationMode
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    ignored_auth,
-    response_headers_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-)
 from sqlalchemy import create_engine, text
 from sqlmodel import Session
 
@@ -56,16 +48,9 @@ from service.db.types import utcnow
 from service.domain import Role
 from service.web import auth
 from tests.factories import Factory
+from tests.fuzz_support import CHECKS
 
 ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-CHECKS = [
-    not_a_server_error,
-    response_schema_conformance,
-    status_code_conformance,
-    content_type_conformance,
-    response_headers_conformance,
-    ignored_auth,
-]
 PASSWORD = "bench password 123"
 
 

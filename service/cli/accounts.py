@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from service.cli.common import command_group, db_session, emit, fail, json_option
+from service.cli.common import clinic_id_of, command_group, db_session, emit, fail, json_option
 from service.domain import Role
 
 users = command_group("Staff, operator and admin accounts.")
@@ -29,15 +29,9 @@ def create_user(
 ) -> None:
     """Create a user."""
     from service import accounts
-    from service.clinics import find_clinic
 
     with db_session() as session:
-        clinic_id = None
-        if clinic is not None:
-            found = find_clinic(session, clinic)
-            if found is None:
-                fail(f"--clinic: no clinic {clinic!r}")
-            clinic_id = found.id
+        clinic_id = clinic_id_of(session, clinic)
         try:
             user = accounts.create_user(
                 session, email=email, role=role, clinic_id=clinic_id, name=name, password=password

@@ -62,6 +62,18 @@ def db_session() -> Iterator[Session]:
         engine.dispose()
 
 
+def clinic_id_of(session: Session, clinic: str | None) -> int | None:
+    """The `--clinic` option (a slug or an id) as an id, None when not given."""
+    if clinic is None:
+        return None
+    from service.clinics import find_clinic
+
+    found = find_clinic(session, clinic)
+    if found is None:
+        fail(f"--clinic: no clinic {clinic!r}")
+    return found.id
+
+
 def require_migrated(config: Settings) -> None:
     from service.db.revision import NotMigrated, require_current
 

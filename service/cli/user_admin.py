@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from service.cli.accounts import apikeys, users
-from service.cli.common import db_session, emit, fail, json_option, settings, when
+from service.cli.common import clinic_id_of, db_session, emit, fail, json_option, settings, when
 from service.domain import Role
 
 if TYPE_CHECKING:
@@ -28,13 +28,17 @@ ACTOR = "cli"
 
 @contextmanager
 def _user(ident: str) -> Iterator[tuple[Session, User]]:
+    with db_session() as session:
+        yield session, _found(session, ident, "user")
+
+
+def _found(session: Session, ident: str, what: str) -> User:
     from service.user_admin import find_user
 
-    with db_session() as session:
-        user = find_user(session, ident)
-        if user is None:
-            fail(f"user: no user {ident!r}")
-        yield session, user
+    user = find_user(session, ident)
+    if user is None:
+        fail(f"{what}: no user {ident!r}")
+    return user
 
 
 def _now() -> Any:
@@ -133,17 +137,10 @@ def set_role(
 ) -> None:
     """Change a user's role (and clinic); their sessions end."""
     from service import user_admin
-    from service.clinics import find_clinic
 
     def change(session: Session, found: User) -> dict[str, Any]:
-        clinic_id = None
-        if clinic is not None:
-            chosen = find_clinic(session, clinic)
-            if chosen is None:
-                fail(f"--clinic: no clinic {clinic!r}")
-            clinic_id = chosen.id
-        ended = user_admin.set_role(session, found, role=role, clinic_id=clinic_id, actor=ACTOR,
-                                    now=_now())  # fmt: skip
+        ended = user_admin.set_role(session, found, role=role, actor=ACTOR, now=_now(),
+                                    clinic_id=clinic_id_of(session, clinic))  # fmt: skip
         return {"role": found.role, "clinic_id": found.clinic_id, "sessions_ended": ended}
 
     _change(user, as_json, change)
@@ -189,15 +186,10 @@ def list_keys(
 ) -> None:
     """API keys: id, prefix (the `ac_<prefix>_` the key starts with), owner, state."""
     from service.db.models import User
-    from service.user_admin import find_user, keys_of
+    from service.user_admin import keys_of
 
     with db_session() as session:
-        owner_id = None
-        if user is not None:
-            owner = find_user(session, user)
-            if owner is None:
-                fail(f"--user: no user {user!r}")
-            owner_id = owner.id
+        owner_id = _found(session, user, "--user").id if user is not None else None
         rows = []
         for key in keys_of(session, owner_id):
             owner_row = session.get(User, key.user_id)

@@ -7,6 +7,7 @@ Each change goes through service.user_admin, which audits it with the admin as a
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TypeVar
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
@@ -23,6 +24,7 @@ from service.web.deps import AdminDep, Conflict, CsrfDep, NotFound, Viewer, WebR
 from service.web.forms import FormData, FormDep
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
+_Owned = TypeVar("_Owned", UserSession, ApiKey)
 
 
 def _idle(settings: Settings) -> timedelta:
@@ -127,9 +129,7 @@ def end_one_session(
     session: SessionDep, viewer: AdminDep, user_id: DbId, session_id: DbId
 ) -> Response:
     user = _user(session, user_id)
-    row = session.get(UserSession, session_id)
-    if row is None or row.user_id != user.id:
-        raise NotFound("There is no such session.")
+    row = _owned(session, UserSession, session_id, user, "session")
     user_admin.end_session(session, row, actor=viewer.principal.label, now=utcnow())
     return _done(user, "session_ended")
 
@@ -137,8 +137,13 @@ def end_one_session(
 @router.post("/app/admin/users/{user_id}/keys/{key_id}/revoke", dependencies=[CsrfDep])
 def revoke_key(session: SessionDep, viewer: AdminDep, user_id: DbId, key_id: DbId) -> Response:
     user = _user(session, user_id)
-    key = session.get(ApiKey, key_id)
-    if key is None or key.user_id != user.id:
-        raise NotFound("There is no such API key.")
+    key = _owned(session, ApiKey, key_id, user, "API key")
     user_admin.revoke_key(session, key, actor=viewer.principal.label, now=utcnow())
     return _done(user, "key_revoked")
+
+
+def _owned(session: Session, model: type[_Owned], row_id: int, user: User, noun: str) -> _Owned:
+    row = session.get(model, row_id)
+    if row is None or row.user_id != user.id:
+        raise NotFound(f"There is no such {noun}.")
+    return row

@@ -61,21 +61,16 @@ def test_a_missing_secret_key_is_refused(production):
         load_settings(_env_file=None)
 
 
-def test_an_empty_secret_key_file_is_refused(production, tmp_path):
+@pytest.mark.parametrize(
+    ("content", "named"),
+    [("\n", "SECRET_KEY_FILE: .* is empty"), ("a\n", "SECRET_KEY is too short")],
+)
+def test_an_empty_or_weak_secret_key_file_is_refused(production, tmp_path, content, named):
     production.delenv("SECRET_KEY")
-    empty = tmp_path / "secret_key"
-    empty.write_text("\n")
-    production.setenv("SECRET_KEY_FILE", str(empty))
-    with pytest.raises(SettingsError, match="SECRET_KEY_FILE"):
-        load_settings(_env_file=None)
-
-
-def test_a_weak_key_in_a_file_is_refused(production, tmp_path):
-    production.delenv("SECRET_KEY")
-    weak = tmp_path / "secret_key"
-    weak.write_text("a\n")
-    production.setenv("SECRET_KEY_FILE", str(weak))
-    with pytest.raises(SettingsError, match="SECRET_KEY is too short"):
+    path = tmp_path / "secret_key"
+    path.write_text(content)
+    production.setenv("SECRET_KEY_FILE", str(path))
+    with pytest.raises(SettingsError, match=named):
         load_settings(_env_file=None)
 
 
