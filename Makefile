@@ -59,6 +59,7 @@ bench: install
 	$(BIN)/python bench/lateness.py
 	$(BIN)/python bench/triage.py
 	$(BIN)/python bench/web.py
+	$(BIN)/python bench/security.py
 
 clean:
 	rm -rf $(VENV) $(TOOLS) node_modules .pytest_cache .mypy_cache .ruff_cache
