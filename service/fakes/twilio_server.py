@@ -2,8 +2,10 @@
 
 The real twilio SDK talks to it through TWILIO_API_BASE_URL: create, fetch and list
 Messages (To / From / DateSent filters, paging) with Twilio's JSON shapes and error
-bodies, HTTP Basic auth with the account SID and token, plus a small control API under
-`/_fake/` (config, stats, reset) so tests in other processes can drive and count it.
+bodies, HTTP Basic auth with the account SID and token, MMS media (`add_media`: the
+media URL redirects to storage that refuses credentials, as Twilio's does), plus a small
+control API under `/_fake/` (config, stats, reset) so tests in other processes can drive
+and count it.
 Faults and callbacks live in `twilio_state.FakeTwilio`.
 
 Run: `python -m service.fakes.twilio_server --port 8765`; in-process: `FakeTwilioServer`.
@@ -18,6 +20,7 @@ import json
 import re
 import threading
 import time
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlparse
@@ -25,6 +28,11 @@ from urllib.parse import parse_qsl, urlencode, urlparse
 from service.fakes.twilio_state import MAGIC_ERRORS, FakeTwilio, public
 
 _PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account>AC\w+)/Messages(?:/(?P<sid>\w+))?\.json$")
+_MEDIA = re.compile(r"^/2010-04-01/Accounts/(?P<account>AC\w+)/Messages/\w+/Media/(?P<media>\w+)$")
+# A 1x1 PNG: what an MMS photo is in tests.
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+)
 TEST_ACCOUNT_SID = "AC" + "0" * 31 + "1"
 TEST_AUTH_TOKEN = "fake-twilio-auth-token"  # noqa: S105 (a fake's well-known test token)
 
@@ -41,6 +49,8 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlparse(self.path)
         if url.path == "/_fake/stats":
             return self._json(200, self.server.fake.stats())
+        if _MEDIA.match(url.path) or url.path.startswith("/_fake/media/"):
+            return self._media(url.path)
         match = self._authorised(url.path)
         if match is None:
             return None
@@ -67,6 +77,38 @@ class _Handler(BaseHTTPRequestHandler):
         if match is None or match["sid"]:
             return None if match is None else self._error(405, 20004, "Method not allowed")
         self._create(form)
+
+    def _media(self, path: str) -> None:
+        """Twilio's media URL (Basic auth) redirects to storage that refuses credentials."""
+        match = _MEDIA.match(path)
+        if match is not None:
+            if not self._credentials_ok(match["account"]):
+                return self._error(401, 20003, "Authenticate")
+            self.send_response(307)
+            self.send_header("Location", f"/_fake/media/{match['media']}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return None
+        if self.headers.get("Authorization"):
+            return self._json(400, {"message": "Only one auth mechanism allowed"})
+        found = self.server.media.get(path.rsplit("/", 1)[-1])
+        if found is None:
+            return self._error(404, 20404, "The requested resource was not found")
+        kind, data = found
+        self.send_response(200)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            self.wfile.write(data)
+        return None
+
+    def _credentials_ok(self, account: str) -> bool:
+        fake = self.server.fake
+        expected = base64.b64encode(f"{fake.account_sid}:{fake.auth_token}".encode()).decode()
+        return account == fake.account_sid and self.headers.get("Authorization") == (
+            f"Basic {expected}"
+        )
 
     def _create(self, form: dict[str, str]) -> None:
         fake = self.server.fake
@@ -111,11 +153,7 @@ class _Handler(BaseHTTPRequestHandler):
         if match is None:
             self._error(404, 20404, "The requested resource was not found")
             return None
-        fake = self.server.fake
-        expected = base64.b64encode(f"{fake.account_sid}:{fake.auth_token}".encode()).decode()
-        if match["account"] != fake.account_sid or self.headers.get("Authorization") != (
-            f"Basic {expected}"
-        ):
+        if not self._credentials_ok(match["account"]):
             self._error(401, 20003, "Authenticate")
             return None
         return match
@@ -180,6 +218,7 @@ class _Server(ThreadingHTTPServer):
         super().__init__(address, _Handler)
         self.fake = fake
         self.stopping = threading.Event()
+        self.media: dict[str, tuple[str, bytes]] = {}  # media sid -> (content type, bytes)
 
 
 class FakeTwilioServer:
@@ -202,6 +241,16 @@ class FakeTwilioServer:
     def url(self) -> str:
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
+
+    def add_media(
+        self, *, content_type: str = "image/png", data: bytes = PNG, message_sid: str = ""
+    ) -> str:
+        """Serve one media item as Twilio would; returns its MediaUrl."""
+        media_sid = f"ME{uuid.uuid4().hex}"
+        self._server.media[media_sid] = (content_type, data)
+        message = message_sid or f"MM{uuid.uuid4().hex}"
+        account = self.fake.account_sid
+        return f"{self.url}/2010-04-01/Accounts/{account}/Messages/{message}/Media/{media_sid}"
 
     def start(self) -> FakeTwilioServer:
         serve = threading.Thread(

@@ -103,7 +103,7 @@ def _sent_to(patients: list[Patient], reply: InboundReply) -> Any:
     """Messages that left for these patients on the channel the reply came on."""
     return select(Message).where(
         col(Message.patient_id).in_([p.id for p in patients]),
-        Message.channel == reply.channel.value,
+        Message.channel == Channel(reply.channel).value,
         col(Message.sent_at).is_not(None),
         Message.kind != MessageKind.PAGE,
     )
@@ -128,7 +128,7 @@ def _latest_clinic(session: Session, reply: InboundReply, patients: list[Patient
                 col(Message.patient_id).in_([p.id for p in patients]),
                 col(Message.to_address) == reply.from_address,
             ),
-            Message.channel == reply.channel.value,
+            Message.channel == Channel(reply.channel).value,
             col(Message.sent_at).is_not(None),
             Message.kind != MessageKind.PAGE,
             col(Message.clinic_id).in_({p.clinic_id for p in patients}),

@@ -23,6 +23,7 @@ from service.db import migrate
 from service.db.engine import make_engine
 from service.db.models import Clinic, User
 from service.domain import Role
+from service.fakes.twilio_server import TEST_ACCOUNT_SID, FakeTwilioServer
 from tests.conftest import IN_CI
 from tests.factories import Factory
 
@@ -50,6 +51,7 @@ class Live:
     staff_a: User
     staff_b: User
     operator: User
+    twilio: FakeTwilioServer  # serves MMS photos (and would take texts) like Twilio
 
 
 def _free_port() -> int:
@@ -88,7 +90,13 @@ def _wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> Non
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+def twilio() -> Iterator[FakeTwilioServer]:
+    with FakeTwilioServer(auth_token=TWILIO_TOKEN) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory, twilio: FakeTwilioServer) -> Iterator[Live]:
     folder = tmp_path_factory.mktemp("live")
     port = _free_port()
     env = {
@@ -97,6 +105,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         "SECRET_KEY": "browser-test-secret-key-0123456789",
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
         "TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
+        "TWILIO_ACCOUNT_SID": TEST_ACCOUNT_SID,  # photos are fetched from the fake Twilio
+        "TWILIO_API_BASE_URL": twilio.url,
         "ENVIRONMENT": "test",
         "LOG_LEVEL": "WARNING",
     }
@@ -114,7 +124,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         )
     try:
         _wait_until_up(settings.public_base_url, process, log)
-        yield Live(settings.public_base_url, settings, *seeded)
+        yield Live(settings.public_base_url, settings, *seeded, twilio=twilio)
     finally:
         process.terminate()
         process.wait(timeout=10)

@@ -139,7 +139,7 @@ def test_the_timeline_is_usable_on_a_phone(browser, live: Live) -> None:  # type
 
 def test_a_simulated_reply_from_the_patient_page_raises_an_alert(page: Page, live: Live) -> None:
     sign_in(page, live, live.staff_a)
-    patient_id = enrol(page, live, first="Sim", phone="+14155550177")
+    patient_id = enrol(page, live, first="Sim", phone="+14155550178")
     page.goto(f"{live.url}/app/patients/{patient_id}")
     page.get_by_label("Reply text").fill("my face is drooping and I can't smile")
     page.get_by_role("button", name="Send as the patient").click()

@@ -297,3 +297,25 @@ def test_a_clinic_can_reduce_pages_to_a_callback_number_and_a_link(
     for bad in (ClinicChanges(page_detail="everything"), ClinicChanges(reply_response_minutes=0)):
         with pytest.raises(ClinicError):
             update_clinic(session, clinic, bad, actor="user:1")
+
+
+def test_a_shared_number_reply_as_the_webhook_stores_it_is_routed_by_context(
+    session: Session,
+    inbox: Inbox,
+    clinic: Clinic,
+    family,
+    now: datetime,  # type: ignore[no-untyped-def]
+) -> None:
+    from service.api.routers.webhooks_inbound import storable
+    from service.domain import Channel
+    from service.inbound.reply import InboundReply
+
+    ana, _ben = family
+    sent(session, clinic, ana, now - timedelta(hours=1))
+    words = "my lips are turning blue"
+    reply = InboundReply(provider_id="SM" + "a" * 32, channel=Channel.SMS,
+                         from_address=FAMILY_PHONE, to_address=CLINIC_NUMBER,
+                         body=words, text=words)  # fmt: skip
+    inbox.handle(storable(reply))  # its channel comes back a plain string
+    [alert] = rows(session, Alert)
+    assert alert.patient_id == ana.id
