@@ -93,6 +93,8 @@ class Settings(BaseSettings):
     dispatch_retention_interval_seconds: float = Field(default=3600.0, gt=0)
     dispatch_heartbeat_retention_days: int = Field(default=7, ge=1)
     worker_id: str | None = None
+    # How often a worker applies the status callbacks the web processes recorded.
+    receipts_interval_seconds: float = Field(default=0.5, gt=0, le=60)
     # On SIGTERM a worker stops claiming, gives back what it has not started at once and
     # exits within this many seconds (calls still running then are reconciled later).
     # Keep it under the orchestrator's grace period (docker-compose: stop_grace_period).

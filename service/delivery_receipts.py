@@ -1,5 +1,11 @@
 """Applying provider delivery receipts (status callbacks) to message rows.
 
+A callback is recorded as it arrives (`service.api.receipts_writer`: many per INSERT,
+so the webhook answers in milliseconds however many a burst brings) and applied later,
+many per transaction, by the workers' `receipts` job (`apply_pending`): a burst of
+3,000 messages brings 6,000 callbacks at the send rate, which one web process could not
+apply one by one (BENCHMARKS.md, Callbacks).
+
 Receipts arrive late, twice, and out of order. Each one is recorded as a MessageEvent
 (the full history), but it only moves the row forward: `outbox.transition` refuses a
 late "sent" after "delivered". A replay of a receipt already recorded changes nothing.
@@ -14,12 +20,17 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import Any
 
-from sqlmodel import Session, select
+from sqlalchemy import delete
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
 
-from service.channels.twilio_status import DeliveryStatus
+from service.channels.twilio_status import DeliveryStatus, translate
 from service.contact_loss import mark_unreachable
-from service.db.models import Message, MessageEvent, Patient
+from service.db.engine import session_scope
+from service.db.models import Message, MessageEvent, Patient, StatusCallback
+from service.db.queries import one_of
 from service.dispatch.outcome import after_failure
 from service.domain import Channel, MessageKind, MessageStatus
 from service.logs import kv
@@ -29,33 +40,18 @@ log = logging.getLogger(__name__)
 ACTOR = "provider"
 
 
-def find_message(
-    session: Session, *, message_id: int | None, provider_id: str | None
-) -> Message | None:
-    """By our id (from the callback URL) when it agrees with the provider id, else by it.
-
-    The row is locked so a dispatcher committing the send cannot interleave with us.
-    """
-    if message_id is not None:
-        message = session.get(Message, message_id, with_for_update=True)
-        # A different provider id means another attempt's receipt: match that by sid.
-        if message is not None and (
-            provider_id is None or message.provider_id in (None, provider_id)
-        ):
-            return message
-    if provider_id:
-        statement = select(Message).where(Message.provider_id == provider_id).with_for_update()
-        return session.exec(statement).first()
-    return None
-
-
 def apply_receipt(
     session: Session, *, message: Message, provider_id: str | None, receipt: DeliveryStatus,
-    now: datetime,
+    now: datetime, recorded: set[tuple[int, str, str | None]] | None = None,
 ) -> bool:  # fmt: skip
-    """Record the receipt; move the row forward if it says more. True if status changed."""
-    if _already_recorded(session, message, receipt):
+    """Record the receipt; move the row forward if it says more. True if status changed.
+    `recorded`: the (message id, provider status, error code) already recorded, when the
+    caller read them for a batch (else they are looked up)."""
+    key = (message.id or 0, receipt.provider_status, receipt.error_code)
+    if key in recorded if recorded is not None else _already_recorded(session, message, receipt):
         return False
+    if recorded is not None:
+        recorded.add(key)
     if provider_id and message.provider_id is None:
         message.provider_id = provider_id  # the callback beat the dispatcher's commit
     target = receipt.status
@@ -118,3 +114,76 @@ def _already_recorded(session: Session, message: Message, receipt: DeliveryStatu
         else MessageEvent.error_code.is_(None),  # type: ignore[union-attr]
     )
     return session.exec(statement).first() is not None
+
+
+def apply_pending(engine: Engine, *, now: datetime, limit: int = 1000) -> int:
+    """Apply up to `limit` recorded callbacks, oldest first, in one transaction, and
+    forget them; how many were taken. Workers share them (SKIP LOCKED)."""
+    table: Any = StatusCallback.__table__  # type: ignore[attr-defined]
+    with session_scope(engine) as session:
+        query = select(table).order_by(table.c.id).limit(limit).with_for_update(skip_locked=True)
+        callbacks = list(session.connection().execute(query))
+        if not callbacks:
+            return 0
+        messages = _messages_for(session, callbacks)
+        recorded = _recorded(session, {m.id for m in messages.values() if m.id is not None})
+        for callback in callbacks:
+            message = messages.get(callback.id)
+            if message is None:
+                # Twilio could do nothing useful with an error: it had its 2xx.
+                log.warning(kv("delivery.unknown_message", mid=callback.message_id))
+                continue
+            apply_receipt(
+                session, message=message, provider_id=callback.provider_id,
+                receipt=translate(callback.provider_status, callback.error_code), now=now,
+                recorded=recorded,
+            )  # fmt: skip
+        ids = [callback.id for callback in callbacks]
+        session.connection().execute(delete(table).where(one_of(session, table.c.id, ids)))
+    return len(callbacks)
+
+
+def _messages_for(session: Session, callbacks: list[Any]) -> dict[int, Message]:
+    """Callback id -> its message, locked: by our id (from the callback URL) when it
+    agrees with the provider id, else by the provider id (another attempt's receipt)."""
+    ours = {c.message_id for c in callbacks if c.message_id is not None}
+    sids = {c.provider_id for c in callbacks if c.provider_id}
+    table: Any = Message.__table__  # type: ignore[attr-defined]
+    known = (
+        session.connection()
+        .execute(
+            select(table.c.id, table.c.provider_id).where(
+                one_of(session, table.c.id, ours) | one_of(session, table.c.provider_id, sids)
+            )
+        )
+        .all()
+    )
+    by_id = {row.id: row.provider_id for row in known}
+    by_sid = {row.provider_id: row.id for row in known if row.provider_id}
+    chosen: dict[int, int] = {}
+    for callback in callbacks:
+        mid = callback.message_id
+        if mid in by_id and (
+            callback.provider_id is None or by_id[mid] in (None, callback.provider_id)
+        ):
+            chosen[callback.id] = mid
+        elif callback.provider_id in by_sid:
+            chosen[callback.id] = by_sid[callback.provider_id]
+    locked = session.exec(
+        select(Message)
+        .where(one_of(session, col(Message.id), set(chosen.values())))
+        .order_by(col(Message.id))
+        .with_for_update()
+    ).all()
+    rows = {message.id: message for message in locked}
+    return {cid: rows[mid] for cid, mid in chosen.items() if mid in rows}
+
+
+def _recorded(session: Session, message_ids: set[int]) -> set[tuple[int, str, str | None]]:
+    if not message_ids:
+        return set()
+    query = select(MessageEvent.message_id, MessageEvent.provider_status, MessageEvent.error_code)
+    query = query.where(
+        one_of(session, col(MessageEvent.message_id), message_ids), MessageEvent.actor == ACTOR
+    )
+    return {(mid, status, code) for mid, status, code in session.exec(query).all() if status}

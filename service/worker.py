@@ -61,6 +61,7 @@ JOBS: list[Job] = [
         singleton=True,
     ),
     Job("heartbeat", "service.worker_jobs:heartbeat", lambda o, s: o.heartbeat_seconds),
+    Job("receipts", "service.worker_jobs:receipts", lambda o, s: s.receipts_interval_seconds),
     Job("escalate", "service.alerts.jobs:escalate", lambda o, s: 30.0, singleton=True),
     # Response times are hours: a late reply is reported a minute late at most.
     Job("replies_overdue", "service.inbox.jobs:overdue", lambda o, s: 60.0, singleton=True),

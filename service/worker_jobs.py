@@ -10,6 +10,7 @@ from sqlmodel import col, delete
 
 from service.db.engine import session_scope
 from service.db.models import WorkerHeartbeat
+from service.delivery_receipts import apply_pending
 from service.dispatch.reconcile import reconcile_in_doubt
 
 if TYPE_CHECKING:
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
 
 
 _EARLY = 0.05  # seconds: return this much before the next run is due
+_RECEIPTS_PER_RUN = 1000  # callbacks per transaction (`delivery_receipts.apply_pending`)
 
 
 def dispatch_tick(ctx: JobContext) -> None:
@@ -33,6 +35,15 @@ def dispatch_tick(ctx: JobContext) -> None:
 def reconcile(ctx: JobContext) -> None:
     stopping = ctx.dispatcher.stopping.is_set
     reconcile_in_doubt(ctx.dispatch, now=ctx.dispatch.clock(), stopping=stopping)
+
+
+def receipts(ctx: JobContext) -> None:
+    """Apply the status callbacks the web processes recorded, in bulk, until none is left
+    (or the worker stops)."""
+    while not ctx.dispatcher.stopping.is_set():
+        taken = apply_pending(ctx.engine, now=ctx.dispatch.clock(), limit=_RECEIPTS_PER_RUN)
+        if taken < _RECEIPTS_PER_RUN:
+            return
 
 
 def heartbeat(ctx: JobContext) -> None:

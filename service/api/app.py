@@ -56,6 +56,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
             yield
         finally:
             stop()
+            if getattr(app.state, "receipts_writer", None) is not None:
+                app.state.receipts_writer.close()
             if owns_engine:
                 engine.dispose()
 

@@ -53,10 +53,11 @@ def get_session(engine: Annotated[Engine, Depends(get_engine)]) -> Iterator[Sess
             session.commit()
         except DBAPIError as exc:
             session.rollback()
-            raise _not_saved(exc) from None
+            raise not_saved(exc) from None
 
 
-def _not_saved(exc: DBAPIError) -> HTTPException:
+def not_saved(exc: DBAPIError) -> HTTPException:
+    """The answer to a change the database did not store (never a success)."""
     log.warning(kv("request.commit_failed", error=type(exc.orig).__name__))
     if isinstance(exc, IntegrityError):
         return HTTPException(

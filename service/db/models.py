@@ -286,6 +286,22 @@ class MessageEvent(SQLModel, table=True):
     actor: str | None = Field(default=None, max_length=120)
 
 
+class StatusCallback(SQLModel, table=True):
+    """A provider's delivery status callback, recorded as it arrives and applied to its
+    message in bulk moments later (`delivery_receipts.apply_pending`), then deleted:
+    the message's events keep the history. No foreign key: a callback for a message we
+    do not know is still recorded (and logged when applied)."""
+
+    __tablename__ = "status_callbacks"
+
+    id: int | None = Field(default=None, primary_key=True)
+    received_at: datetime = _created()
+    message_id: int | None = Field(default=None)  # our id, from the callback URL
+    provider_id: str | None = Field(default=None, max_length=64)
+    provider_status: str = Field(max_length=32)
+    error_code: str | None = Field(default=None, max_length=32)
+
+
 class InboundMessage(SQLModel, table=True):
     __tablename__ = "inbound_messages"
     __table_args__ = (Index("ix_inbound_clinic_received", "clinic_id", "received_at"),)
@@ -497,6 +513,7 @@ __all__ = [
     "PlanVersion",
     "ReplyCandidate",
     "ReplyItem",
+    "StatusCallback",
     "User",
     "UserSession",
     "WorkerHeartbeat",

@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email import message_from_bytes
 from email.message import Message as EmailMessage
 from email.policy import default as default_policy
@@ -37,6 +38,7 @@ from sqlalchemy.engine import Engine
 
 from service.channels.twilio_webhooks import sign
 from service.config import REPO_ROOT, Settings
+from service.delivery_receipts import apply_pending
 from service.fakes.twilio_server import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN, FakeTwilioServer
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -249,8 +251,19 @@ def client(app_settings, db):
         yield client
 
 
-def post_status(client, *, mid: int | None, status: str, sid: str = SID, error: str | None = None,
-                url_base: str = PUBLIC, signature: str | None = None):  # fmt: skip
+def post_status(
+    client,
+    *,
+    mid: int | None,
+    status: str,
+    sid: str = SID,
+    error: str | None = None,
+    url_base: str = PUBLIC,
+    signature: str | None = None,
+    apply: bool = True,
+):
+    """A signed status callback; then what it recorded is applied (unless `apply` is
+    False), as a worker's receipts job would."""
     query = f"?mid={mid}" if mid is not None else ""
     params = {"MessageSid": sid, "SmsSid": sid, "MessageStatus": status, "SmsStatus": status,
               "To": "+14155550123", "From": "+15005550006", "ApiVersion": "2010-04-01"}  # fmt: skip
@@ -259,7 +272,7 @@ def post_status(client, *, mid: int | None, status: str, sid: str = SID, error: 
     path = f"/webhooks/twilio/status{query}"
     if signature is None:
         signature = sign(auth_token=TEST_AUTH_TOKEN, url=url_base + path, params=params)
-    return client.post(
+    response = client.post(
         path,
         content=urlencode(params),
         headers={
@@ -267,3 +280,6 @@ def post_status(client, *, mid: int | None, status: str, sid: str = SID, error: 
             "Content-Type": "application/x-www-form-urlencoded",
         },
     )
+    if apply:  # as the workers' receipts job does moments later
+        apply_pending(client.app.state.engine, now=datetime.now(UTC))
+    return response

@@ -215,6 +215,12 @@ def test_a_stop_never_waits_on_a_provider_call(settings, pg_url, fake_twilio):
     waiting = [phone for phone in phones if phone not in calling]
     stopped = opt_out(engine, calling[0], lock_timeout="2s")
     queued_stop = opt_out(engine, waiting[0], lock_timeout="2s")
+    with Session(engine) as session:
+        patient_id = session.exec(select(Patient.id).where(Patient.phone == waiting[0])).one()
+    deadline = time.monotonic() + 10  # the notice of the STOP reaches the worker (ms)
+    while not dispatcher.notices.opted_out_since(patient_id, "sms_opted_out_at", 0.0):
+        assert time.monotonic() < deadline, "the STOP's notice never reached the dispatcher"
+        time.sleep(0.005)
     fake_twilio.fake.configure(hold=False)
     worker.join()
     dispatcher.drain(20)

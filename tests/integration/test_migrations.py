@@ -27,6 +27,7 @@ EXPECTED_TABLES = {
     "user_sessions",
     "login_throttles",
     "reply_candidates",
+    "status_callbacks",
 }
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
@@ -11,22 +13,25 @@ from sqlmodel import Session, select
 
 from service.api.app import create_app
 from service.channels.base import OutboundMessage, load_adapter
-from service.db.models import Message, MessageEvent
+from service.db.models import Message, MessageEvent, StatusCallback
+from service.delivery_receipts import apply_pending
 from service.domain import Channel, MessageKind, MessageStatus, Priority
 from service.fakes.twilio_server import TEST_AUTH_TOKEN
 from service.outbox import queue_message, transition
 from tests.factories import Factory
-from tests.integration.conftest import SID, post_status, serve_app, settings_for_twilio
+from tests.integration.conftest import PUBLIC, SID, post_status, serve_app, settings_for_twilio
 
 
-def make_message(db, now, *, status=MessageStatus.SENT, provider_id: str | None = SID) -> int:
+def make_message(
+    db, now, *, status=MessageStatus.SENT, provider_id: str | None = SID, clinic_id=None
+) -> int:
     with Session(db, expire_on_commit=False) as session:
         factory = Factory(session)
-        clinic = factory.clinic()
-        patient = factory.patient(clinic)
+        clinic_id = clinic_id or factory.clinic().id
         message = queue_message(
-            session, clinic_id=clinic.id, patient_id=patient.id, channel=Channel.SMS, body="Day 1",
-            kind=MessageKind.PLAN, priority=Priority.ROUTINE, due_at=now, dedupe_key=f"t:{now}",
+            session, clinic_id=clinic_id, channel=Channel.SMS, body="Day 1",
+            kind=MessageKind.PLAN, priority=Priority.ROUTINE, due_at=now,
+            dedupe_key=f"t:{now}:{provider_id}", to_address="+14155550123",
         )  # fmt: skip
         transition(session, message, MessageStatus.SENDING, reason="claimed", now=now)
         if status == MessageStatus.SENT:
@@ -145,7 +150,54 @@ def test_the_fake_twilio_servers_callbacks_reach_the_live_app(
         deadline = time.monotonic() + 10
         while state(pg_engine, mid)[0].status != MessageStatus.DELIVERED:
             assert time.monotonic() < deadline, "no delivered callback within 10 s"
+            apply_pending(pg_engine, now=datetime.now(UTC))  # the workers' receipts job
             time.sleep(0.1)
     message, events = state(pg_engine, mid)
     assert message.provider_id == receipt.provider_id
     assert {"sent", "delivered"} <= {e.provider_status for e in events}
+
+
+def test_callbacks_are_recorded_at_once_and_applied_together_later(client, db, now):
+    first = make_message(db, now)
+    with Session(db) as session:
+        clinic_id = session.get(Message, first).clinic_id  # type: ignore[union-attr]
+    second = make_message(db, now, provider_id="SM" + "2" * 32, clinic_id=clinic_id)
+    for mid, sid in ((first, SID), (second, "SM" + "2" * 32)):
+        for status in ("sent", "delivered", "delivered"):  # a replay among them
+            assert (
+                post_status(client, mid=mid, sid=sid, status=status, apply=False).status_code == 204
+            )
+    assert state(db, first)[0].status == MessageStatus.SENT  # recorded, not applied yet
+    with Session(db) as session:
+        assert len(session.exec(select(StatusCallback)).all()) == 6
+    assert apply_pending(db, now=now) == 6
+    for mid in (first, second):
+        message, events = state(db, mid)
+        assert message.status == MessageStatus.DELIVERED
+        assert [e.provider_status for e in events if e.actor == "provider"] == ["sent", "delivered"]
+    with Session(db) as session:
+        assert session.exec(select(StatusCallback)).all() == []  # applied, then forgotten
+
+
+@pytest.mark.postgres
+def test_a_callback_is_acknowledged_while_its_message_row_is_locked(pg_settings, pg_engine, now):
+    """Nothing a callback does waits on a message's lock (a recorder, a reconciliation):
+    it is recorded and answered, and applied once the lock is gone."""
+    settings = pg_settings.model_copy(
+        update={"public_base_url": PUBLIC, "twilio_auth_token": SecretStr(TEST_AUTH_TOKEN)}
+    )
+    mid = make_message(pg_engine, now)
+    answers: list[int] = []
+    with TestClient(create_app(settings, engine=pg_engine)) as client, Session(pg_engine) as holder:
+        holder.exec(select(Message).where(Message.id == mid).with_for_update()).one()
+        post = threading.Thread(
+            target=lambda: answers.append(
+                post_status(client, mid=mid, status="delivered", apply=False).status_code
+            )
+        )
+        post.start()
+        post.join(10)  # before: it waited on the lock for as long as it was held
+        assert answers == [204]
+        holder.rollback()
+    assert apply_pending(pg_engine, now=now) == 1
+    assert state(pg_engine, mid)[0].status == MessageStatus.DELIVERED

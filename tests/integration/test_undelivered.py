@@ -16,6 +16,7 @@ from pydantic import SecretStr
 from sqlmodel import Session, col, select
 
 from service.db.models import Alert, Message, Patient
+from service.delivery_receipts import apply_pending
 from service.dispatch.context import DispatchContext
 from service.dispatch.dispatcher import Dispatcher
 from service.domain import Channel, MessageKind, MessageStatus
@@ -172,6 +173,7 @@ def test_the_whole_chain_sdk_fake_twilio_signed_callback_and_smtp(
             deadline = time.monotonic() + 15
             while not alerts(pg_engine, "sms_unreachable"):
                 assert time.monotonic() < deadline, "no undelivered callback handled in 15 s"
+                apply_pending(pg_engine, now=datetime.now(UTC))  # the workers' receipts job
                 time.sleep(0.1)
             dispatcher.tick(horizon=0.5)  # the email copy of the catch-up
             dispatcher.drain(10)

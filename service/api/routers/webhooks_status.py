@@ -1,25 +1,24 @@
 """`POST /webhooks/twilio/status`: Twilio's delivery status callbacks.
 
 Verify the signature (against the URL Twilio called, rebuilt from PUBLIC_BASE_URL so a
-proxy in front of us does not break it), record the receipt, answer 2xx at once.
+proxy in front of us does not break it), record the callback (written with the others
+arriving meanwhile, `receipts_writer`), answer 2xx once it is stored. The workers apply
+recorded callbacks in bulk moments later (`delivery_receipts.apply_pending`).
 """
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request, Response
+from sqlalchemy.exc import DBAPIError
 
 from service.api import errors
-from service.api.deps import SessionDep, invalid
+from service.api.deps import invalid, not_saved
+from service.api.receipts_writer import writer_for
 from service.api.twilio_signed import SignedTwilioForm
-from service.channels.twilio_status import from_callback
-from service.delivery_receipts import apply_receipt, find_message
 from service.domain import ID_MAX, parse_id
-from service.logs import kv
 
-log = logging.getLogger(__name__)
 router = APIRouter(tags=["webhooks"], responses=errors.WEBHOOK)
 # What a callback stores, and its columns (Message.provider_id, MessageEvent.provider_status
 # and error_code): a longer value is refused by name, never half-stored.
@@ -28,27 +27,21 @@ FIELD_LIMITS = {"MessageSid": 64, "SmsSid": 64, "MessageStatus": 32, "SmsStatus"
 
 
 @router.post("/webhooks/twilio/status", status_code=204, response_class=Response)
-def twilio_status(
-    request: Request,
-    params: SignedTwilioForm,
-    session: SessionDep,
-) -> Response:
-    # A plain (threadpool) handler: the row lock may wait on a dispatcher's commit.
+async def twilio_status(request: Request, params: SignedTwilioForm) -> Response:
     for field, limit in FIELD_LIMITS.items():
         if len(params.get(field, "")) > limit:
             raise invalid(field, f"at most {limit} characters")
-    sid = params.get("MessageSid") or params.get("SmsSid") or None
-    message = find_message(
-        session, message_id=_our_id(request.query_params.get("mid")), provider_id=sid
-    )
-    if message is None:
-        # 2xx anyway: Twilio cannot do anything useful with an error here.
-        log.warning(kv("webhook.status.unknown_message", mid=request.query_params.get("mid")))
-        return Response(status_code=204)
-    apply_receipt(
-        session, message=message, provider_id=sid, receipt=from_callback(params),
-        now=datetime.now(UTC),
-    )  # fmt: skip
+    row = {
+        "received_at": datetime.now(UTC),
+        "message_id": _our_id(request.query_params.get("mid")),
+        "provider_id": params.get("MessageSid") or params.get("SmsSid") or None,
+        "provider_status": params.get("MessageStatus") or params.get("SmsStatus") or "",
+        "error_code": params.get("ErrorCode") or None,
+    }
+    try:
+        await writer_for(request).record(row)
+    except DBAPIError as exc:  # not stored: an error, so Twilio tries again
+        raise not_saved(exc) from None
     return Response(status_code=204)
 
 
