@@ -1,7 +1,7 @@
 """status_callbacks: delivery callbacks recorded as they arrive, applied in bulk
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-12-07 06:20:00.000000
 """
 
@@ -13,8 +13,8 @@ from alembic import op
 
 import service.db.types
 
-revision: str = "0006"
-down_revision: str | None = "0005"
+revision: str = "0007"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
