@@ -222,3 +222,78 @@ def test_only_one_process_holds_a_fleet_lock(engine, pg_url, settings):
             assert again
     finally:
         other.dispose()
+
+
+def test_after_a_kill_only_the_calls_in_flight_are_in_doubt(engine, fleet, fake_twilio):
+    """A worker killed mid-burst leaves in doubt only the calls it had started (and the
+    few fenced just ahead of them); the rest of its claims go back to the queue unasked."""
+    fake_twilio.fake.configure(latency=0.05)
+    phones = seed(engine, 1500)
+    victim = fleet.start("w0")
+    wait_accepted(fake_twilio, 200)
+    wait_holding(engine, "w0")
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    with Session(engine) as session:
+        orphaned = session.exec(
+            select(Message.call_started_at).where(Message.status == "sending")
+        ).all()
+    called = [started for started in orphaned if started is not None]
+    assert len(orphaned) > len(called)  # it held claims it had not started
+    assert len(called) <= 64  # before: every claimed row (up to 1,600) was in doubt
+    listings_before = fake_twilio.fake.stats()["requests"]
+    fleet.start("w1")
+    wait_for(engine, fleet, {"sent": 1500}, timeout=120)
+    assert_exactly_once(engine, fake_twilio, phones)
+    with Session(engine) as session:
+        attempts = session.exec(select(Message.attempts)).all()
+    assert max(attempts) <= 2 and sum(attempts) <= 1500 + len(called)
+    assert fake_twilio.fake.stats()["requests"] >= listings_before
+
+
+def test_an_urgent_page_leaves_ahead_of_a_routine_backlog(engine, fleet, fake_twilio):
+    fake_twilio.fake.configure(latency=0.02)
+    seed(engine, 2000)
+    fleet.start("w0", DISPATCH_CLAIM_TTL_SECONDS="30")
+    wait_accepted(fake_twilio, 100)
+    with Session(engine) as session:
+        clinic_id = session.exec(select(Message.clinic_id)).first()
+        now = datetime.now(UTC)
+        page = Message(dedupe_key="page:1", clinic_id=clinic_id, kind="page", channel="sms",
+                       priority="urgent", to_address="+14155559911", body="Urgent reply: call",
+                       due_at=now, next_attempt_at=now)  # fmt: skip
+        session.add(page)
+        session.commit()
+    queued_at = fake_twilio.fake.stats()["accepted"]
+    deadline = time.monotonic() + 60
+    while "+14155559911" not in fake_twilio.fake.stats()["by_to"]:
+        assert time.monotonic() < deadline, "the page was never sent"
+        time.sleep(0.005)
+    behind = fake_twilio.fake.stats()["accepted"] - queued_at
+    # Before: it queued behind every routine row claimed ahead of it (up to 1,600).
+    assert behind < 200, f"{behind} routine texts left before the page"
+
+
+def test_sigterm_exits_within_its_bound_while_calls_hang(engine, fleet, fake_twilio):
+    fake_twilio.fake.configure(hold=True, hang_seconds=60)
+    seed(engine, 200)
+    worker = fleet.start(
+        "w0",
+        DISPATCH_CONCURRENCY="4",
+        WORKER_STOP_SECONDS="3",
+        TWILIO_TIMEOUT_SECONDS="30",
+        DISPATCH_CLAIM_TTL_SECONDS="30",
+    )
+    deadline = time.monotonic() + 30
+    while fake_twilio.fake.stats()["held"] < 4:  # every sending thread is stuck in a call
+        assert time.monotonic() < deadline, fleet.output()
+        time.sleep(0.01)
+    worker.send_signal(signal.SIGTERM)
+    # Before: it waited for its claimed batches for as long as the calls hung.
+    assert worker.wait(timeout=3 + 5) == 0, fleet.output()
+    fake_twilio.fake.configure(hold=False)
+    with Session(engine) as session:
+        rows = session.exec(select(Message.status, Message.call_started_at)).all()
+    in_doubt = [started for status, started in rows if status == "sending"]
+    assert len(in_doubt) <= 4 + 64 and all(in_doubt)  # the calls it had started, no more
+    assert sum(1 for status, _ in rows if status == "scheduled") >= 200 - len(in_doubt)
