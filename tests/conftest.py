@@ -14,13 +14,16 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, SQLModel
 
 import service.db.models  # noqa: F401
+from service.composer import Composer
 from service.config import Settings, load_settings
+from service.rendering import Renderer
 from tests.factories import Factory
 
 ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -68,6 +71,23 @@ def session(engine: Engine) -> Iterator[Session]:
 @pytest.fixture
 def factory(session: Session) -> Factory:
     return Factory(session)
+
+
+@pytest.fixture
+def composer(settings: Settings) -> Composer:
+    """Replies and pages rendered from the shipped templates, linking to a test URL."""
+    return Composer(renderer=Renderer(settings.templates_dir), base_url="https://care.test")
+
+
+@pytest.fixture
+def api_client(settings: Settings, engine: Engine, now: datetime) -> Iterator[TestClient]:
+    """The app on the in-memory database, its clock frozen at `now`."""
+    from service.api.app import create_app
+
+    app = create_app(settings, engine=engine)
+    app.state.clock = lambda: now
+    with TestClient(app) as client:
+        yield client
 
 
 # --- PostgreSQL ---------------------------------------------------------------------

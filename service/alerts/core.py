@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import func
+from sqlalchemy import ColumnElement, func
 from sqlmodel import Session, col, select
 
 from service.alerts.pages import page_urgent
@@ -70,32 +70,25 @@ def open_alert(
 
 def open_urgent_alert(session: Session, *, clinic: Clinic, patient_id: int | None) -> Alert | None:
     """The patient's urgent alert still waiting for acknowledgement, if any."""
-    if patient_id is None:
-        return None
-    return session.exec(
-        select(Alert).where(
-            Alert.patient_id == patient_id,
-            Alert.clinic_id == clinic.id,
-            Alert.severity == AlertSeverity.URGENT,
-            Alert.status == AlertStatus.OPEN,
-        )
-    ).first()
+    return _patients(session, clinic, patient_id, col(Alert.severity) == AlertSeverity.URGENT,
+                     col(Alert.status) == AlertStatus.OPEN)  # fmt: skip
 
 
 def unresolved_of_kind(
     session: Session, *, clinic: Clinic, patient_id: int | None, kind: str
 ) -> Alert | None:
     """The patient's alert of this kind not yet resolved, if any (one task at a time)."""
+    return _patients(session, clinic, patient_id, col(Alert.kind) == kind,
+                     col(Alert.status).in_(UNRESOLVED))  # fmt: skip
+
+
+def _patients(
+    session: Session, clinic: Clinic, patient_id: int | None, *where: ColumnElement[bool]
+) -> Alert | None:
     if patient_id is None:
         return None
-    return session.exec(
-        select(Alert).where(
-            Alert.patient_id == patient_id,
-            Alert.clinic_id == clinic.id,
-            Alert.kind == kind,
-            col(Alert.status).in_(UNRESOLVED),
-        )
-    ).first()
+    query = select(Alert).where(Alert.patient_id == patient_id, Alert.clinic_id == clinic.id)
+    return session.exec(query.where(*where)).first()
 
 
 def acknowledge(session: Session, *, alert: Alert, actor: str, now: datetime) -> Alert:

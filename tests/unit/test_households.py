@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from service.api.app import create_app
 from service.config import DEFAULT_TEMPLATES_DIR
 from service.csv_import import import_rows, read_rows
 from service.db.models import AuditLog, Patient
@@ -19,11 +17,8 @@ from tests.factories import Factory
 
 
 @pytest.fixture
-def client(settings, engine, now) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
-    app = create_app(settings, engine=engine)
-    app.state.clock = lambda: now
-    with TestClient(app) as client:
-        yield client
+def client(api_client: TestClient) -> TestClient:
+    return api_client
 
 
 def enrol_over_rest(client: TestClient, key: str, first: str, phone: str, now: datetime) -> dict:  # type: ignore[type-arg]

@@ -8,7 +8,6 @@ import pytest
 from sqlmodel import Session
 
 from service.composer import Composer
-from service.config import Settings
 from service.db.models import (
     Alert,
     AuditLog,
@@ -29,14 +28,8 @@ from service.domain import (
 from service.inbound.matching import triage_hints
 from service.inbound.reply import InboundReply
 from service.outbox import queue_message
-from service.rendering import Renderer
 from tests.factories import Factory
 from tests.inbound_support import Inbox, oncall_clinic, pages, replies, rows
-
-
-@pytest.fixture
-def composer(settings: Settings) -> Composer:
-    return Composer(renderer=Renderer(settings.templates_dir), base_url="https://care.test")
 
 
 @pytest.fixture

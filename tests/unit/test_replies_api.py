@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from service.api.app import create_app
 from service.db.models import Clinic, InboundMessage, Patient, ReplyItem
 from service.domain import Role
 from service.inbox import enter
@@ -17,11 +15,8 @@ from tests.factories import Factory
 
 
 @pytest.fixture
-def client(settings, engine, now) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
-    app = create_app(settings, engine=engine)
-    app.state.clock = lambda: now
-    with TestClient(app) as client:
-        yield client
+def client(api_client: TestClient) -> TestClient:
+    return api_client
 
 
 def file_reply(

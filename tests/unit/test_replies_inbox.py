@@ -9,23 +9,16 @@ import pytest
 from sqlmodel import Session
 
 from service.composer import Composer
-from service.config import Settings
 from service.db.models import Alert, AuditLog, Clinic, InboundMessage, Patient, ReplyItem
 from service.domain import Channel
 from service.inbound.reply import InboundReply
 from service.inbox import InboxError, assign, enter, list_replies, mark_handled
 from service.inbox.due import ResponseTime, response_due
 from service.inbox.overdue import report_overdue
-from service.rendering import Renderer
 from tests.factories import Factory
 from tests.inbound_support import Inbox, oncall_clinic, pages, rows
 
 NEW_YORK = ZoneInfo("America/New_York")
-
-
-@pytest.fixture
-def composer(settings: Settings) -> Composer:
-    return Composer(renderer=Renderer(settings.templates_dir), base_url="https://care.test")
 
 
 @pytest.fixture

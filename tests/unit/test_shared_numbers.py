@@ -9,22 +9,16 @@ from sqlmodel import Session
 
 from service import accounts
 from service.composer import Composer
-from service.config import DEFAULT_TEMPLATES_DIR, Settings
+from service.config import DEFAULT_TEMPLATES_DIR
 from service.db.models import Alert, Clinic, InboundMessage, Message, Patient, ReplyItem
 from service.domain import MessageKind, MessageStatus, Priority
 from service.inbox import list_replies
 from service.outbox import queue_message
 from service.plans.loader import PlanDefinitionError, parse_plan, read_definition
-from service.rendering import Renderer
 from tests.factories import Factory
 from tests.inbound_support import CLINIC_NUMBER, Inbox, oncall_clinic, pages, replies, rows
 
 FAMILY_PHONE = "+14155550123"
-
-
-@pytest.fixture
-def composer(settings: Settings) -> Composer:
-    return Composer(renderer=Renderer(settings.templates_dir), base_url="https://care.test")
 
 
 @pytest.fixture

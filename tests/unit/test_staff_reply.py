@@ -2,28 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
-from service.api.app import create_app
 from service.composer import Composer
-from service.config import Settings
 from service.db.models import AuditLog, Clinic, Message, Patient, ReplyItem
 from service.dispatch.checks import Action, Subject, check
 from service.domain import MessageKind, Priority, Role
 from service.inbox.staff_reply import StaffReplyError, night_for, send_staff_reply
-from service.rendering import Renderer
 from tests.factories import Factory
 from tests.inbound_support import Inbox, oncall_clinic, rows
-
-
-@pytest.fixture
-def composer(settings: Settings) -> Composer:
-    return Composer(renderer=Renderer(settings.templates_dir), base_url="https://care.test")
 
 
 @pytest.fixture
@@ -137,11 +128,8 @@ def test_quiet_hours_do_not_hold_a_staff_reply_but_opt_out_still_cancels_it(
 
 
 @pytest.fixture
-def client(settings, engine, now) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
-    app = create_app(settings, engine=engine)
-    app.state.clock = lambda: now
-    with TestClient(app) as client:
-        yield client
+def client(api_client: TestClient) -> TestClient:
+    return api_client
 
 
 def test_rest_sends_a_staff_reply_once_per_idempotency_key(
