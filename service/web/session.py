@@ -18,7 +18,20 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from service.config import Settings
 
-COOKIE_NAME = "aftercare_session"
+COOKIE_NAME = "aftercare_session"  # over plain http (development on localhost)
+# Over https the name carries the __Host- prefix: browsers then take it only if it is
+# Secure, for Path=/ and without a Domain, so no sibling host can set or shadow it.
+SECURE_COOKIE_NAME = "__Host-aftercare_session"
+
+
+def cookie_name(settings: Settings) -> str:
+    return SECURE_COOKIE_NAME if _https(settings) else COOKIE_NAME
+
+
+def _https(settings: Settings) -> bool:
+    return settings.public_base_url.startswith("https://")
+
+
 MAX_AGE_SECONDS = 12 * 3600  # one clinic shift; then log in again
 _SALT = "aftercare.web.session.v1"
 
@@ -43,7 +56,7 @@ def _serializer(settings: Settings) -> URLSafeTimedSerializer:
 
 def read_session(request: Request, settings: Settings) -> WebSession | None:
     """The session in the request's cookie, or None if absent, forged or expired."""
-    raw = request.cookies.get(COOKIE_NAME)
+    raw = request.cookies.get(cookie_name(settings))
     if not raw:
         return None
     try:
@@ -59,23 +72,23 @@ def read_session(request: Request, settings: Settings) -> WebSession | None:
 def write_session(response: Response, session: WebSession, settings: Settings) -> None:
     payload = {"csrf": session.csrf, "sid": session.token}
     response.set_cookie(
-        COOKIE_NAME,
+        cookie_name(settings),
         _serializer(settings).dumps(payload),
         max_age=MAX_AGE_SECONDS,
         httponly=True,
         samesite="lax",
-        secure=settings.public_base_url.startswith("https://"),
+        secure=_https(settings),
         path="/",
     )
 
 
 def clear_session(response: Response, settings: Settings) -> None:
     response.delete_cookie(
-        COOKIE_NAME,
+        cookie_name(settings),
         path="/",
         httponly=True,
         samesite="lax",
-        secure=settings.public_base_url.startswith("https://"),
+        secure=_https(settings),
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from service.web.session import COOKIE_NAME
+from service.web.session import SECURE_COOKIE_NAME as COOKIE_NAME  # the tests talk https
 from tests.web.conftest import PASSWORD, csrf_from, login
 
 
@@ -30,10 +30,22 @@ def test_it_signs_in_staff_and_lands_on_the_alert_inbox(client, staff) -> None:
 def test_the_session_cookie_is_httponly_samesite_lax_and_secure(client, staff) -> None:
     response = _post_login(client, staff.email, PASSWORD)
     cookie = response.headers["set-cookie"]
-    assert cookie.startswith(f"{COOKIE_NAME}=")
+    assert cookie.startswith(f"{COOKIE_NAME}=") and COOKIE_NAME.startswith("__Host-")
     assert "HttpOnly" in cookie
     assert "SameSite=lax" in cookie or "SameSite=Lax" in cookie
     assert "Secure" in cookie
+    assert "Path=/" in cookie and "Domain" not in cookie  # what __Host- requires
+
+
+def test_over_plain_http_the_cookie_has_no_host_prefix(settings, engine) -> None:
+    from fastapi.testclient import TestClient
+
+    from service.api.app import create_app
+
+    local = settings.model_copy(update={"public_base_url": "http://127.0.0.1:8000"})
+    with TestClient(create_app(local, engine=engine)) as client:
+        cookie = client.get("/app/login").headers["set-cookie"]
+    assert cookie.startswith("aftercare_session=") and "Secure" not in cookie
 
 
 def test_an_operator_lands_on_the_delivery_log(client, operator) -> None:

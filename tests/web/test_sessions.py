@@ -18,7 +18,7 @@ from service.db.models import AuditLog, LoginThrottle, User, UserSession
 from service.db.types import utcnow
 from service.domain import Role
 from service.web import auth
-from service.web.session import COOKIE_NAME
+from service.web.session import SECURE_COOKIE_NAME as COOKIE_NAME  # the tests talk https
 from tests.web.conftest import PASSWORD, csrf_from, login
 
 
