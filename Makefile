@@ -57,6 +57,7 @@ bench: install
 	$(BIN)/python bench/dispatch.py
 	$(BIN)/python bench/dispatch_overhead.py
 	$(BIN)/python bench/callbacks.py
+	$(BIN)/python bench/faults.py
 	$(BIN)/python bench/lateness.py
 	$(BIN)/python bench/triage.py
 	$(BIN)/python bench/web.py

@@ -82,10 +82,16 @@ class Settings(BaseSettings):
     dispatch_retry_base_seconds: float = Field(default=30.0, gt=0)
     dispatch_retry_cap_seconds: float = Field(default=1800.0, gt=0)
     dispatch_retry_max_attempts: int = Field(default=8, ge=1)
-    dispatch_claim_ttl_seconds: float = Field(default=30.0, gt=0)
+    # A claim's checks stay fresh this long; claims are sized to start within half of it,
+    # and a claim abandoned before any call goes back to the queue after it.
+    dispatch_claim_ttl_seconds: float = Field(default=20.0, gt=0)
     # Scheduling jitter and clock reads between the claim check and the call.
     dispatch_reconcile_margin_seconds: float = Field(default=2.0, ge=0)
-    dispatch_provider_window_seconds: float = Field(default=60.0, ge=0)  # listing may lag
+    # How long after a call's timeout a provider listing without it means "not sent" (the
+    # listing may lag behind what was accepted): a row in doubt waits this long before a
+    # retry. Raise it if the provider's listing lags more; it bounds how soon the rows of
+    # a crash settle (timeout + margin + this, 27 s by default).
+    dispatch_provider_window_seconds: float = Field(default=15.0, ge=0)
     dispatch_reconcile_interval_seconds: float = Field(default=2.0, gt=0)
     dispatch_reconcile_batch: int = Field(default=500, ge=1)
     dispatch_hold_minutes: float = Field(default=15.0, gt=0)  # re-check paused/held rows

@@ -127,7 +127,15 @@ def retry(
     policy: RetryPolicy,
     now: datetime,
     retry_after: float | None = None,
+    at_once: bool = False,
 ) -> None:
+    """Back to the queue per the policy's backoff, or (`at_once`: the provider was not at
+    fault, our worker was) in its place now, within the same limits."""
+    valid = message.valid_until is None or now <= message.valid_until
+    if at_once and valid and message.attempts < policy.max_attempts:
+        release(session, message, at=None, reason=f"retry: {reason}", now=now)
+        metrics.MESSAGES_RETRIED.labels(channel=message.channel).inc()
+        return
     at = policy.next_attempt(
         attempts=message.attempts,
         now=now,

@@ -230,14 +230,13 @@ def _decide(
         report.waiting.append(message.id)  # the provider's listing may lag behind
         return
     patient = session.get(Patient, message.patient_id) if message.patient_id else None
-    outcome.retry(
-        session,
-        message,
-        reason="in doubt; the provider has no record of it",
-        patient=patient,
-        policy=ctx.retry_policy,
-        now=now,
-    )
+    # Still claimed: its worker stopped mid-call (no answer came), so the provider was not
+    # at fault and the text goes again at once, in its place. After a 5xx or a timeout
+    # (the claim was given up), the policy's backoff spares a struggling provider.
+    orphaned = message.claimed_by is not None
+    reason = "in doubt; the provider has no record of it"
+    outcome.retry(session, message, reason=reason, patient=patient, policy=ctx.retry_policy,
+                  now=now, at_once=orphaned)  # fmt: skip
     report.retried.append(message.id)
 
 

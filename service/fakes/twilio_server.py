@@ -49,6 +49,8 @@ class _Handler(BaseHTTPRequestHandler):
         url = urlparse(self.path)
         if url.path == "/_fake/stats":
             return self._json(200, self.server.fake.stats())
+        if url.path == "/_fake/messages":  # each accepted message's To and creation instant
+            return self._json(200, self.server.fake.accepted_log())
         if _MEDIA.match(url.path) or url.path.startswith("/_fake/media/"):
             return self._media(url.path)
         match = self._authorised(url.path)

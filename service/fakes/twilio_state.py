@@ -94,6 +94,13 @@ class FakeTwilio:
                 "held_to": sorted(self.held.elements()),
             }
 
+    def accepted_log(self) -> list[dict[str, str]]:
+        """Every accepted message's sid, To and creation instant (ISO 8601, microseconds)."""
+        with self.lock:
+            found = list(self.messages.values())
+        return [{"sid": m["sid"], "to": m["to"], "created": m["_created"].isoformat()}
+                for m in found]  # fmt: skip
+
     def wait_while_held(self, form: dict[str, str], stop: threading.Event) -> None:
         """A create waits here while `hold` is on (at most `hang_seconds`)."""
         if not self.config["hold"]:

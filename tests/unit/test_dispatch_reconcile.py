@@ -112,18 +112,26 @@ def test_what_the_provider_has_is_marked_sent_with_its_id(session, factory, ctx,
     assert sms.sent == []
 
 
-def test_not_found_waits_out_the_provider_window_then_retries(
+def test_a_call_cut_off_by_a_crash_and_not_found_goes_again_at_once_in_its_place(
     session, factory, ctx, sms, now
 ) -> None:
     message = in_flight(session, factory, ctx, now)
     early = now + SMS_HORIZON + timedelta(seconds=30)
-    assert reconcile_in_doubt(ctx, now=early).waiting == [message.id]
+    assert reconcile_in_doubt(ctx, now=early).waiting == [message.id]  # the listing may lag
     late = now + SMS_HORIZON + timedelta(seconds=61)
     assert reconcile_in_doubt(ctx, now=late).retried == [message.id]
     session.expire_all()
     row = session.get(Message, message.id)
     assert (row.status, row.attempts, row.call_started_at) == (MessageStatus.SCHEDULED, 1, None)
-    assert row.next_attempt_at == late + timedelta(seconds=10)
+    assert row.next_attempt_at == now  # its place: the provider was not at fault
+
+
+def test_a_5xx_not_found_retries_after_the_policys_backoff(session, factory, ctx, sms, now):
+    message = in_doubt(session, factory, ctx, sms, now)
+    late = now + SMS_HORIZON + timedelta(seconds=61)
+    assert reconcile_in_doubt(ctx, now=late).retried == [message.id]
+    session.expire_all()
+    assert session.get(Message, message.id).next_attempt_at == late + timedelta(seconds=10)
 
 
 def test_an_adapter_that_cannot_tell_sends_the_row_to_review(
