@@ -8,7 +8,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from sqlmodel import Session, select
 
-from service.api.deps import SessionDep, SettingsDep
+from service.api.deps import DbId, SessionDep, SettingsDep
 from service.channels.twilio_media import MediaError, fetch_media
 from service.db.models import InboundMessage, ReplyItem
 from service.web.deps import NotFound, StaffDep, Viewer, WebError, WebRoute
@@ -24,7 +24,7 @@ class MediaUnavailable(WebError):
 
 @router.get("/app/media/{inbound_id}/{index}")
 def media(
-    session: SessionDep, settings: SettingsDep, viewer: StaffDep, inbound_id: int, index: int
+    session: SessionDep, settings: SettingsDep, viewer: StaffDep, inbound_id: DbId, index: int
 ) -> Response:
     inbound = _visible_reply(session, viewer, inbound_id)
     urls = inbound.media_urls or []

@@ -209,6 +209,7 @@ def test_a_csv_cell_past_the_limit_names_its_line_and_stores_nothing(client, see
         ("/app/patients/2147483648", 404),
         ("/app/enrollments/99999999999/record", 404),
         ("/app/patients?before=99999999999", 422),
+        ("/app/media/99999999999/0", 422),
     ],
 )
 def test_out_of_range_ids_in_web_pages_are_pages_not_500s(client, seeded, path, status):
