@@ -101,9 +101,9 @@ def seed(url: str, rows: int) -> None:
             text(
                 "INSERT INTO clinics (name, slug, timezone, default_region, contact_phone,"
                 " emergency_phone, quiet_start, quiet_end, night_start, night_end,"
-                " sender_rate_per_second, alert_ack_minutes, created_at)"
+                " alert_ack_minutes, created_at)"
                 " SELECT 'Clinic ' || g, 'clinic-' || g, 'America/New_York', 'US',"
-                " '+14155550100', '911', '20:00', '08:00', '21:00', '08:00', 1, 15, now()"
+                " '+14155550100', '911', '20:00', '08:00', '21:00', '08:00', 15, now()"
                 " FROM generate_series(1, 10) g"
             )
         )

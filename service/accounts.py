@@ -18,12 +18,13 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session, select
 
+from service import senders
 from service.audit import record_audit
 from service.clinics import ClinicError, OnCall, check_person, oncall_list
 from service.config import validate_timezone
 from service.db.models import ApiKey, Clinic, OnCallRecipient, User
 from service.db.types import utcnow
-from service.domain import CLINIC_NAME_MAX, EMERGENCY_PHONE_DIGITS, ActorType, Role
+from service.domain import CLINIC_NAME_MAX, EMERGENCY_PHONE_DIGITS, ActorType, Channel, Role
 from service.phones import PHONE_DISPLAY_MAX, international
 
 _hasher = PasswordHasher()
@@ -102,6 +103,9 @@ def create_clinic(
         clinic.quiet_end = quiet_end
     session.add(clinic)
     session.flush()
+    for channel, address in ((Channel.SMS, sms_from), (Channel.EMAIL, email_from)):
+        if address:  # its row now, with its kind's default rate (service.senders)
+            senders.ensure(session, channel, address)
     record_audit(
         session,
         actor_type=ActorType.SYSTEM,

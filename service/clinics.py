@@ -19,10 +19,17 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from service import senders
 from service.audit import record_audit
 from service.config import validate_timezone
-from service.db.models import Clinic, OnCallRecipient
-from service.domain import CLINIC_NAME_MAX, EMERGENCY_PHONE_DIGITS, PAGE_DETAILS, ActorType
+from service.db.models import Clinic, OnCallRecipient, Sender
+from service.domain import (
+    CLINIC_NAME_MAX,
+    EMERGENCY_PHONE_DIGITS,
+    PAGE_DETAILS,
+    ActorType,
+    Channel,
+)
 from service.patients import PatientError, normalise_phone
 
 _EMAIL = re.compile(r"^[^@\s,]+@[^@\s,]+\.[^@\s,]+$")
@@ -58,7 +65,10 @@ class ClinicChanges:
     quiet_end: time | None = None
     night_start: time | None = None
     night_end: time | None = None
+    # The clinic's own number's rate and burst (`service.senders`): not the service's
+    # default number's, nor one other clinics share (an operator sets those).
     sender_rate_per_second: float | None = None
+    sender_burst: int | None = None
     alert_ack_minutes: int | None = None
     phone_24h: bool | None = None  # the clinic answers contact_phone day and night
     reply_response_minutes: int | None = None  # replies inbox: an unread reply is due...
@@ -132,12 +142,21 @@ def update_clinic(
 ) -> list[str]:
     """Apply `changes` (all checked first); returns the names of the settings changed."""
     values = _checked(changes, region=clinic.default_region)
+    pacing = {name: values.pop(name) for name in _SENDER_FIELDS if name in values}
     people = None
     if changes.oncall is not None:
         people = checked_oncall(changes.oncall, region=clinic.default_region)
+    sender = _sender_to_pace(session, clinic, values) if pacing else None
     changed = [name for name, value in values.items() if getattr(clinic, name) != value]
     for name in changed:
         setattr(clinic, name, values[name])
+    _ensure_senders(session, clinic, changed)
+    if sender is not None:
+        rate = senders.SenderChanges(
+            rate_per_second=pacing.get("sender_rate_per_second"), burst=pacing.get("sender_burst")
+        )
+        names = senders.update_sender(session, sender, rate, actor=actor, clinic_id=clinic.id)
+        changed += [_AS_CLINIC[name] for name in names]
     if people is not None:
         _replace_oncall(session, clinic, people)
         changed.append("oncall")
@@ -147,6 +166,30 @@ def update_clinic(
                      entity_type="clinic", entity_id=clinic.id, clinic_id=clinic.id,
                      detail={"changed": changed})  # fmt: skip
     return changed
+
+
+# Sender settings a clinic changes (on its own number), as ClinicChanges names them.
+_SENDER_FIELDS = ("sender_rate_per_second", "sender_burst")
+_AS_CLINIC = {"rate_per_second": "sender_rate_per_second", "burst": "sender_burst"}
+
+
+def _sender_to_pace(session: Session, clinic: Clinic, values: dict[str, Any]) -> Sender:
+    """The clinic's own number (as it will be after `values`), whose rate it may set."""
+    sms_from = values.get("sms_from", clinic.sms_from)
+    address = sms_from or clinic.messaging_service_sid
+    try:
+        return senders.own_sender_to_set(session, clinic.id, address)
+    except senders.SenderError as exc:
+        raise ClinicError(exc.field, exc.message) from None
+
+
+def _ensure_senders(session: Session, clinic: Clinic, changed: list[str]) -> None:
+    """A new sender number or address gets its row (its kind's default rate) at once,
+    so settings pages show the rate it will be paced at."""
+    for name, channel in (("sms_from", Channel.SMS), ("email_from", Channel.EMAIL)):
+        address = getattr(clinic, name)
+        if name in changed and address:
+            senders.ensure(session, channel, address)
 
 
 def _checked(changes: ClinicChanges, *, region: str) -> dict[str, Any]:
@@ -170,9 +213,15 @@ def _checked(changes: ClinicChanges, *, region: str) -> dict[str, Any]:
             values[name] = _e164(values[name], region, name)
     if "email_from" in values and "@" not in values["email_from"]:
         raise ClinicError("email_from", f"{values['email_from']!r} is not an email address")
-    rate = values.get("sender_rate_per_second")
-    if rate is not None and not 0 < rate <= 100:
-        raise ClinicError("sender_rate_per_second", "must be above 0 and at most 100")
+    try:
+        if "sender_rate_per_second" in values:
+            senders.check_rate(values["sender_rate_per_second"])
+    except senders.SenderError:
+        raise ClinicError("sender_rate_per_second", f"must be above 0 and at most "
+                          f"{senders.RATE_MAX:g} (messages per second)") from None  # fmt: skip
+    burst = values.get("sender_burst")
+    if burst is not None and not 1 <= burst <= senders.BURST_MAX:
+        raise ClinicError("sender_burst", f"must be between 1 and {senders.BURST_MAX}")
     for name in ("alert_ack_minutes", "reply_response_minutes"):
         minutes = values.get(name)
         if minutes is not None and not 1 <= minutes <= 1440:

@@ -15,6 +15,7 @@ from service.cli import (  # noqa: F401 (user_admin adds commands to users and a
     enrol,
     messages,
     plans,
+    senders,
     simulate,
     triage,
     user_admin,
@@ -33,6 +34,7 @@ app.add_typer(clinics.app, name="clinics")
 app.add_typer(accounts.users, name="users")
 app.add_typer(accounts.apikeys, name="apikeys")
 app.add_typer(plans.app, name="plans")
+app.add_typer(senders.app, name="senders")
 app.add_typer(messages.app, name="messages")
 app.add_typer(simulate.app, name="simulate")
 app.command("worker")(worker.worker)

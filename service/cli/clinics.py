@@ -7,7 +7,15 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from service.cli.common import command_group, db_session, emit, fail, json_option, when
+from service.cli.common import (
+    command_group,
+    db_session,
+    emit,
+    fail,
+    json_option,
+    settings,
+    when,
+)
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -123,7 +131,12 @@ def update_clinic(
     ),
     sms_from: str | None = typer.Option(None, help="E.164 sender number for this clinic"),
     email_from: str | None = typer.Option(None, help="From address for this clinic's emails"),
-    sender_rate: float | None = typer.Option(None, help="Messages per second the sender may take"),
+    sender_rate: float | None = typer.Option(
+        None, help="Messages per second the clinic's own number may take (all workers)"
+    ),
+    sender_burst: int | None = typer.Option(
+        None, help="Messages the clinic's own number may send back to back"
+    ),
     phone_24h: bool | None = typer.Option(
         None, "--24h-line/--no-24h-line", help="Whether the number is answered day and night"
     ),
@@ -160,7 +173,8 @@ def update_clinic(
             changes = ClinicChanges(
                 name=name, contact_phone=phone, emergency_phone=emergency_phone,
                 timezone=timezone, sms_from=sms_from, email_from=email_from, **times,
-                sender_rate_per_second=sender_rate, alert_ack_minutes=ack_minutes,
+                sender_rate_per_second=sender_rate, sender_burst=sender_burst,
+                alert_ack_minutes=ack_minutes,
                 phone_24h=phone_24h, oncall=people or None, page_detail=page_detail,
                 reply_response_minutes=reply_minutes,
             )  # fmt: skip
@@ -182,7 +196,7 @@ def _warn_if_nobody(clinic: Clinic, count: int) -> None:
 
 # Setting names as the options that set them are called.
 _OPTION = {"contact_phone": "phone", "alert_ack_minutes": "ack_minutes", "phone_24h": "24h-line",
-           "sender_rate_per_second": "sender_rate",
+           "sender_rate_per_second": "sender_rate", "sender_burst": "sender_burst",
            "reply_response_minutes": "reply_minutes"}  # fmt: skip
 
 
@@ -196,16 +210,21 @@ def _found(session: Session, ref: str) -> Clinic:
 
 
 def _details(session: Session, clinic: Clinic) -> dict[str, Any]:
+    from service import senders
     from service.clinics import oncall_list
 
     hhmm = "%H:%M"
+    sender = senders.sms_sender_of(session, clinic, senders.Defaults.from_settings(settings()))
     return {
         "id": clinic.id, "slug": clinic.slug, "name": clinic.name, "timezone": clinic.timezone,
         "contact_phone": clinic.contact_phone, "emergency_phone": clinic.emergency_phone,
         "phone_24h": clinic.phone_24h, "sms_from": clinic.sms_from, "email_from": clinic.email_from,
         "quiet_hours": f"{clinic.quiet_start:{hhmm}}-{clinic.quiet_end:{hhmm}}",
         "night_window": f"{clinic.night_start:{hhmm}}-{clinic.night_end:{hhmm}}",
-        "ack_minutes": clinic.alert_ack_minutes, "sender_rate": clinic.sender_rate_per_second,
+        "ack_minutes": clinic.alert_ack_minutes,
+        "sender": sender.address if sender else None,
+        "sender_rate": sender.rate_per_second if sender else None,
+        "sender_burst": sender.burst if sender else None,
         "reply_minutes": clinic.reply_response_minutes,
         "reply_day": f"{clinic.reply_day_start:{hhmm}}-{clinic.reply_day_end:{hhmm}}",
         "reply_night_due": f"{clinic.reply_night_due:{hhmm}}", "page_detail": clinic.page_detail,

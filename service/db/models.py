@@ -52,7 +52,6 @@ class Clinic(SQLModel, table=True):
     quiet_end: time = Field(default=time(8, 0))
     night_start: time = Field(default=time(21, 0))
     night_end: time = Field(default=time(8, 0))
-    sender_rate_per_second: float = Field(default=1.0)  # carriers queue what exceeds it
     alert_ack_minutes: int = Field(default=15)  # re-page and escalate after this
     # Replies inbox: an unread reply is due within `reply_response_minutes` when it comes in
     # between reply_day_start and reply_day_end (clinic time); what cannot be answered by
@@ -73,6 +72,34 @@ class Clinic(SQLModel, table=True):
         default="full", max_length=16, sa_column_kwargs={"server_default": "full"}
     )
     created_at: datetime = _created()
+
+
+class Sender(SQLModel, table=True):
+    """A number, Messaging Service or email address messages leave from, the rate its
+    carrier or relay takes, and the pacing state every worker shares (`service.pacing`).
+
+    A clinic sends SMS from its `sms_from` (else its `messaging_service_sid`, else the
+    service's TWILIO_MESSAGING_SERVICE_SID / TWILIO_FROM) and email from its `email_from`
+    (else EMAIL_FROM): the sender is the row with that channel and address, so clinics
+    sharing a number share its rate. `service.senders` creates rows with defaults by kind.
+    """
+
+    __tablename__ = "senders"
+    __table_args__ = (UniqueConstraint("channel", "address"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=8)
+    address: str = Field(max_length=254)  # E.164 number, Messaging Service SID or email
+    kind: str = Field(max_length=24)  # service.senders.SenderKind
+    # Messages per second at most, across every worker; None: not paced.
+    rate_per_second: float | None = Field(default=None)
+    # How many may leave back to back after a quiet spell (the token bucket's size).
+    burst: int = Field(default=1)
+    # Pacing state (GCRA's theoretical arrival time): when the next send is due at the
+    # steady rate; a burst may start up to (burst - 1) / rate earlier. None: idle.
+    next_slot_at: datetime | None = _when()
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
 
 
 class OnCallRecipient(SQLModel, table=True):
@@ -513,6 +540,7 @@ __all__ = [
     "PlanVersion",
     "ReplyCandidate",
     "ReplyItem",
+    "Sender",
     "StatusCallback",
     "User",
     "UserSession",

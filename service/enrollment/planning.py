@@ -25,6 +25,7 @@ from service.enrollment.limits import apply_limits
 from service.enrollment.schedule import PatientLike, Planned, Recipient, Windows, plan_schedule
 from service.plans.model import Plan
 from service.scheduling import QuietHours, next_allowed, pace, window_starts_after
+from service.senders import DEFAULT_RATES, find, kind_of, own_address
 
 
 @dataclass
@@ -139,6 +140,9 @@ def _pace(
         for i, pl in enumerate(pending.planned)
         if pl.channel == Channel.SMS and pl.status == MessageStatus.SCHEDULED
     ]
+    rate = _sms_rate(session, clinic)
+    if rate is None or not spots:
+        return
     due = [pending.planned[i].next_attempt_at for pending, i in spots]
     already = q.sms_counts_by_due(
         session,
@@ -147,7 +151,7 @@ def _pace(
         since=now,
         exclude=exclude,
     )
-    paced = pace(due, rate_per_second=clinic.sender_rate_per_second, already=already)
+    paced = pace(due, rate_per_second=rate, already=already)
     for (pending, i), before, after in zip(spots, due, paced, strict=True):
         if after == before:
             continue
@@ -155,6 +159,15 @@ def _pace(
         window = windows.for_priority(planned.priority, planned.night)
         at = _still_allowed(before, after, pending.recipient.tz, window)
         pending.planned[i] = planned.at(at)  # a copy: Planned values may be shared
+
+
+def _sms_rate(session: Session, clinic: Clinic) -> float | None:
+    """The clinic's own number's rate; a long code's for the service's default sender."""
+    address = own_address(clinic, Channel.SMS)
+    sender = find(session, Channel.SMS, address) if address else None
+    if sender is None:
+        return DEFAULT_RATES[kind_of(Channel.SMS, address or "")]
+    return sender.rate_per_second
 
 
 def _still_allowed(

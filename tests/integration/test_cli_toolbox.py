@@ -96,7 +96,8 @@ def test_clinics_update_changes_only_what_is_given_and_audits_it(database):
     assert updated["timezone"] == "Europe/Madrid" and updated["sms_from"] == "+14155550166"
     assert [p["name"] for p in updated["oncall"]] == ["Nurse Kim", "Dr Ray"]
     assert set(updated["changed"]) == {"quiet_start", "alert_ack_minutes",
-        "sender_rate_per_second", "timezone", "sms_from", "oncall"}  # fmt: skip
+        "sender_rate_per_second", "sender_burst", "timezone", "sms_from", "oncall"}  # fmt: skip
+    assert updated["sender"] == "+14155550166" and updated["sender_rate"] == 5
     engine = make_engine(load_settings())
     with Session(engine) as session:
         audit = session.exec(select(AuditLog).where(AuditLog.action == "clinic.update")).one()
@@ -201,3 +202,20 @@ def test_the_cheap_revision_check_agrees_with_alembic(database):
     known, heads = revisions()
     assert heads == set(script.get_heads())
     assert known == {revision.revision for revision in script.walk_revisions()}
+
+
+def test_senders_lists_the_default_and_sets_a_rate(database, monkeypatch):
+    monkeypatch.setenv("TWILIO_FROM", "+15005550006")
+    slug = make_clinic()["slug"]
+    assert run_json("clinics", "show", slug)["sender"] == "+15005550006"
+    listed = run_json("senders", "list")["senders"]
+    assert {(s["channel"], s["address"], s["rate_per_second"]) for s in listed} == {
+        ("sms", "+15005550006", 1.0), ("email", "aftercare@localhost", None)}  # fmt: skip
+    updated = run_json("senders", "update", "+15005550006", "--rate", "3.5", "--burst", "2")
+    assert (updated["rate_per_second"], updated["burst"]) == (3.5, 2)
+    assert updated["changed"] == ["rate_per_second", "burst"]
+    assert run_json("clinics", "show", slug)["sender_rate"] == 3.5
+    code, output = run("senders", "update", "+15005550006", "--rate", "-1")
+    assert code == 1 and output.startswith("error: --rate: ")
+    code, output = run("clinics", "update", slug, "--sender-rate", "2")
+    assert code == 1 and "default number" in output

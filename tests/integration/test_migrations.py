@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import create_engine, inspect, text
 
 from service.config import load_settings
 from service.db import migrate
@@ -28,6 +28,7 @@ EXPECTED_TABLES = {
     "login_throttles",
     "reply_candidates",
     "status_callbacks",
+    "senders",
 }
 
 
@@ -59,3 +60,33 @@ def test_postgresql_upgrade_check_downgrade(pg_url):
     # pg_url is already at head (cloned from the template): start from base.
     migrate.downgrade(load_settings(database_url=pg_url), "base")
     _round_trip(pg_url)
+
+
+def test_0008_moves_each_clinics_rate_to_its_sender(tmp_path):
+    settings = load_settings(database_url=f"sqlite:///{tmp_path}/m.db")
+    migrate.upgrade(settings, "0007")
+    engine = create_engine(settings.database_url)
+    clinics = [("a", "+14155550166", None, 5.0), ("b", "+14155550166", None, 2.0),
+               ("c", "+18885550166", None, 1.0), ("d", None, "MG" + "b" * 32, 1.0),
+               ("e", None, None, 9.0)]  # fmt: skip
+    with engine.begin() as conn:
+        for slug, number, service, rate in clinics:
+            conn.execute(
+                text("INSERT INTO clinics (name, slug, timezone, default_region, contact_phone,"
+                     " emergency_phone, phone_24h, quiet_start, quiet_end, night_start,"
+                     " night_end, sms_from, messaging_service_sid, sender_rate_per_second,"
+                     " alert_ack_minutes, created_at) VALUES (:s, :s, 'UTC', 'US',"
+                     " '+14155550100', '911', 0, '20:00:00', '08:00:00', '21:00:00',"
+                     " '08:00:00', :n, :m, :r, 15, '2026-01-01 00:00:00')"),
+                {"s": slug, "n": number, "m": service, "r": rate},
+            )  # fmt: skip
+    migrate.upgrade(settings)
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT address, kind, rate_per_second, burst FROM senders"))
+        made = {row[0]: tuple(row[1:]) for row in rows}
+    engine.dispose()
+    assert made == {
+        "+14155550166": ("long_code", 2.0, 2),  # shared: the lowest rate either had
+        "+18885550166": ("toll_free", 3.0, 3),  # left at the old default: its kind's
+        "MG" + "b" * 32: ("messaging_service", 1.0, 1),
+    }

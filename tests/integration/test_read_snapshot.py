@@ -35,9 +35,9 @@ def add_clinic(engine, slug: str) -> float:
         session.execute(
             text("INSERT INTO clinics (name, slug, timezone, default_region, contact_phone, "
                  "emergency_phone, quiet_start, quiet_end, night_start, night_end, "
-                 "sender_rate_per_second, alert_ack_minutes, created_at) VALUES (:s, :s, "
+                 "alert_ack_minutes, created_at) VALUES (:s, :s, "
                  "'UTC', 'US', '+14155550100', '911', '20:00:00', '08:00:00', '21:00:00', "
-                 "'08:00:00', 1.0, 15, '2026-01-01 00:00:00')"),
+                 "'08:00:00', 15, '2026-01-01 00:00:00')"),
             {"s": slug},
         )  # fmt: skip
     return time.monotonic() - started

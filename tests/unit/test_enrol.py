@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import Session, col, select
 
+from service import senders
 from service.db.models import AuditLog, Clinic, Enrollment, Message, MessageEvent, Patient
 from service.domain import Channel, EnrollmentStatus, MessageKind, MessageStatus, Priority
 from service.enrollment import (
@@ -264,9 +265,15 @@ def test_the_daily_cap_moves_excess_routine_messages_and_never_safety_ones(
     assert "moved 1 day(s) later" in (extra.status_reason or "")
 
 
+def paced_clinic(factory, *, rate: float):
+    clinic = factory.clinic(sms_from="+14155550166")
+    sender = senders.find(factory.session, "sms", "+14155550166")
+    sender.rate_per_second = rate
+    return clinic
+
+
 def test_a_clinics_batch_at_the_same_minute_is_paced_at_the_sender_rate(session, factory, now):
-    clinic = factory.clinic()
-    clinic.sender_rate_per_second = 2.0
+    clinic = paced_clinic(factory, rate=2.0)
     patients = [consenting(factory, clinic, now) for _ in range(3)]
     plan = make_plan(make_step("day1", Offset(days=1, at=time(10, 0))))
     procedure = now + timedelta(days=1)
@@ -428,8 +435,7 @@ def test_a_row_the_dispatcher_held_while_paused_is_still_skipped_on_resume(
 
 
 def test_pacing_never_spreads_a_batch_into_quiet_hours(session, factory, now):
-    clinic = factory.clinic()
-    clinic.sender_rate_per_second = 0.01  # one text every 100 seconds
+    clinic = paced_clinic(factory, rate=0.01)  # one text every 100 seconds
     patients = [consenting(factory, clinic, now) for _ in range(5)]
     plan = make_plan(make_step("evening", Offset(days=1, at=time(19, 55))))
     requests = [EnrolRequest(p, now + timedelta(days=1)) for p in patients]
