@@ -13,8 +13,7 @@ A finding (a change in the body) that no phrase or rule places becomes an
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,7 +37,6 @@ class Rule:
     procedures: frozenset[str] | None  # None: every procedure
     unless: frozenset[str]
     if_unknown: bool = True  # whether a reply with no known procedure matches
-    masks: tuple[int, ...] = ()  # each group as bits of Rules.bits: a quick test
 
     def applies_to(self, procedure: str | None) -> bool:
         # An unknown procedure matches a rule (the safe side) unless the rule only
@@ -51,41 +49,66 @@ class Rule:
 @dataclass(frozen=True)
 class Rules:
     rules: tuple[Rule, ...]
-    # concept -> the rules whose key group has it, as a bit set over `rules`; the key
-    # group is the one with the fewest body sites (sites are in most replies,
-    # findings in few), so few rules are ever looked at
-    by_key: Mapping[str, int]
     findings: frozenset[str]  # concepts that describe a change in the body
     subjects: frozenset[str]  # concepts that name a body part or side (site_*, one side)
     guards: frozenset[str]  # concepts some rule's `unless` names: never masked
-    bits: Mapping[str, int]  # concept -> its bit, for the quick test of a rule
+    # Which rules a reply completes, as bit sets over `rules` (bit n: rule n), so that
+    # a reply costs a few integer operations per concept, not a walk over the rules:
+    # by_group[g][concept]: the rules whose group g holds the concept;
+    # short[g]: the rules with no group g (nothing to satisfy there);
+    # by_procedure[p]: the rules that apply to procedure p (None: unknown).
+    by_group: tuple[Mapping[str, int], ...]
+    short: tuple[int, ...]
+    by_procedure: Mapping[str | None, int]
+    any_procedure: int  # the rules for every procedure: a procedure no rule names
+
+    def completed(self, concepts: Iterable[str], procedure: str | None) -> int:
+        """The rules (bit set) with a concept of every group present, for procedure."""
+        done = self.by_procedure.get(procedure, self.any_procedure)
+        for group, short in zip(self.by_group, self.short, strict=True):
+            if not done:
+                break
+            ok = short
+            for concept in concepts:
+                ok |= group.get(concept, 0)
+            done &= ok
+        return done
 
 
 def load_rules(spec: Mapping[str, Any], classes: set[str]) -> Rules:
     """Rules from concepts.yaml; every class and concept they name must exist."""
     concepts = set(spec.get("concepts") or {})
-    bits = {name: 1 << number for number, name in enumerate(sorted(concepts))}
-    rules = tuple(
-        _with_masks(_rule(number, r, concepts, classes), bits)
-        for number, r in enumerate(spec["rules"])
-    )
-    by_key: dict[str, int] = {}
-    for number, rule in enumerate(rules):
-        key = min(rule.groups, key=lambda g: sum(c.startswith("site_") for c in g))
-        for concept in key:
-            by_key[concept] = by_key.get(concept, 0) | 1 << number
+    rules = tuple(_rule(number, r, concepts, classes) for number, r in enumerate(spec["rules"]))
     findings = frozenset(spec.get("findings") or ())
     unknown = sorted(findings - concepts)
     if unknown:
         raise RuleError(f"concepts.yaml findings: unknown concepts {unknown}")
     subjects = frozenset(c for c in concepts if c.startswith("site_") or c == "traj_one_side")
     guards = frozenset().union(*(r.unless for r in rules))
-    return Rules(rules, by_key, findings, subjects, guards, bits)
+    return Rules(rules, findings, subjects, guards, **_bit_sets(rules))
 
 
-def _with_masks(rule: Rule, bits: Mapping[str, int]) -> Rule:
-    masks = tuple(sum(bits[c] for c in group) for group in rule.groups)
-    return dataclasses.replace(rule, masks=masks)
+def _bit_sets(rules: tuple[Rule, ...]) -> dict[str, Any]:
+    depth = max(len(r.groups) for r in rules)
+    by_group: list[dict[str, int]] = [{} for _ in range(depth)]
+    short = [0] * depth
+    for number, rule in enumerate(rules):
+        for g in range(depth):
+            if g >= len(rule.groups):
+                short[g] |= 1 << number
+                continue
+            for concept in rule.groups[g]:
+                by_group[g][concept] = by_group[g].get(concept, 0) | 1 << number
+    named = {p for r in rules for p in r.procedures or ()}
+    by_procedure = {
+        p: sum(1 << n for n, r in enumerate(rules) if r.applies_to(p)) for p in [None, *named]
+    }
+    return {
+        "by_group": tuple(by_group),
+        "short": tuple(short),
+        "by_procedure": by_procedure,
+        "any_procedure": sum(1 << n for n, r in enumerate(rules) if r.procedures is None),
+    }
 
 
 def _rule(number: int, spec: Mapping[str, Any], concepts: set[str], classes: set[str]) -> Rule:
@@ -123,27 +146,18 @@ def join(
     "reply" is one unit. A rule hit spans from its first to its last concept.
     """
     present: dict[str, list[Hit]] = {}
-    bits = rules.bits
-    found = 0
     for hit in concept_hits:
         name = hit.payload[1]
-        found |= bits[name]
         if name in present:
             present[name].append(hit)
         else:
             present[name] = [hit]
     joined: dict[tuple[str, int], Hit] = {}  # (class, first concept's start)
-    candidates = 0
-    by_key = rules.by_key
-    for concept in present:
-        candidates |= by_key.get(concept, 0)
-    while candidates:
+    candidates = rules.completed(present, procedure)
+    while candidates:  # in rule order: the first rule to claim a start names it
         low = candidates & -candidates
         candidates ^= low
         rule = rules.rules[low.bit_length() - 1]
-        # Most rules lack a concept: a bit test before any walk over hits.
-        if not all(mask & found for mask in rule.masks) or not rule.applies_to(procedure):
-            continue
         for hit in _matches(rule, present, units.get(rule.scope)):
             joined.setdefault((rule.term_class, hit.payload[3][0]), hit)
     return list(joined.values())
@@ -203,8 +217,12 @@ def _cancelled(
 
 
 def unplaced(concept_hits: list[Hit], findings: frozenset[str], terms: list[Hit]) -> list[Hit]:
-    """Findings that no term or rule covers, as `unplaced_change` terms."""
-    covered = {i for t in terms for i in range(t.start, t.end)}
+    """Findings that no term or rule covers, as `unplaced_change` terms. A rule covers
+    only its own concepts, not the words between them: "red and warm at the thread,
+    no fever" keeps "warm" when the fever rule it sits inside is negated."""
+    covered: set[int] = set()
+    for t in terms:
+        covered.update(t.payload[3] if len(t.payload) > 3 else range(t.start, t.end))
     seen: set[tuple[int, int]] = set()
     out = []
     for hit in concept_hits:

@@ -220,6 +220,8 @@ def _status(
             _before(t, Hit(p, p + 1, ()), layout, window, layout.negation)
             for p in parts
             for t in triggers["neg"]
+        ) or any(
+            _after(t, Hit(p, p + 1, ()), layout, 3) for p in parts for t in triggers["negpost"]
         ):
             return NEGATED
     elif len(term.payload) > 2 and any(term.start < t.start < term.end for t in triggers["neg"]):
