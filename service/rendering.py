@@ -10,6 +10,8 @@ defines the blocks `subject` and `text`; its HTML part is the shared layout
 from __future__ import annotations
 
 import datetime
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +26,7 @@ from jinja2 import (
     TemplateNotFound,
     TemplateSyntaxError,
 )
+from jinja2.bccache import Bucket, BytecodeCache
 from jinja2.sandbox import SandboxedEnvironment
 
 from service.domain import Channel
@@ -76,9 +79,38 @@ class NamedDictLoader(BaseLoader):
         return sorted(self.mapping)
 
 
-def make_environment(loader: BaseLoader | None) -> SandboxedEnvironment:
+class CompiledTemplates(BytecodeCache):
+    """Compiled template code shared by the environments of one Renderer, by template
+    name and source checksum: a plan with one clinic text replaced compiles only that
+    text, not the forty others it shares with the plan (compiling is most of the cost
+    of linting a clinic's version, and of a plan's first message)."""
+
+    LIMIT = 4096
+
+    def __init__(self) -> None:
+        self._codes: dict[tuple[str, str], Any] = {}
+        self._lock = threading.Lock()
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        with self._lock:
+            bucket.code = self._codes.get((bucket.key, bucket.checksum))
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        with self._lock:
+            if len(self._codes) >= self.LIMIT:  # a bound, not a policy
+                self._codes.clear()
+            self._codes[(bucket.key, bucket.checksum)] = bucket.code
+
+
+def make_environment(
+    loader: BaseLoader | None, compiled: CompiledTemplates | None = None
+) -> SandboxedEnvironment:
+    """Every environment a message renders in: sandboxed, strict, autoescaped for HTML
+    only. Those sharing `compiled` must all be made here (the code depends on these
+    settings)."""
     return SandboxedEnvironment(
         loader=loader,
+        bytecode_cache=compiled,
         undefined=StrictUndefined,
         autoescape=lambda name: bool(name and name.endswith(".html.j2")),
         trim_blocks=True,
@@ -87,13 +119,20 @@ def make_environment(loader: BaseLoader | None) -> SandboxedEnvironment:
     )
 
 
+PLAN_ENVIRONMENTS_MAX = 64  # the plans in use, and clinics' versions being edited
+
+
 class Renderer:
-    """Renders plan steps and system messages; environments are cached per plan sha."""
+    """Renders plan steps and system messages; environments are cached per plan sha (the
+    least recently used dropped past `PLAN_ENVIRONMENTS_MAX`: every preview of a clinic's
+    text being typed is a plan of its own)."""
 
     def __init__(self, templates_dir: Path) -> None:
         self.messages_dir = templates_dir / "messages"
         self._system = make_environment(FileSystemLoader(self.messages_dir))
-        self._plans: dict[str, SandboxedEnvironment] = {}
+        self._plans: OrderedDict[str, SandboxedEnvironment] = OrderedDict()
+        self._plans_lock = threading.Lock()
+        self._compiled = CompiledTemplates()
         # Rendered SMS warning-sign sentences: they depend only on the plan, language,
         # step and the clinic's two numbers, and rendering them per message tripled the
         # cost of a plan SMS on the dispatch path.
@@ -135,7 +174,7 @@ class Renderer:
         values.update(step.vars)
         values.update(context)
         if flags is not None:
-            values.update(self._flag_values(self._plan_env(plan), flags, step, values))
+            values.update(self._flag_values(plan, flags, step, values))
         return values
 
     def _sms_step_by_email(
@@ -159,12 +198,12 @@ class Renderer:
             return ""
         urgent = [item.key for item in plan.red_flag_items if item.route != Route.TELL_US]
         flags = flags.only(urgent) if urgent else flags
-        values = self._flag_values(self._plan_env(plan), flags, None, dict(context))
+        values = self._flag_values(plan, flags, None, dict(context))
         return str(values["red_flags_summary"])
 
     def _flag_values(
         self,
-        env: SandboxedEnvironment,
+        plan: Plan,
         flags: RedFlags,
         step: Step | None,
         values: Mapping[str, Any],
@@ -177,10 +216,11 @@ class Renderer:
             return {**result, "red_flags_summary": flags.legacy_summary}
         step_key = step.key if step is not None else None
         phones = (values.get("clinic_phone"), values.get("emergency_phone"))
-        key = (id(env), flags.language, step_key, *phones)
+        key = (plan.sha256, flags.language, step_key, *phones)
         summary = self._summaries.get(key)
         if summary is None:
             carried = flags.only(step.red_flags if step is not None else None)
+            env = self._plan_env(plan)
             partial = f"_partials/red_flags.sms.{flags.language}.j2"
             summary_values = {**values, **result, "red_flag_routes": carried.groups}
             text = _guarded(partial, lambda: env.get_template(partial).render(summary_values))
@@ -201,10 +241,16 @@ class Renderer:
         return self._render(self._system, template, channel, lang, dict(context))
 
     def _plan_env(self, plan: Plan) -> SandboxedEnvironment:
-        env = self._plans.get(plan.sha256)
-        if env is None:
-            env = make_environment(NamedDictLoader(dict(plan.templates)))
+        with self._plans_lock:
+            env = self._plans.get(plan.sha256)
+            if env is not None:
+                self._plans.move_to_end(plan.sha256)
+                return env
+        env = make_environment(NamedDictLoader(dict(plan.templates)), self._compiled)
+        with self._plans_lock:
             self._plans[plan.sha256] = env
+            while len(self._plans) > PLAN_ENVIRONMENTS_MAX:
+                self._plans.popitem(last=False)
         return env
 
     def _render(

@@ -190,6 +190,52 @@ class PlanSignoff(SQLModel, table=True):
     recorded_at: datetime = _created()
 
 
+class ClinicContentVersion(SQLModel, table=True):
+    """One version of a clinic's own wording for some messages of one plan version.
+
+    `templates` holds only the replaced templates (name -> source); everything else is
+    the plan's. `sha256` covers the plan's exact content and the replacements
+    (`service.plans.overrides.content_sha256`). The latest version may be edited while
+    nobody has signed it off and no enrolment uses it; after that it is frozen and a
+    change makes the next version. New enrolments use the clinic's latest signed-off
+    version for the plan's current version; an enrolment keeps the one it got.
+    """
+
+    __tablename__ = "clinic_content_versions"
+    __table_args__ = (UniqueConstraint("clinic_id", "plan_key", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    clinic_id: int = Field(foreign_key="clinics.id")
+    plan_key: str = Field(max_length=64)
+    version: int  # 1, 2, ... per clinic and plan
+    plan_version: int  # the plan version these texts were written and linted for
+    plan_sha256: str = Field(max_length=64)
+    sha256: str = Field(max_length=64)
+    templates: dict[str, str] = Field(sa_type=JSON)
+    note: str | None = Field(default=None, max_length=500)  # what changed, for the reviewer
+    created_by: str = Field(max_length=120)
+    created_at: datetime = _created()
+    updated_by: str = Field(max_length=120)
+    updated_at: datetime = _created()
+
+
+class ClinicContentSignoff(SQLModel, table=True):
+    """A clinician's sign-off of one clinic content version, tied to its sha256."""
+
+    __tablename__ = "clinic_content_signoffs"
+
+    id: int | None = Field(default=None, primary_key=True)
+    content_version_id: int = Field(foreign_key="clinic_content_versions.id", index=True)
+    clinic_id: int = Field(foreign_key="clinics.id")
+    sha256: str = Field(max_length=64)
+    signer_name: str = Field(max_length=200)
+    signer_role: str = Field(max_length=120)
+    signed_on: date
+    note: str | None = Field(default=None, max_length=1000)
+    recorded_by: str = Field(max_length=120)
+    recorded_at: datetime = _created()
+
+
 class Enrollment(SQLModel, table=True):
     __tablename__ = "enrollments"
     __table_args__ = (
@@ -203,6 +249,9 @@ class Enrollment(SQLModel, table=True):
     patient_id: int = Field(foreign_key="patients.id", index=True)
     plan_key: str = Field(max_length=64)
     plan_version: int
+    # The clinic's signed-off wording in use when the patient was enrolled (None: the
+    # plan's own texts); kept for the whole enrolment, like the plan version.
+    content_version_id: int | None = Field(default=None, foreign_key="clinic_content_versions.id")
     procedure_at: datetime = Field(sa_type=UTCDateTime)
     status: str = Field(default=EnrollmentStatus.ACTIVE, max_length=16)
     status_reason: str | None = Field(default=None, max_length=500)
@@ -529,6 +578,8 @@ __all__ = [
     "ApiKey",
     "AuditLog",
     "Clinic",
+    "ClinicContentSignoff",
+    "ClinicContentVersion",
     "Enrollment",
     "InboundMessage",
     "LoginThrottle",

@@ -20,8 +20,8 @@ from service.channels.base import OutboundMessage
 from service.db.models import Clinic, Enrollment, Message, Patient
 from service.db.queries import one_of, update_rows
 from service.domain import Channel, MessageKind
+from service.plans.content_store import load_enrolled
 from service.plans.model import Plan
-from service.plans.store import load_pinned
 from service.rendering import Rendered, Renderer, RenderError, message_context
 from service.unsubscribe import UnsubscribeLinks, with_footer
 
@@ -34,19 +34,21 @@ class ContentError(ValueError):
 
 
 class PlanCache:
-    """Pinned plans are immutable, so one parse per (key, version) per process is enough."""
+    """Pinned plans and clinic content versions in use are immutable, so one load per
+    (key, version, clinic content version) per process is enough."""
 
     def __init__(self) -> None:
-        self._plans: dict[tuple[str, int], Plan] = {}
+        self._plans: dict[tuple[str, int, int | None], Plan] = {}
         self._lock = threading.Lock()
 
-    def get(self, session: Session, key: str, version: int) -> Plan:
+    def get(self, session: Session, key: str, version: int, content_id: int | None = None) -> Plan:
+        cache_key = (key, version, content_id)
         with self._lock:
-            plan = self._plans.get((key, version))
+            plan = self._plans.get(cache_key)
         if plan is None:
-            plan = load_pinned(session, key, version)
+            plan = load_enrolled(session, key, version, content_id)
             with self._lock:
-                self._plans[(key, version)] = plan
+                self._plans[cache_key] = plan
         return plan
 
 
@@ -83,7 +85,7 @@ READ_COLUMNS: dict[Any, tuple[str, ...]] = {
         "sms_opted_out_at",
         "email_opted_out_at",
     ),
-    Enrollment: ("id", "status", "plan_key", "plan_version", "procedure_at"),
+    Enrollment: ("id", "status", "plan_key", "plan_version", "content_version_id", "procedure_at"),
     Clinic: (
         "id",
         "name",
@@ -245,9 +247,12 @@ def render_step_for(
     renderer: Renderer,
     plans: PlanCache,
 ) -> Rendered:
-    """The row's plan step rendered for `channel` from the pinned plan. Raises ContentError."""
+    """The row's plan step rendered for `channel` from the pinned plan, in the clinic's
+    wording the patient was enrolled with. Raises ContentError."""
     try:
-        plan = plans.get(session, enrollment.plan_key, enrollment.plan_version)
+        plan = plans.get(
+            session, enrollment.plan_key, enrollment.plan_version, enrollment.content_version_id
+        )
         return renderer.render_step(
             plan=plan,
             step_key=message.step_key or "",

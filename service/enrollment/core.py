@@ -26,6 +26,7 @@ from service.enrollment.errors import EnrolError
 from service.enrollment.planning import Pending, compute, recipient_for
 from service.enrollment.rows import table
 from service.enrollment.schedule import PatientLike
+from service.plans.content_store import signed_content
 from service.plans.model import Plan, UnknownLanguage
 from service.plans.signoffs import unsigned_warning
 from service.plans.store import pin_plan
@@ -76,6 +77,10 @@ class _Batch:
     daily_cap: int
     renderer: Renderer | None
     reason: str | None
+    # The clinic's signed-off wording of this plan version new enrolments get (None: the
+    # plan's own texts): looked up at each enrolment, so a version signed off a moment
+    # ago is used at once, without a restart.
+    content_version_id: int | None = None
 
 
 def check_procedure_at(value: datetime, *, now: datetime) -> datetime:
@@ -106,8 +111,9 @@ def enrol(
     warning = check_signoff(session, plan, required=require_signoff)
     request = EnrolRequest(patient=patient, procedure_at=procedure_at)
     check_languages(plan, [request])
-    batch = _Batch(session, clinic, plan, now, actor, daily_cap, renderer, reason)
     pin_plan(session, plan)
+    batch = _Batch(session, clinic, plan, now, actor, daily_cap, renderer, reason,
+                   _content_id(session, clinic, plan))  # fmt: skip
     done = _enrol_round(batch, [request])[0]
     enrollment = session.get(Enrollment, done.enrollment_id)
     assert enrollment is not None  # just inserted or found
@@ -162,12 +168,18 @@ def enrol_many(
     if require_signoff:
         check_signoff(session, plan, required=True)
     pin_plan(session, plan)
-    batch = _Batch(session, clinic, plan, now, actor, daily_cap, renderer, reason)
+    batch = _Batch(session, clinic, plan, now, actor, daily_cap, renderer, reason,
+                   _content_id(session, clinic, plan))  # fmt: skip
     results: dict[int, BulkResult] = {}
     for indexes in _rounds(requests):
         done = _enrol_round(batch, [requests[i] for i in indexes])
         results.update(zip(indexes, done, strict=True))
     return [results[i] for i in range(len(requests))]
+
+
+def _content_id(session: Session, clinic: Clinic, plan: Plan) -> int | None:
+    row = signed_content(session, clinic.id, plan)  # type: ignore[arg-type]
+    return row.id if row is not None else None
 
 
 def check_languages(plan: Plan, requests: Sequence[EnrolRequest]) -> None:
@@ -266,6 +278,7 @@ def _insert_enrollments(batch: _Batch, fresh: list[Pending]) -> None:
             "patient_id": p.patient.id,
             "plan_key": batch.plan.key,
             "plan_version": batch.plan.version,
+            "content_version_id": batch.content_version_id,
             "procedure_at": p.procedure_at,
             "status": EnrollmentStatus.ACTIVE.value,
             "status_reason": None,
@@ -291,8 +304,18 @@ def _insert_enrollments(batch: _Batch, fresh: list[Pending]) -> None:
         pending.enrollment_id = ids[pending.patient.id]
 
 
+def _audit_detail(batch: _Batch, pending: Pending) -> dict[str, object]:
+    detail: dict[str, object] = {
+        "plan": batch.plan.key,
+        "version": batch.plan.version,
+        "patient_id": pending.patient.id,
+    }
+    if batch.content_version_id is not None:
+        detail["content_version_id"] = batch.content_version_id  # the clinic's texts
+    return detail
+
+
 def _insert_audit(batch: _Batch, fresh: list[Pending]) -> None:
-    plan = batch.plan
     rows = [
         {
             "at": batch.now,
@@ -303,7 +326,7 @@ def _insert_audit(batch: _Batch, fresh: list[Pending]) -> None:
             "entity_type": "enrollment",
             "entity_id": p.enrollment_id,
             "reason": batch.reason,
-            "detail": {"plan": plan.key, "version": plan.version, "patient_id": p.patient.id},
+            "detail": _audit_detail(batch, p),
         }
         for p in fresh
     ]

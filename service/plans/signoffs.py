@@ -55,14 +55,7 @@ def record_signoff(
 ) -> PlanSignoff:
     """Store one sign-off of (key, version) and audit it."""
     plan = plan_version(session, templates_dir, key, version)
-    if not signer_name.strip():
-        raise SignoffError("name: the clinician's name is required")
-    if not signer_role.strip():
-        raise SignoffError("role: the clinician's role is required (e.g. 'Medical director, MD')")
-    today = datetime.now(UTC).date()
-    signed_on = signed_on or today
-    if signed_on > today:
-        raise SignoffError("date: a sign-off cannot be dated in the future")
+    signed_on = check_signer(signer_name, signer_role, signed_on)
     row = PlanSignoff(
         plan_key=plan.key,
         plan_version=plan.version,
@@ -93,6 +86,19 @@ def record_signoff(
         },
     )
     return row
+
+
+def check_signer(signer_name: str, signer_role: str, signed_on: date | None) -> date:
+    """The date of a sign-off (today when not given); SignoffError naming the field."""
+    if not signer_name.strip():
+        raise SignoffError("name: the clinician's name is required")
+    if not signer_role.strip():
+        raise SignoffError("role: the clinician's role is required (e.g. 'Medical director, MD')")
+    today = datetime.now(UTC).date()
+    signed_on = signed_on or today
+    if signed_on > today:
+        raise SignoffError("date: a sign-off cannot be dated in the future")
+    return signed_on
 
 
 def signoffs_of(session: Session, plan: Plan) -> list[PlanSignoff]:

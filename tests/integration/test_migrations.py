@@ -29,6 +29,8 @@ EXPECTED_TABLES = {
     "reply_candidates",
     "status_callbacks",
     "senders",
+    "clinic_content_versions",
+    "clinic_content_signoffs",
 }
 
 
