@@ -61,6 +61,7 @@ bench: install
 	$(BIN)/python bench/lateness.py
 	$(BIN)/python bench/triage.py
 	$(BIN)/python bench/web.py
+	$(BIN)/python bench/timeline.py
 	$(BIN)/python bench/security.py
 
 clean:

@@ -20,6 +20,13 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from service.logs import mask_email, mask_phone
+from service.web.timeline_text import (
+    channel_word,
+    enrollment_word,
+    language_name,
+    plain_reason,
+    status_word,
+)
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -80,6 +87,11 @@ def templates_at(directory: str) -> Jinja2Templates:
         wall=wall,
         mask_phone=mask_phone,
         mask_email=mask_email,
+        status_word=status_word,
+        enrollment_word=enrollment_word,
+        channel_word=channel_word,
+        language_name=language_name,
+        plain_reason=plain_reason,
     )
     return Jinja2Templates(env=env)
 

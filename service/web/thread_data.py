@@ -19,7 +19,7 @@ from service.domain import MessageKind, MessageStatus
 
 # Planned messages still waiting are the timeline's business, not the conversation's.
 _NOT_YET = (MessageStatus.SCHEDULED, MessageStatus.CANCELLED, MessageStatus.SKIPPED)
-THREAD_LIMIT = 300
+THREAD_LIMIT = 60  # the patient page; the timeline pages through everything
 
 
 @dataclass

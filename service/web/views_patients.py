@@ -6,15 +6,17 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request, Response
+from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import RedirectResponse
 from sqlmodel import Session
 
 from service.api.deps import DbId, SessionDep, SettingsDep
+from service.api.routers.plans import get_renderer
 from service.api.routers.webhooks_inbound import composer_for
 from service.config import Settings
 from service.db.models import Clinic, Patient
 from service.db.types import utcnow
+from service.dispatch.content import PlanCache
 from service.domain import Channel
 from service.fallback import email_reachable
 from service.households import on_numbers, others_on_number
@@ -27,13 +29,20 @@ from service.inbox.staff_reply import (
     send_staff_reply,
 )
 from service.web.access import visible
-from service.web.deps import CsrfDep, StaffDep, Viewer, WebRoute, page
-from service.web.explain import explain
-from service.web.patient_data import patient_timeline, search_patients
+from service.web.deps import CsrfDep, StaffDep, Viewer, WebError, WebRoute, page
+from service.web.patient_data import search_patients
 from service.web.people import names_for
-from service.web.thread_data import conversation, thread_actors
+from service.web.thread_data import THREAD_LIMIT, conversation, thread_actors
+from service.web.timeline_data import PAGE_SIZE, BadCursor, Cursor, patient_timeline
+from service.web.timeline_view import message_views, plan_titles
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
+TIMELINE_LIMIT: int | None = PAGE_SIZE  # bench/timeline.py sets None for its baseline
+
+
+class BadPage(WebError):
+    status_code = 422
+    title = "Please check the link"
 
 
 @router.get("/app/patients")
@@ -57,25 +66,51 @@ def patient_list(
 
 @router.get("/app/patients/{patient_id}")
 def patient_page(
-    request: Request, session: SessionDep, settings: SettingsDep, viewer: StaffDep, patient_id: int
-) -> Response:
+    request: Request, session: SessionDep, settings: SettingsDep, viewer: StaffDep, patient_id: int,
+    before: Annotated[str | None, Query(max_length=64)] = None,
+    after: Annotated[str | None, Query(max_length=64)] = None,
+) -> Response:  # fmt: skip
     patient = visible(session, viewer, Patient, patient_id)
-    return _patient_page(request, session, settings, viewer, patient)
+    place = {"before": _cursor("before", before), "after": _cursor("after", after)}
+    return _patient_page(request, session, settings, viewer, patient, **place)
+
+
+def _cursor(name: str, token: str | None) -> Cursor | None:
+    if not token:
+        return None
+    try:
+        return Cursor.parse(token)
+    except BadCursor:
+        raise BadPage(f"{name}: not a timeline position this page made. "
+                      "Open the patient again from the patient list.") from None  # fmt: skip
 
 
 def _patient_page(
     request: Request, session: Session, settings: Settings, viewer: Viewer, patient: Patient,
-    **extra: Any,
+    *, before: Cursor | None = None, after: Cursor | None = None, **extra: Any,
 ) -> Response:  # fmt: skip
-    timeline = patient_timeline(session, patient)
+    timeline = patient_timeline(session, patient, now=utcnow(), before=before, after=after,
+                                limit=TIMELINE_LIMIT)  # fmt: skip
+    plans = plan_cache(request)
+    views = message_views(session, timeline, renderer=get_renderer(request), plans=plans)
+    titles = plan_titles(session, plans, timeline.enrollments)
     thread = conversation(session, patient)
     people = names_for(session, timeline.actors() + thread_actors(thread))
     simulate = settings.environment != "production"  # service.web.views_simulate
-    return page(request, "patient.html", viewer, t=timeline, explain=explain, people=people,
-                simulate=simulate, late_steps=timeline.late_steps(),
-                safety_note=_safety_note(patient), thread=thread,
+    return page(request, "patient.html", viewer, t=timeline, views=views, plan_titles=titles,
+                people=people,
+                simulate=simulate, paged=before is not None or after is not None,
+                safety_note=_safety_note(patient), thread=thread, thread_limit=THREAD_LIMIT,
                 reply=_reply_form(session, patient, timeline.clinic),
                 household=_household(session, patient), **extra)  # fmt: skip
+
+
+def plan_cache(request: Request) -> PlanCache:
+    """Pinned plans parsed once per process (they never change once pinned)."""
+    state = request.app.state
+    if getattr(state, "web_plan_cache", None) is None:
+        state.web_plan_cache = PlanCache()
+    return state.web_plan_cache
 
 
 def _household(session: Session, patient: Patient) -> list[Patient]:

@@ -103,9 +103,9 @@ def test_the_timeline_says_why_each_message_is_in_its_state(
     )
     login(client, staff)
     page = client.get(f"/app/patients/{patient.id}").text
-    assert "Skipped: validity passed before it could be sent." in page
+    assert "Not sent: by the time it could go out it was no longer useful." in page
     assert "the recipient has unsubscribed from this sender (provider code 21610)" in page
-    assert "permanent provider error" in page
+    assert "Permanent provider error" in page
     assert "moved out of quiet hours" in page
 
 
