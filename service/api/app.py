@@ -78,16 +78,40 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.add_middleware(SecurityHeaders, settings=settings)  # outermost: every answer
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, _server_error)
     return app
 
 
+# Machine addresses: their errors are always JSON `{"detail": ...}` (the contract).
+_MACHINE_PREFIXES = ("/api/", "/webhooks/", "/healthz", "/metrics", "/openapi.json", "/_fake/")
+
+
+def wants_page(request: Request) -> bool:
+    """An error a person reaches gets a page: anything under /app/, and any other address
+    a browser asks for (it accepts HTML) outside the REST API and the webhooks."""
+    path = request.url.path
+    if path.startswith("/app/") or path == "/app":
+        return True
+    if path.startswith(_MACHINE_PREFIXES):
+        return False
+    return "text/html" in request.headers.get("accept", "")
+
+
 async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
-    """JSON for the API and webhooks; a page for the web app (/app/...)."""
-    if request.url.path.startswith("/app/"):
+    """JSON for the API and webhooks; a page for the web app and browsers."""
+    if wants_page(request):
         response = error_page(request, exc.status_code, exc.detail)
         response.headers.update(exc.headers or {})
         return response
     return await http_exception_handler(request, exc)
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    """An unexpected failure: a page saying so (or JSON), never a stack trace. The
+    server logs the exception itself (Starlette re-raises it after this answer)."""
+    if wants_page(request):
+        return error_page(request, 500, "")
+    return JSONResponse(status_code=500, content={"detail": "internal server error"})
 
 
 def _warm_up() -> None:
@@ -120,6 +144,6 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> Re
                 "loc": list(error["loc"]),
             }
         )
-    if request.url.path.startswith("/app/"):
+    if wants_page(request):
         return error_page(request, 422, detail)
     return JSONResponse(status_code=422, content={"detail": detail})

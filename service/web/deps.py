@@ -119,6 +119,7 @@ class WebError(Exception):
             "title": self.title,
             "message": self.message,
             "back": self.back,
+            "status": self.status_code,
         }
         return render(request, "error.html", context, status_code=self.status_code)
 
@@ -164,12 +165,38 @@ class WebRoute(APIRoute):
         return guarded
 
 
+# What a person is told for each status met outside a view: a title, and the message
+# used when the error carries no words of its own (Starlette's "Not Found" and the like).
+_FAILURES: dict[int, tuple[str, str]] = {
+    400: ("That request could not be read", "Go back and try again."),
+    401: ("Please sign in", "Sign in to see this page."),
+    403: ("Not allowed", "Your account cannot open this page."),
+    404: ("Page not found", "There is no page at this address. It may have been moved, or "
+          "the link may be mistyped."),
+    405: ("That action is not available here", "This address cannot be used that way. Go "
+          "back and use the page's own buttons."),
+    409: ("Already changed", "Someone changed this meanwhile. Reload the page and try again."),
+    413: ("Too large", "The form or file is too large to send."),
+    422: ("Please check what was sent", "Something in the link or form is not valid."),
+    429: ("Too many attempts", "Please wait a moment and try again."),
+    500: ("Something went wrong on our side", "The problem has been logged. Nothing you "
+          "entered is wrong: try again in a moment, and tell your administrator if it "
+          "keeps happening."),
+    503: ("Not saved", "The service is busy or restarting: nothing was changed. Try again "
+          "in a moment."),
+}  # fmt: skip
+_GENERIC = {"Not Found", "Method Not Allowed", "Internal Server Error", "Bad Request"}
+
+
 class HttpFailure(WebError):
     title = "That did not work"
 
     def __init__(self, status_code: int, detail: object) -> None:
-        super().__init__(_readable(detail))
+        title, fallback = _FAILURES.get(status_code, (self.title, ""))
+        message = _readable(detail)
+        super().__init__(fallback if not message or message in _GENERIC else message)
         self.status_code = status_code
+        self.title = title
 
 
 def _readable(detail: object) -> str:
