@@ -24,7 +24,14 @@ from service.clinics import ClinicError, OnCall, check_person, oncall_list
 from service.config import validate_timezone
 from service.db.models import ApiKey, Clinic, OnCallRecipient, User
 from service.db.types import utcnow
-from service.domain import CLINIC_NAME_MAX, EMERGENCY_PHONE_DIGITS, ActorType, Channel, Role
+from service.domain import (
+    CLINIC_NAME_MAX,
+    CLINIC_ROLES,
+    EMERGENCY_PHONE_DIGITS,
+    ActorType,
+    Channel,
+    Role,
+)
 from service.phones import PHONE_DISPLAY_MAX, international
 
 _hasher = PasswordHasher()
@@ -45,6 +52,7 @@ class Principal:
     label: str  # for the audit log: "user:3" / "api_key:7"
 
     def can_see_clinic(self, clinic_id: int | None) -> bool:
+        """Admins and operators see every clinic; everyone else only their own."""
         if self.role in (Role.ADMIN, Role.OPERATOR):
             return True
         return clinic_id is not None and clinic_id == self.clinic_id
@@ -141,18 +149,24 @@ def _check_emergency(number: str) -> None:
 
 
 def add_oncall(
-    session: Session, *, clinic: Clinic, name: str, phone: str | None, email: str | None
+    session: Session,
+    *,
+    clinic: Clinic,
+    name: str,
+    phone: str | None,
+    email: str | None,
+    page_by: str = "both",
 ) -> OnCallRecipient:
     """Append one checked entry to the clinic's on-call list (AccountError naming it)."""
     position = len(oncall_list(session, clinic))
     try:
-        entry = check_person(OnCall(name, phone, email), region=clinic.default_region)
+        entry = check_person(OnCall(name, phone, email, page_by), region=clinic.default_region)
     except ClinicError as exc:
         raise AccountError(f"oncall: {exc.message}") from None
     assert clinic.id is not None, "the clinic must be flushed first"
     recipient = OnCallRecipient(
         clinic_id=clinic.id, position=position, name=entry.name, phone=entry.phone,
-        email=entry.email,
+        email=entry.email, page_by=entry.page_by,
     )  # fmt: skip
     session.add(recipient)
     session.flush()
@@ -171,8 +185,8 @@ def create_user(
     email = email.strip().lower()
     if "@" not in email:
         raise AccountError("email: not an email address")
-    if role == Role.STAFF and clinic_id is None:
-        raise AccountError("clinic: staff users belong to a clinic")
+    if role in CLINIC_ROLES and clinic_id is None:
+        raise AccountError(f"clinic: {role} users belong to a clinic")
     if session.exec(select(User).where(User.email == email)).first():
         raise AccountError(f"email: a user {email!r} already exists")
     if password is not None:

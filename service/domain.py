@@ -14,6 +14,8 @@ CLINIC_NAME_MAX = 40
 # What an on-call page text carries (a clinic's `page_detail`): the patient's first name,
 # callback number, procedure and day and the warning sign, or only the number and a link.
 PAGE_DETAILS = ("full", "minimal")
+# How an on-call person is paged: by text, by email, or by both (every address they gave).
+PAGE_BY = ("both", "sms", "email")
 # Emergency numbers are short codes (911, 112, 999, 000).
 EMERGENCY_PHONE_DIGITS = (2, 3)
 # Record ids are 32-bit integer columns (PostgreSQL's `integer`): a larger one is no record's.
@@ -34,8 +36,15 @@ def parse_id(text: str | None) -> int | None:
 
 class Role(StrEnum):
     STAFF = "staff"  # one clinic: enrol, manage patients, handle alerts
+    CLINIC_ADMIN = "clinic_admin"  # one clinic: what staff do, and the clinic's settings
     OPERATOR = "operator"  # reads delivery data across clinics
     ADMIN = "admin"  # everything, across clinics
+
+
+# Roles whose users belong to one clinic and see only its records.
+CLINIC_ROLES = frozenset({Role.STAFF, Role.CLINIC_ADMIN})
+# Roles that work with patients (enrol, alerts, replies): a clinic's people and admins.
+CLINICAL_ROLES = frozenset({Role.STAFF, Role.CLINIC_ADMIN, Role.ADMIN})
 
 
 class Channel(StrEnum):

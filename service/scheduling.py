@@ -69,6 +69,20 @@ class QuietHours:
 NIGHT_WINDOW_KEY = "night_window"
 
 
+def declared_night(context: Mapping[str, object] | None) -> tuple[time, time] | None:
+    """The night edges a plan step declared for a row (its context's NIGHT_WINDOW_KEY);
+    None when it declared none or they cannot be read (the clinic's night applies, the
+    safe side)."""
+    declared = (context or {}).get(NIGHT_WINDOW_KEY)
+    if not isinstance(declared, str):
+        return None
+    try:
+        window = QuietHours.parse(declared)
+    except ValueError:
+        return None
+    return window.start, window.end
+
+
 def window_for(
     priority: Priority | str, *, quiet: QuietHours, night: QuietHours
 ) -> QuietHours | None:

@@ -17,7 +17,7 @@ from sqlmodel import Session, col, func, select
 from service import accounts, login_throttle, sessions
 from service.audit import record_audit
 from service.db.models import ApiKey, User, UserSession
-from service.domain import ActorType, Role
+from service.domain import CLINIC_ROLES, ActorType, Role
 
 
 @dataclass(frozen=True)
@@ -75,11 +75,11 @@ def set_active(session: Session, user: User, *, active: bool, actor: str, now: d
 def set_role(
     session: Session, user: User, *, role: Role, clinic_id: int | None, actor: str, now: datetime
 ) -> int:
-    if role == Role.STAFF and clinic_id is None:
-        raise accounts.AccountError("clinic: staff users belong to a clinic")
+    if role in CLINIC_ROLES and clinic_id is None:
+        raise accounts.AccountError(f"clinic: {role} users belong to a clinic")
     before = {"role": user.role, "clinic_id": user.clinic_id}
     user.role = role
-    user.clinic_id = clinic_id if role == Role.STAFF else None
+    user.clinic_id = clinic_id if role in CLINIC_ROLES else None
     session.add(user)
     ended = _end_sessions(session, user, now=now, reason="role")
     detail = {"from": before, "to": {"role": str(role), "clinic_id": user.clinic_id},

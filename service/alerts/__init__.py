@@ -12,6 +12,7 @@ from service.alerts.core import (
     open_urgent_alert,
     patient_has_open_alert,
     resolve,
+    retime_escalations,
     unresolved_of_kind,
 )
 
@@ -25,5 +26,6 @@ __all__ = [
     "open_urgent_alert",
     "patient_has_open_alert",
     "resolve",
+    "retime_escalations",
     "unresolved_of_kind",
 ]

@@ -161,6 +161,28 @@ def _escalate(session: Session, *, alert: Alert, composer: Composer, now: dateti
     log.warning(kv("alert.escalate", alert_id=alert.id, level=alert.escalation_level))
 
 
+def retime_escalations(session: Session, *, clinic: Clinic, old_minutes: int) -> int:
+    """The clinic's acknowledgement window changed: every open urgent alert's next
+    re-page moves by the difference (one already waiting longer than the new window is
+    escalated on the job's next round). Returns how many moved."""
+    delta = timedelta(minutes=clinic.alert_ack_minutes - old_minutes)
+    waiting = session.exec(
+        select(Alert)
+        .where(
+            Alert.clinic_id == clinic.id,
+            Alert.status == AlertStatus.OPEN,
+            col(Alert.next_escalation_at).is_not(None),
+        )
+        .order_by(col(Alert.id))
+        .with_for_update()  # an escalation in progress finishes first
+    ).all()
+    for alert in waiting:
+        if alert.next_escalation_at is not None:  # escalated meanwhile: already re-timed
+            alert.next_escalation_at += delta
+            session.add(alert)
+    return len(waiting)
+
+
 def patient_has_open_alert(session: Session, patient_id: int | None) -> bool:
     """True while an urgent/concern alert for the patient is not resolved."""
     if patient_id is None:

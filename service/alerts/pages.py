@@ -7,6 +7,7 @@ text; a clinic's `page_detail = "minimal"` reduces it to the callback number and
 Urgent pages have priority URGENT (quiet hours do not apply) and no validity limit: a
 late page is still better than none.
 
+Each person is paged by text, by email or by both (`page_by`, every address given).
 Escalation level L pages the first L+1 recipients in position order: level 0 is the
 first on-call, each escalation re-pages those already paged and adds the next one; past
 the end of the list comes the clinic's main number. With one person on call, escalation
@@ -55,6 +56,16 @@ def recipients(session: Session, clinic: Clinic) -> list[OnCallRecipient]:
 def _main_number(clinic: Clinic) -> OnCallRecipient:
     return OnCallRecipient(id=0, clinic_id=clinic.id or 0, name=clinic.name,
                            phone=clinic.contact_phone, email=clinic.email_from)  # fmt: skip
+
+
+def addresses(person: OnCallRecipient) -> list[tuple[Channel, str | None]]:
+    """Where a person is paged: by text, email or both (`page_by`), SMS listed first."""
+    found = []
+    if person.page_by in ("both", "sms"):
+        found.append((Channel.SMS, person.phone))
+    if person.page_by in ("both", "email"):
+        found.append((Channel.EMAIL, person.email))
+    return found
 
 
 def escalation_targets(
@@ -123,7 +134,7 @@ def _page_all(
     label = patient_label(session, alert)
     pages = []
     for recipient in on_call:
-        for channel, address in ((Channel.SMS, recipient.phone), (Channel.EMAIL, recipient.email)):
+        for channel, address in addresses(recipient):
             if address:
                 pages.append(
                     _queue_page(session, composer=composer, alert=alert, clinic=clinic,
@@ -139,9 +150,10 @@ def page_task(
 ) -> Message | None:
     """Tell the first on-call about a follow-up task (opt-out, call-back), email first."""
     first = recipients(session, clinic)[0]
-    channel, address = (Channel.EMAIL, first.email) if first.email else (Channel.SMS, first.phone)
-    if not address:
+    usable = [(channel, address) for channel, address in addresses(first) if address]
+    if not usable:
         return None
+    channel, address = usable[-1]  # email first: a task is not urgent
     return _queue_page(session, composer=composer, alert=alert, clinic=clinic,
                        label=patient_label(session, alert),
                        channel=channel, address=address, recipient_id=first.id,

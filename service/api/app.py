@@ -39,6 +39,7 @@ ROUTERS = [
     "service.api.routers.messages",
     "service.api.routers.docs",
     "service.api.routers.clinics",
+    "service.api.routers.clinic_settings",
     "service.api.routers.replies",
     "service.api.routers.patient_messages",
 ]

@@ -17,7 +17,7 @@ from sqlmodel import Session, SQLModel
 from service.accounts import Principal, principal_for_key
 from service.api.limits import PRINCIPAL_KEY
 from service.config import Settings
-from service.domain import ID_MAX, Role
+from service.domain import CLINICAL_ROLES, ID_MAX, Role
 from service.logs import kv
 
 log = logging.getLogger(__name__)
@@ -128,9 +128,11 @@ def require_roles(*roles: Role) -> Callable[[Principal], Principal]:
     return _check
 
 
-# Staff work on patients of their own clinic; admins may too. Operators only read delivery data.
-ClinicalDep = Annotated[Principal, Depends(require_roles(Role.STAFF, Role.ADMIN))]
-ReaderDep = Annotated[Principal, Depends(require_roles(Role.STAFF, Role.OPERATOR, Role.ADMIN))]
+# Staff and clinic admins work on patients of their own clinic; admins may too. Operators
+# only read delivery data. A clinic's settings: its clinic admins, and admins.
+ClinicalDep = Annotated[Principal, Depends(require_roles(*CLINICAL_ROLES))]
+ReaderDep = Annotated[Principal, Depends(require_roles(*CLINICAL_ROLES, Role.OPERATOR))]
+ClinicAdminDep = Annotated[Principal, Depends(require_roles(Role.CLINIC_ADMIN, Role.ADMIN))]
 
 
 DbId = Annotated[int, Field(ge=1, le=ID_MAX)]

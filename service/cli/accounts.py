@@ -10,15 +10,17 @@ import typer
 from service.cli.common import clinic_id_of, command_group, db_session, emit, fail, json_option
 from service.domain import Role
 
-users = command_group("Staff, operator and admin accounts.")
+users = command_group("Staff, clinic admin, operator and admin accounts.")
 apikeys = command_group("API keys for the REST API.")
 
 
 @users.command("create")
 def create_user(
     email: str = typer.Option(..., help="Login email"),
-    role: Role = typer.Option(Role.STAFF, help="staff, operator or admin"),
-    clinic: str | None = typer.Option(None, help="Clinic slug or id (required for staff)"),
+    role: Role = typer.Option(Role.STAFF, help="staff, clinic_admin, operator or admin"),
+    clinic: str | None = typer.Option(
+        None, help="Clinic slug or id (required for staff and clinic_admin)"
+    ),
     name: str = typer.Option("", help="Display name"),
     password: str | None = typer.Option(
         None,

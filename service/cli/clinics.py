@@ -20,11 +20,14 @@ from service.cli.common import (
 if TYPE_CHECKING:
     from sqlmodel import Session
 
-    from service.db.models import Clinic
+    from service.db.models import Clinic, OnCallRecipient
 
 app = command_group("Clinics: create, list, show and change their settings.")
 ACTOR = "cli"
-ONCALL_HELP = "On-call recipient NAME,PHONE,EMAIL (repeat, in escalation order)"
+ONCALL_HELP = (
+    "On-call recipient NAME,PHONE,EMAIL[,sms|email|both] (repeat, in escalation order; "
+    "paged by both, every address given, unless told)"
+)
 
 
 def _time(value: str | None, option: str) -> time | None:
@@ -69,7 +72,8 @@ def create_clinic(
             for entry in oncall:
                 person = parse_oncall(entry, region=clinic.default_region)
                 accounts.add_oncall(session, clinic=clinic, name=person.name,
-                                    phone=person.phone, email=person.email)  # fmt: skip
+                                    phone=person.phone, email=person.email,
+                                    page_by=person.page_by)  # fmt: skip
         except accounts.AccountError as exc:
             fail(str(exc))
         except ClinicError as exc:
@@ -156,8 +160,9 @@ def update_clinic(
     as_json: bool = json_option(),
 ) -> None:
     """Change a clinic's settings; only the options given change."""
+    from service.clinic_settings import change_settings
     from service.clinics import ClinicChanges, ClinicError, parse_oncall
-    from service.clinics import update_clinic as apply
+    from service.db.types import utcnow
 
     day_start, _, day_end = (reply_day or "").partition("-")
     times = {name: _time(value, option) for name, value, option in (
@@ -178,10 +183,13 @@ def update_clinic(
                 phone_24h=phone_24h, oncall=people or None, page_detail=page_detail,
                 reply_response_minutes=reply_minutes,
             )  # fmt: skip
-            changed = apply(session, found, changes, actor=ACTOR)
+            result = change_settings(session, found, changes, actor=ACTOR, now=utcnow(),
+                                     daily_cap=settings().patient_daily_cap)  # fmt: skip
         except ClinicError as exc:
             fail(f"--{_OPTION.get(exc.field, exc.field).replace('_', '-')}: {exc.message}")
-        details = _details(session, found) | {"changed": changed}
+        details = _details(session, found) | {"changed": result.changed}
+        if result.replanned is not None:
+            details["replanned"] = result.replanned.as_dict()
     _warn_if_nobody(found, len(details["oncall"]))
     _print(details, as_json=as_json)
 
@@ -197,7 +205,8 @@ def _warn_if_nobody(clinic: Clinic, count: int) -> None:
 # Setting names as the options that set them are called.
 _OPTION = {"contact_phone": "phone", "alert_ack_minutes": "ack_minutes", "phone_24h": "24h-line",
            "sender_rate_per_second": "sender_rate", "sender_burst": "sender_burst",
-           "reply_response_minutes": "reply_minutes"}  # fmt: skip
+           "reply_response_minutes": "reply_minutes", "reply_day_start": "reply_day",
+           "reply_day_end": "reply_day"}  # fmt: skip
 
 
 def _found(session: Session, ref: str) -> Clinic:
@@ -229,9 +238,15 @@ def _details(session: Session, clinic: Clinic) -> dict[str, Any]:
         "reply_day": f"{clinic.reply_day_start:{hhmm}}-{clinic.reply_day_end:{hhmm}}",
         "reply_night_due": f"{clinic.reply_night_due:{hhmm}}", "page_detail": clinic.page_detail,
         "created_at": when(clinic.created_at),
-        "oncall": [{"name": r.name, "phone": r.phone, "email": r.email}
-                   for r in oncall_list(session, clinic)],
+        "oncall": [_person(r) for r in oncall_list(session, clinic)],
     }  # fmt: skip
+
+
+def _person(row: OnCallRecipient) -> dict[str, Any]:
+    """An on-call entry; `page_by` only when it is not "both" (the output before people
+    could be paged by one channel, unchanged for them)."""
+    person = {"name": row.name, "phone": row.phone, "email": row.email}
+    return person if row.page_by == "both" else person | {"page_by": row.page_by}
 
 
 def _print(details: dict[str, Any], *, as_json: bool) -> None:
@@ -243,4 +258,5 @@ def _print(details: dict[str, Any], *, as_json: bool) -> None:
     typer.echo("oncall:" + ("" if oncall else " none (pages go to the contact phone)"))
     for position, person in enumerate(oncall, start=1):
         contact = ", ".join(part for part in (person["phone"], person["email"]) if part)
-        typer.echo(f"  {position}. {person['name']} ({contact})")
+        by = f", paged by {person['page_by']} only" if "page_by" in person else ""
+        typer.echo(f"  {position}. {person['name']} ({contact}{by})")

@@ -131,8 +131,10 @@ def reset_password(
 @users.command("set-role")
 def set_role(
     user: str = USER_ARG,
-    role: Role = typer.Option(..., help="staff, operator or admin"),
-    clinic: str | None = typer.Option(None, help="Clinic slug or id (required for staff)"),
+    role: Role = typer.Option(..., help="staff, clinic_admin, operator or admin"),
+    clinic: str | None = typer.Option(
+        None, help="Clinic slug or id (required for staff and clinic_admin)"
+    ),
     as_json: bool = json_option(),
 ) -> None:
     """Change a user's role (and clinic); their sessions end."""

@@ -114,6 +114,8 @@ class OnCallRecipient(SQLModel, table=True):
     name: str = Field(max_length=200)
     phone: str | None = Field(default=None, max_length=20)
     email: str | None = Field(default=None, max_length=254)
+    # "sms", "email" or "both" (every address given): service.domain.PAGE_BY.
+    page_by: str = Field(default="both", max_length=8, sa_column_kwargs={"server_default": "both"})
     created_at: datetime = _created()
 
 

@@ -8,13 +8,13 @@ Order matters: an opt-out or a cancelled enrolment beats everything; staleness i
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from service.db.models import Clinic, Enrollment, Message, Patient
 from service.domain import Channel, EnrollmentStatus, MessageKind, MessageStatus, Priority
-from service.scheduling import NIGHT_WINDOW_KEY, QuietHours, next_allowed, step_window
+from service.scheduling import QuietHours, declared_night, next_allowed, step_window
 
 # Kinds sent because of a plan rather than in answer to the patient: these need consent.
 _CONSENTED_KINDS = frozenset({MessageKind.PLAN, MessageKind.CATCH_UP, MessageKind.FALLBACK})
@@ -161,25 +161,13 @@ def _quiet_hours_end(subject: Subject, now: datetime) -> datetime:
     if not to_patient(subject.message) or subject.patient is None:
         return now
     clinic = subject.clinic
-    declared = (subject.message.context or {}).get(NIGHT_WINDOW_KEY)
     window = step_window(
         subject.message.priority,
-        _edges(declared),
+        declared_night(subject.message.context),
         quiet=QuietHours(clinic.quiet_start, clinic.quiet_end),
         night=QuietHours(clinic.night_start, clinic.night_end),
     )
     return next_allowed(now, tz=ZoneInfo(subject.patient.timezone), window=window)
-
-
-def _edges(declared: object) -> tuple[time, time] | None:
-    """The night edges a plan step declared for this row (see service.enrollment.rows)."""
-    if not isinstance(declared, str):
-        return None
-    try:
-        window = QuietHours.parse(declared)
-    except ValueError:
-        return None  # unreadable: the clinic's own night applies, the safe side
-    return window.start, window.end
 
 
 def _later(message: Message, until: datetime, reason: str) -> Verdict:

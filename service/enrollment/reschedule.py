@@ -6,16 +6,25 @@ updated in place; sent rows stay as history. A row already closed without being 
 (skipped as stale, merged, capped) that the new anchor makes valid again is planned
 afresh as a new row (`<dedupe key>:r<n>`), because history is append-only; rows
 skipped because the enrolment was paused stay skipped.
+
+Concurrent dispatch: the enrolment row is locked first, then its scheduled rows
+(`lock_plan_rows`, FOR UPDATE in id order), so a claim in progress finishes first and
+its rows are then seen as `sending` and left alone, and a claim that comes later skips
+the locked rows (SKIP LOCKED). Only rows this transaction locked are moved; a row that
+became scheduled meanwhile (a released claim) keeps its time. The same functions
+re-plan a clinic after its settings change (`service.enrollment.replan`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlmodel import Session, col, select
 
 from service.db.models import Clinic, Enrollment, Message, MessageEvent, Patient
+from service.db.queries import one_of
 from service.domain import EnrollmentStatus, MessageKind, MessageStatus
 from service.enrollment import rows as q
 from service.enrollment.catch_up import queue_catch_up
@@ -54,11 +63,12 @@ def reschedule(
     reason: str | None = None,
 ) -> RescheduleResult:
     """Move the enrolment to `procedure_at` (plan = its pinned version)."""
+    procedure_at = check_procedure_at(procedure_at, now=now)
+    session.refresh(enrollment, with_for_update=True)  # one change of an enrolment at a time
     if enrollment.status in (EnrollmentStatus.CANCELLED, EnrollmentStatus.COMPLETED):
         raise EnrolError(
             "status", f"cannot reschedule a {enrollment.status} enrolment", conflict=True
         )
-    procedure_at = check_procedure_at(procedure_at, now=now)
     patient = session.get(Patient, enrollment.patient_id)
     assert patient is not None  # enforced by the foreign key
     pending = Pending(patient, procedure_at, recipient_for(patient), enrollment.id or 0)
@@ -71,7 +81,9 @@ def reschedule(
         daily_cap=daily_cap,
         exclude=frozenset({pending.enrollment_id}),
     )
-    result = _apply(session, enrollment, pending, now=now, actor=actor)
+    rows, movable = lock_plan_rows(session, [pending.enrollment_id])
+    result = apply_planned(session, rows.get(pending.enrollment_id, []), movable, pending,
+                           now=now, actor=actor, label="rescheduled")  # fmt: skip
     if any(p.late for p in pending.planned) and not _has_catch_up(session, enrollment):
         result.catch_up_id = queue_catch_up(
             session,
@@ -99,10 +111,39 @@ def reschedule(
     return result
 
 
-def _apply(
-    session: Session, enrollment: Enrollment, pending: Pending, *, now: datetime, actor: str
+def lock_plan_rows(
+    session: Session, enrollment_ids: Sequence[int]
+) -> tuple[dict[int, list[Message]], set[int]]:
+    """The enrolments' plan rows in id order, fresh from the database, and the ids of the
+    scheduled ones, now locked until the transaction ends (only those may be moved)."""
+    movable: set[int] = set()
+    rows: dict[int, list[Message]] = {}
+    for chunk in q.chunks(sorted(enrollment_ids)):
+        mine = one_of(session, col(Message.enrollment_id), chunk)
+        plan = col(Message.kind) == MessageKind.PLAN.value
+        scheduled = col(Message.status) == MessageStatus.SCHEDULED.value
+        locking = select(col(Message.id)).where(mine, plan, scheduled).order_by(col(Message.id))
+        movable.update(i for i in session.exec(locking.with_for_update()) if i is not None)
+        query = select(Message).where(mine, plan).order_by(col(Message.id))
+        for row in session.exec(query.execution_options(populate_existing=True)):
+            rows.setdefault(row.enrollment_id or 0, []).append(row)
+    return rows, movable
+
+
+def apply_planned(
+    session: Session,
+    rows: list[Message],
+    movable: set[int],
+    pending: Pending,
+    *,
+    now: datetime,
+    actor: str,
+    label: str,
 ) -> RescheduleResult:
-    rows = _plan_rows(session, enrollment)
+    """Make an enrolment's rows (`lock_plan_rows`) say what `pending` planned: locked
+    scheduled rows move (or close), closed unsent ones may come back as new rows, what
+    is no longer planned is cancelled; anything else is left as it is. `label` starts
+    the reasons written ("rescheduled", "re-planned")."""
     latest: dict[tuple[str | None, int, str], Message] = {}
     counts: dict[tuple[str | None, int, str], int] = {}
     for row in rows:
@@ -115,32 +156,23 @@ def _apply(
         key = (planned.step_key, planned.occurrence, planned.channel.value)
         planned_keys.add(key)
         current = latest.get(key)
-        if current is not None and current.status == MessageStatus.SCHEDULED:
-            _move(session, current, planned, now=now, actor=actor, result=result)
+        if current is not None and current.id in movable:
+            _move(session, current, planned, now=now, actor=actor, label=label, result=result)
         elif current is None or _revivable(current, planned):
             suffix = f":r{counts[key]}" if current is not None else ""
             _add(session, pending, planned, suffix=suffix, now=now, result=result)
     for key, row in latest.items():
-        if key not in planned_keys and row.status == MessageStatus.SCHEDULED:
+        if key not in planned_keys and row.id in movable:
             transition(
                 session,
                 row,
                 MessageStatus.CANCELLED,
                 now=now,
                 actor=actor,
-                reason="rescheduled: no longer planned for this patient",
+                reason=f"{label}: no longer planned for this patient",
             )
             result.cancelled += 1
     return result
-
-
-def _plan_rows(session: Session, enrollment: Enrollment) -> list[Message]:
-    query = (
-        select(Message)
-        .where(Message.enrollment_id == enrollment.id, Message.kind == MessageKind.PLAN.value)
-        .order_by(col(Message.id))
-    )
-    return list(session.exec(query))
 
 
 def _revivable(current: Message, planned: Planned) -> bool:
@@ -156,6 +188,7 @@ def _move(
     *,
     now: datetime,
     actor: str,
+    label: str,
     result: RescheduleResult,
 ) -> None:
     row.due_at = planned.due_at
@@ -170,11 +203,11 @@ def _move(
             MessageStatus.SKIPPED,
             now=now,
             actor=actor,
-            reason=f"rescheduled: {planned.reason}",
+            reason=f"{label}: {planned.reason}",
         )
         result.skipped += 1
         return
-    row.status_reason = planned.reason or "rescheduled"
+    row.status_reason = planned.reason or label
     session.add(row)
     result.moved += 1
 

@@ -16,6 +16,7 @@ from service.inbox.items import (
     mark_handled,
     mark_patient_handled,
     patient_ids_of,
+    retime_unread,
 )
 
 __all__ = [
@@ -27,4 +28,5 @@ __all__ = [
     "mark_handled",
     "mark_patient_handled",
     "patient_ids_of",
+    "retime_unread",
 ]

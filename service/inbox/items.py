@@ -57,6 +57,26 @@ def response_rule(clinic: Clinic) -> ResponseTime:
     )
 
 
+def retime_unread(session: Session, *, clinic: Clinic) -> int:
+    """The clinic's response time or time zone changed: every unread reply not yet
+    reported late is due by the new rule, counted from when it came in. Returns how many."""
+    waiting = session.exec(
+        select(ReplyItem)
+        .where(
+            ReplyItem.clinic_id == clinic.id,
+            col(ReplyItem.handled_at).is_(None),
+            col(ReplyItem.overdue_alert_id).is_(None),
+        )
+        .order_by(col(ReplyItem.id))
+        .with_for_update()  # the response-time job's round finishes first
+    ).all()
+    tz, rule = ZoneInfo(clinic.timezone), response_rule(clinic)
+    for item in waiting:
+        item.due_at = response_due(item.received_at, tz=tz, rule=rule)
+        session.add(item)
+    return len(waiting)
+
+
 def enter(
     session: Session,
     *,

@@ -24,7 +24,7 @@ from service.api.deps import SessionDep, SettingsDep
 from service.config import Settings
 from service.db.models import User
 from service.db.types import utcnow
-from service.domain import Role
+from service.domain import CLINICAL_ROLES, Role
 from service.web.reply_data import unread_count
 from service.web.session import WebSession, csrf_matches, read_session
 from service.web.templating import render
@@ -57,6 +57,8 @@ _OPS_NAV = (
 
 def nav_for(role: Role | None) -> tuple[NavItem, ...]:
     if role == Role.STAFF:
+        return _STAFF_NAV
+    if role == Role.CLINIC_ADMIN:
         return _STAFF_NAV
     if role == Role.OPERATOR:
         return _OPS_NAV
@@ -219,7 +221,7 @@ def get_viewer(request: Request, session: SessionDep, settings: SettingsDep) -> 
     user = active.user
     principal = principal_for_user(user)
     unread = 0
-    if principal.role in (Role.STAFF, Role.ADMIN):
+    if principal.role in CLINICAL_ROLES:
         unread = unread_count(session, clinic_id=principal.clinic_id)  # the navigation's count
     return Viewer(user=user, principal=principal, web=web, session_id=active.row.id,
                   unread_replies=unread)  # fmt: skip
@@ -243,7 +245,8 @@ def _require(*roles: Role) -> Callable[[Viewer], Viewer]:
 
 
 ViewerDep = Annotated[Viewer, Depends(get_viewer)]
-StaffDep = Annotated[Viewer, Depends(_require(Role.STAFF, Role.ADMIN))]
+StaffDep = Annotated[Viewer, Depends(_require(*CLINICAL_ROLES))]  # a clinic's people, admins
+ClinicAdminDep = Annotated[Viewer, Depends(_require(Role.CLINIC_ADMIN, Role.ADMIN))]
 OpsDep = Annotated[Viewer, Depends(_require(Role.OPERATOR, Role.ADMIN))]
 AdminDep = Annotated[Viewer, Depends(_require(Role.ADMIN))]
 

@@ -1,8 +1,9 @@
-"""The clinic's on-call list as a form: who is paged for an urgent reply, in order.
+"""The clinic's on-call list: who is paged for an urgent reply, in order, and how.
 
-Staff edit their own clinic's list; admins choose the clinic. A row with a name but
-neither a phone nor an email is refused next to that row; an empty list is saved with
-a warning (urgent pages then reach only the clinic's main number).
+Staff see their own clinic's list; its clinic admins edit it (admins choose the
+clinic). A row with a name but no address for the channel it is paged by is refused
+next to that row; an empty list is saved with a warning (urgent pages then reach only
+the clinic's main number). Every change is audited with the list before and after.
 """
 
 from __future__ import annotations
@@ -21,14 +22,24 @@ from service.clinics import (
     update_clinic,
 )
 from service.db.models import Clinic
-from service.domain import parse_id
-from service.web.deps import CsrfDep, NotFound, StaffDep, Viewer, WebRoute, page
+from service.domain import Role, parse_id
+from service.web.deps import (
+    ClinicAdminDep,
+    CsrfDep,
+    NotFound,
+    StaffDep,
+    Viewer,
+    WebRoute,
+    page,
+)
 from service.web.forms import FormData, FormDep
 from service.web.views_enrol import clinic_choices
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
 BLANK_ROWS = 2  # empty rows offered below the current list, to add people
 MAX_ROWS = 50
+EDITORS = (Role.CLINIC_ADMIN, Role.ADMIN)
+PAGE_BY_CHOICES = (("both", "Text and email"), ("sms", "Text only"), ("email", "Email only"))
 
 
 def _clinic(session: Session, viewer: Viewer, clinic_id: str) -> Clinic:
@@ -54,7 +65,8 @@ def _rows_of(form: FormData) -> list[tuple[int, OnCall]]:
     rows = []
     for number in range(_row_count(form)):
         entry = OnCall(form.get(f"name_{number}"), form.get(f"phone_{number}") or None,
-                       form.get(f"email_{number}") or None)  # fmt: skip
+                       form.get(f"email_{number}") or None,
+                       form.get(f"page_by_{number}") or "both")  # fmt: skip
         if entry.name or entry.phone or entry.email:
             rows.append((number, entry))
     return rows
@@ -70,6 +82,8 @@ def _page(request: Request, session: Session, viewer: Viewer, clinic: Clinic,
         clinic=clinic,
         clinics=clinic_choices(session, viewer),
         rows=_row_count(form),
+        can_edit=viewer.role in EDITORS,
+        page_by=PAGE_BY_CHOICES,
         warning=missing_warning(clinic, len(_rows_of(form))),
         status_code=422 if form.errors else 200,
     )
@@ -83,12 +97,15 @@ def oncall_form(
     values = {"rows": str(len(oncall_list(session, clinic)) + BLANK_ROWS)}
     for number, person in enumerate(oncall_list(session, clinic)):
         values.update({f"name_{number}": person.name, f"phone_{number}": person.phone or "",
-                       f"email_{number}": person.email or ""})  # fmt: skip
+                       f"email_{number}": person.email or "",
+                       f"page_by_{number}": person.page_by})  # fmt: skip
     return _page(request, session, viewer, clinic, FormData(values, {}))
 
 
 @router.post("/app/oncall", dependencies=[CsrfDep])
-def oncall_save(request: Request, session: SessionDep, viewer: StaffDep, form: FormDep) -> Response:
+def oncall_save(
+    request: Request, session: SessionDep, viewer: ClinicAdminDep, form: FormDep
+) -> Response:
     clinic = _clinic(session, viewer, form.get("clinic_id"))
     numbered = _rows_of(form)
     changes = ClinicChanges(oncall=[entry for _, entry in numbered])

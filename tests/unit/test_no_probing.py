@@ -1,5 +1,6 @@
 """Every REST route with an id answers another clinic's record exactly as a missing one:
-same status, same body, so ids cannot be probed across clinics."""
+same status, same body, so ids cannot be probed across clinics (asked by a clinic admin,
+who may call every one of them for their own clinic)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,9 @@ ROUTES = [
     ("post", "/api/v1/patients/{patient}/messages", {"text": "hello"}),
     ("get", "/api/v1/clinics/{clinic}/oncall", None),
     ("put", "/api/v1/clinics/{clinic}/oncall", {"oncall": []}),
+    ("get", "/api/v1/clinics/{clinic}/settings", None),
+    ("patch", "/api/v1/clinics/{clinic}/settings", {"name": "Mine now"}),
+    ("get", "/api/v1/clinics/{clinic}/settings/history", None),
 ]
 
 
@@ -54,7 +58,8 @@ def theirs(factory: Factory, session, now) -> dict[str, object]:  # type: ignore
     session.commit()
     message = session.exec(select(Message).where(Message.clinic_id == other.id)).first()
     return {
-        "key": factory.api_key(factory.user(ours, Role.STAFF)),
+        # A clinic admin may do all that staff may, and change the clinic's settings.
+        "key": factory.api_key(factory.user(ours, Role.CLINIC_ADMIN)),
         "ids": {"patient": patient.id, "enrollment": enrollment.id, "message": message.id,
                 "alert": alert.id, "reply": reply.id, "clinic": other.id},
     }  # fmt: skip

@@ -62,7 +62,11 @@ def test_replacing_the_list_keeps_the_order_and_is_audited(session, factory) -> 
         ("Dr A", 1),
     ]
     audit = session.exec(select(AuditLog).where(AuditLog.action == "clinic.update")).one()
-    assert audit.actor == "user:1" and audit.detail == {"changed": ["oncall"]}
+    assert audit.actor == "user:1" and audit.actor_type == "user"
+    assert audit.detail["changed"] == ["oncall"]
+    oncall = audit.detail["changes"]["oncall"]
+    before, after = oncall["from"], oncall["to"]
+    assert [p["name"] for p in before] == ["Old"] and [p["name"] for p in after] == ["Dr B", "Dr A"]
 
 
 def test_a_bad_entry_leaves_the_list_as_it_was(session, factory) -> None:

@@ -28,7 +28,7 @@ from service.api.deps import (
     visible_row,
 )
 from service.db.models import Message, MessageEvent
-from service.domain import Channel, MessageStatus, Role
+from service.domain import CLINIC_ROLES, CLINICAL_ROLES, Channel, MessageStatus
 from service.logs import mask_email, mask_phone
 
 router = APIRouter(prefix="/api/v1", tags=["messages"], responses=errors.AUTHENTICATED)
@@ -104,7 +104,7 @@ def _masked(message: Message) -> str | None:
 
 
 def _clinic_scope(principal: Principal, clinic: int | None) -> int | None:
-    if principal.role == Role.STAFF:
+    if principal.role in CLINIC_ROLES:
         if clinic is not None:
             ensure_visible(principal, clinic)
         return principal.clinic_id
@@ -176,7 +176,7 @@ def get_message(message_id: DbId, session: SessionDep, principal: ReaderDep) -> 
     detail = MessageDetail.model_validate(
         {**MessageSummary.of(message).model_dump(), "events": _events(session, message_id)}
     )
-    if principal.role in (Role.STAFF, Role.ADMIN):
+    if principal.role in CLINICAL_ROLES:
         detail.subject, detail.body = message.subject, message.body
     return detail
 
