@@ -194,6 +194,8 @@ def _rules() -> list[_Rule]:
         rule(r"^validity (window )?passed before it could be sent$",
              fixed("Not sent: by the time it could go out it was no longer useful")),
         rule(r"^enrolment cancelled$", fixed("Cancelled with the plan")),
+        rule(r"^enrolment cancelled: (?P<why>.+)$",
+             lambda m: f"Cancelled with the plan: {m['why']}"),
         rule(r"^patient opted out of SMS$", fixed("Not sent: the patient texted STOP")),
         rule(r"^patient unsubscribed from email$",
              fixed("Not sent: the patient unsubscribed from email")),

@@ -8,7 +8,7 @@ import io
 from sqlmodel import select
 
 from service import alerts
-from service.db.models import Enrollment, InboundMessage, Message
+from service.db.models import AuditLog, Enrollment, InboundMessage, Message
 from service.domain import AlertSeverity, EnrollmentStatus, MessageStatus
 from tests.web.conftest import login
 from tests.web.test_enrol import _form
@@ -53,7 +53,9 @@ def test_a_cancelled_enrolment_can_be_resumed_from_the_patient_page(
     client, clinic, staff, session
 ) -> None:
     token, enrollment = _enrol(client, staff, session)
-    page = client.post(f"/app/enrollments/{enrollment.id}/cancel", data={"csrf_token": token})
+    page = client.post(
+        f"/app/enrollments/{enrollment.id}/cancel", data={"csrf_token": token, "reason": "moved"}
+    )
     assert "Resume plan" in page.text and "steps whose time has passed are not sent" in page.text
     response = client.post(f"/app/enrollments/{enrollment.id}/resume", data={"csrf_token": token})
     assert response.status_code == 200 and "Enrolment resumed." in response.text
@@ -90,8 +92,11 @@ def test_actions_on_another_clinics_enrolment_are_not_found(
     other_staff = factory.user(factory.clinic(name="Other"), password="correct horse battery")
     client.cookies.clear()
     token = login(client, other_staff)
-    response = client.post(f"/app/enrollments/{enrollment.id}/cancel", data={"csrf_token": token})
+    response = client.post(
+        f"/app/enrollments/{enrollment.id}/cancel", data={"csrf_token": token, "reason": "x"}
+    )
     assert response.status_code == 404
+    assert client.get(f"/app/enrollments/{enrollment.id}/cancel").status_code == 404
     assert _refresh(session, enrollment).status == EnrollmentStatus.ACTIVE
     assert client.get(f"/app/enrollments/{enrollment.id}/record").status_code == 404
     assert client.get(f"/app/enrollments/{enrollment.id}/record.csv").status_code == 404
@@ -164,3 +169,46 @@ def test_no_cell_of_the_record_csv_can_run_as_a_formula(client, clinic, staff, s
     assert len(outside) >= 4, outside  # the reasons and the replies are all there
     for cell in outside:
         assert cell.startswith("'"), repr(cell)
+
+
+def test_cancel_asks_to_confirm_on_its_own_page_with_what_will_not_be_sent(
+    client, clinic, staff, session
+) -> None:
+    _token, enrollment = _enrol(client, staff, session)
+    patient_page = client.get(f"/app/patients/{enrollment.patient_id}").text
+    assert f'action="/app/enrollments/{enrollment.id}/cancel"' not in patient_page
+    assert f'href="/app/enrollments/{enrollment.id}/cancel"' in patient_page
+    confirm = client.get(f"/app/enrollments/{enrollment.id}/cancel")
+    assert confirm.status_code == 200
+    assert "Cancel Botox aftercare for" in confirm.text
+    assert "still to come will not be sent" in confirm.text
+    assert "Yes, cancel the plan" in confirm.text and "No, keep the plan" in confirm.text
+    assert _refresh(session, enrollment).status == EnrollmentStatus.ACTIVE
+
+
+def test_cancel_without_a_reason_is_refused_naming_the_field_and_nothing_changes(
+    client, clinic, staff, session
+) -> None:
+    token, enrollment = _enrol(client, staff, session)
+    response = client.post(
+        f"/app/enrollments/{enrollment.id}/cancel", data={"csrf_token": token, "reason": "  "}
+    )
+    assert response.status_code == 422
+    assert 'id="e-reason"' in response.text and "Say why the plan is cancelled" in response.text
+    assert _refresh(session, enrollment).status == EnrollmentStatus.ACTIVE
+    rows = session.exec(select(Message).where(Message.enrollment_id == enrollment.id)).all()
+    assert MessageStatus.CANCELLED not in {m.status for m in rows}
+
+
+def test_the_cancel_reason_is_audited_and_shown_on_each_cancelled_message(
+    client, clinic, staff, session
+) -> None:
+    token, enrollment = _enrol(client, staff, session)
+    client.post(
+        f"/app/enrollments/{enrollment.id}/cancel",
+        data={"csrf_token": token, "reason": "patient moved abroad"},
+    )
+    audit = session.exec(select(AuditLog).where(AuditLog.action == "enrollment.cancel")).one()
+    assert audit.reason == "patient moved abroad" and audit.actor == f"user:{staff.id}"
+    page = client.get(f"/app/patients/{enrollment.patient_id}").text
+    assert "Cancelled with the plan: patient moved abroad." in page
