@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import cache
+from itertools import accumulate
 
 from service.triage import concepts, pairs
 from service.triage.lexicon import SEVERITY, Lexicon
@@ -53,7 +55,7 @@ def analyse(
     layout = _layout(tokens, lexicon.terminators, lexicon.scope_breakers)
     kinds: dict[str, list[Hit]] = defaultdict(list)
     for hit in hits:
-        kinds[str(hit.payload[0])].append(hit)
+        kinds[hit.payload[0]].append(hit)
     words = _outermost(kinds["term"], lexicon)
     pseudo = kinds["negpseudo"]
     # A trigger inside a phrase of a symptom or pair is that phrase's own word ("the pills
@@ -87,10 +89,21 @@ def analyse(
     terms.sort()
     subjects = [c for c in kinds[concepts.CONCEPT] if c.payload[1] in lexicon.rules.subjects]
     resolved = _resolved(terms, triggers["res"] + kinds["respre"], layout, subjects)
+    # Most replies hold no trigger and no intensity word: then every term is present
+    # and plain, and the per-term look-ups below are skipped (the hot path of triage).
+    contextual = any(triggers.values()) or bool(resolved or kinds["owner"])
+    weighted = bool(kinds["severe"] or kinds["mild"] or kinds["worse"])
     findings = []
     for term in terms:
-        status = _status(term, tokens, triggers, kinds, layout, lexicon, resolved)
-        findings.append(_finding(term, tokens, status, kinds, layout, lexicon))
+        status = (
+            _status(term, tokens, triggers, kinds, layout, lexicon, resolved)
+            if contextual
+            else PRESENT
+        )
+        if weighted:
+            findings.append(_finding(term, tokens, status, kinds, layout, lexicon))
+        else:
+            findings.append(_plain_finding(term, tokens, status, layout))
     return findings
 
 
@@ -120,19 +133,22 @@ def _concept_terms(
 
 
 def _layout(tokens: list[str], terminators: frozenset[str], breakers: frozenset[str]) -> _Layout:
-    clause, segment, negation = [], [], []
-    c = s = n = 0
-    for token in tokens:
-        if token == BOUNDARY:
-            c, s, n = c + 1, s + 1, n + 1
-        elif token == COMMA or token in terminators:
-            s, n = s + 1, n + 1
-        elif token in breakers:
-            n += 1
-        clause.append(c)
-        segment.append(s)
-        negation.append(n)
-    return _Layout(clause, segment, negation)
+    """Running counts of the tokens that open a new clause, segment or negation scope
+    (the opening token belongs to the new one)."""
+    segment_ends, negation_ends = _scope_ends(terminators, breakers)
+    return _Layout(
+        clause=list(accumulate(map(BOUNDARY.__eq__, tokens))),
+        segment=list(accumulate(map(segment_ends.__contains__, tokens))),
+        negation=list(accumulate(map(negation_ends.__contains__, tokens))),
+    )
+
+
+@cache
+def _scope_ends(
+    terminators: frozenset[str], breakers: frozenset[str]
+) -> tuple[frozenset[str], frozenset[str]]:
+    segment_ends = terminators | {BOUNDARY, COMMA}
+    return segment_ends, segment_ends | breakers
 
 
 def _outermost(terms: list[Hit], lexicon: Lexicon) -> list[Hit]:
@@ -160,6 +176,8 @@ def _overlap(a: Hit, b: Hit) -> bool:
 def _without(triggers: list[Hit], pseudo: list[Hit], terms: list[Hit]) -> list[Hit]:
     """Triggers that are not part of a pseudo-trigger ("no idea") nor of a term's own
     words ("no puedo respirar"); one may overlap a term's start ("no more | pain")."""
+    if not triggers:
+        return triggers
     return [
         t
         for t in triggers
@@ -255,6 +273,17 @@ def _someone_else(
         if not reports and not mine:
             return True
     return False
+
+
+def _plain_finding(term: Hit, tokens: list[str], status: str, layout: _Layout) -> Finding:
+    """A finding with no intensity word in the reply (see _finding)."""
+    return Finding(
+        term_class=str(term.payload[1]),
+        phrase=" ".join(tokens[term.start : term.end]),
+        status=status,
+        clause=layout.clause[term.start],
+        rule=term.payload[2:3] == (concepts.RULE,),
+    )
 
 
 def _finding(

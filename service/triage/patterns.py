@@ -63,7 +63,7 @@ def expand(pattern: str) -> list[tuple[str, ...]]:
 class _Node:
     """A trie node: sequences sharing a start are walked once."""
 
-    __slots__ = ("end", "gap", "literal", "payloads", "prefixed")
+    __slots__ = ("end", "gap", "literal", "literal_only", "payloads", "prefixed")
 
     def __init__(self) -> None:
         self.literal: dict[str, _Node] = {}
@@ -71,14 +71,19 @@ class _Node:
         self.gap: _Node | None = None
         self.end: _Node | None = None
         self.payloads: list[Payload] = []
+        self.literal_only = True  # no prefix, gap or end child: a plain dictionary step
 
     def child(self, atom: str) -> _Node:
         if atom == GAP:
             self.gap = self.gap or _Node()
+            self.literal_only = False
             return self.gap
         if atom == END:
             self.end = self.end or _Node()
+            self.literal_only = False
             return self.end
+        if atom.endswith("*"):
+            self.literal_only = False
         table = self.prefixed if atom.endswith("*") else self.literal
         key = atom.rstrip("*")
         if key not in table:
@@ -133,11 +138,19 @@ class PhraseIndex:
 
 
 def _walk(node: _Node, tokens: list[str], j: int, start: int, ends: dict) -> None:
-    # The hot loop of triage: plain local look-ups, no helper calls.
-    for payload in node.payloads:
-        key = (start, payload)
-        if ends.get(key, -1) < j:
-            ends[key] = j
+    # The hot loop of triage: plain local look-ups, no helper calls. A chain of nodes
+    # with literal children only (most of the trie) is followed in a loop.
+    while True:
+        for payload in node.payloads:
+            key = (start, payload)
+            if ends.get(key, -1) < j:
+                ends[key] = j
+        if not node.literal_only:
+            break
+        child = node.literal.get(tokens[j]) if j < len(tokens) else None
+        if child is None:
+            return
+        node, j = child, j + 1
     if j < len(tokens):
         token = tokens[j]
         child = node.literal.get(token)
