@@ -166,7 +166,8 @@ def join(
 def _matches(rule: Rule, present: dict[str, list[Hit]], unit_of: list[int] | None) -> Iterator[Hit]:
     """One hit per concept of the first group that completes the rule: each is judged
     on its own ("no fever but pus": the pus counts though the fever is negated)."""
-    firsts = sorted(h for c in rule.groups[0] for h in present.get(c, ()))
+    # A reply holds a few concepts and a group may name many: walk what is present.
+    firsts = sorted(h for c, hits in present.items() if c in rule.groups[0] for h in hits)
     for first in firsts:
         unit = unit_of[first.start] if unit_of is not None else 0
         chosen = [first]
@@ -176,11 +177,10 @@ def _matches(rule: Rule, present: dict[str, list[Hit]], unit_of: list[int] | Non
                 break
             chosen.append(other)
         else:
-            if not _cancelled(rule, present, unit, unit_of):
-                start = min(h.start for h in chosen)
-                end = max(h.end for h in chosen)
+            if not rule.unless or not _cancelled(rule, present, unit, unit_of):
                 parts = tuple(h.start for h in chosen)
-                yield Hit(start, end, ("term", rule.term_class, RULE, parts))
+                end = max(h.end for h in chosen)
+                yield Hit(min(parts), end, ("term", rule.term_class, RULE, parts))
 
 
 def _nearest(
@@ -192,8 +192,10 @@ def _nearest(
     chosen: list[Hit],
 ) -> Hit | None:
     best: Hit | None = None
-    for concept in group:
-        for hit in present.get(concept, ()):
+    for concept, hits in present.items():
+        if concept not in group:
+            continue
+        for hit in hits:
             if unit_of is not None and unit_of[hit.start] != unit:
                 continue
             if any(hit.start < c.end and c.start < hit.end for c in chosen):
@@ -220,13 +222,16 @@ def unplaced(concept_hits: list[Hit], findings: frozenset[str], terms: list[Hit]
     """Findings that no term or rule covers, as `unplaced_change` terms. A rule covers
     only its own concepts, not the words between them: "red and warm at the thread,
     no fever" keeps "warm" when the fever rule it sits inside is negated."""
+    candidates = [h for h in concept_hits if h.payload[1] in findings]
+    if not candidates:
+        return []
     covered: set[int] = set()
     for t in terms:
         covered.update(t.payload[3] if len(t.payload) > 3 else range(t.start, t.end))
     seen: set[tuple[int, int]] = set()
     out = []
-    for hit in concept_hits:
-        if hit.payload[1] not in findings or (hit.start, hit.end) in seen:
+    for hit in candidates:
+        if (hit.start, hit.end) in seen:
             continue
         if any(i in covered for i in range(hit.start, hit.end)):
             continue
