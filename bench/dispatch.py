@@ -1,16 +1,25 @@
-"""Dispatch throughput: 10,000 due SMS through the real twilio SDK to the local fake.
+"""Dispatch cost as shipped: `aftercare worker` at default settings against the plainest
+twilio SDK loop, same fake, same run.
 
-Measures, in one run against the same fake (its own process) with the same concurrency:
-- the limit: a raw loop of `client.messages.create` on a thread pool, run before and
-  after each worker run (their mean is the limit that run is compared with);
-- `aftercare worker` (one process) sending the same number of due plan SMS on SQLite
-  and on PostgreSQL: rendering, the pre-send checks under the row lock, the provider
-  call and the recorded outcome; its peak RSS (VmHWM);
-- CPU per message (load-independent on a shared machine): the raw loop's own process
-  versus the worker process while it sends (from its first to its last poll).
-Target: the worker reaches at least 70% of the raw limit. Last line: one JSON object.
+Each run, alternating: the worker (one process, default settings: LOG_LEVEL=INFO, batch,
+concurrency, its log to a file) sends `--messages` due plan SMS on each back-end, and
+between worker runs the raw loop (`bench/raw_twilio_loop.py`: a thread pool calling
+`client.messages.create` with the very body the worker sent) sends as many. Both go
+through the real SDK to the local fake (its own process), which records the instant of
+each accepted call (`/_fake/messages`).
 
-    .venv/bin/python bench/dispatch.py [--messages 10000] [--concurrency 8]
+- Throughput: messages over the span from the first accepted call to the last, for both.
+- CPU per message: the raw loop's process during its loop; the worker's process from
+  the commit that makes its rows due to the last outcome written (claim, checks,
+  rendering, fence, call, record: everything per message).
+- Start-up: the worker's CPU from exec until it idles (imports, settings, migrations
+  check, adapters, first runs of its jobs), and the raw loop's (interpreter, imports,
+  client) for scale.
+Each worker run is compared with the mean of the raw runs before and after it (the
+machine's speed drifts). Targets: worker CPU/message <= 1.3x the raw loop's, throughput
+>= 0.9x, start-up < 0.5 s of CPU. Last line: one JSON object.
+
+    .venv/bin/python bench/dispatch.py [--messages 10000] [--runs 3]
 """
 
 from __future__ import annotations
@@ -18,17 +27,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
+import subprocess
 import sys
 import tempfile
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import func
+import requests
+from sqlalchemy import func, update
 from sqlmodel import Session, select
 
 from bench.dispatch_common import (
@@ -39,159 +50,237 @@ from bench.dispatch_common import (
     machine,
     peak_rss_mb,
     seed,
-    start_worker,
     stop_worker,
-    worker_env,
 )
-from service.channels.twilio_sms import TwilioSmsAdapter
-from service.config import load_settings
+from service.config import REPO_ROOT, load_settings
 from service.db.engine import make_engine
 from service.db.models import Message
 from service.fakes.twilio_server import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN
 
-BODY = (
+RAW_LOOP = Path(__file__).resolve().parent / "raw_twilio_loop.py"
+TARGETS = {"cpu_ratio": 1.3, "throughput_ratio": 0.9, "startup_cpu_s": 0.5}
+TYPICAL_BODY = (
     "Bench Clinic: Day 1: mild headache or tenderness can happen. A cool pack can ease a "
     "bruise; press gently, don't massage. Emergency: call 911. Clinic: +14155550100."
 )
+# What a worker imports before it can send, third-party only: their import is the floor
+# of its start-up CPU (measured in its own process, for scale).
+LIBRARIES = ("typer", "sqlalchemy.orm", "sqlmodel", "pydantic_settings", "psycopg", "jinja2",
+             "apscheduler.schedulers.background", "twilio.rest", "requests", "phonenumbers",
+             "yaml", "prometheus_client")  # fmt: skip
+_PARKED = timedelta(days=1)  # rows are seeded this far ahead, then made due at once
+_SETTLED = 0.03  # CPU seconds per second under which a starting worker counts as idle
 
 
-def raw_sdk(twilio_url: str, count: int, concurrency: int) -> tuple[float, float]:
-    """Messages/s of the bare SDK loop (same HTTP client, timeout and pool as the adapter)
-    and its CPU milliseconds per message."""
-    settings = load_settings(
-        sms_provider="twilio",
-        twilio_account_sid=TEST_ACCOUNT_SID,
-        twilio_auth_token=TEST_AUTH_TOKEN,
-        twilio_from=SENDER,
-        twilio_api_base_url=twilio_url,
-        dispatch_concurrency=concurrency,
-    )
-    client = TwilioSmsAdapter(settings=settings).client
-
-    def create(i: int) -> None:
-        client.messages.create(
-            to=f"+1650{i:07d}",
-            from_=SENDER,
-            body=BODY,
-            status_callback=f"http://127.0.0.1:9/webhooks/twilio/status?mid={i}",
-        )
-
-    # Each thread takes the next index until none is left (no future per call): the
-    # cheapest way to keep `concurrency` calls in flight, as the dispatcher does.
-    numbers = iter(range(count))
-    lock = threading.Lock()
-
-    def take_calls() -> None:
-        while True:
-            with lock:
-                i = next(numbers, None)
-            if i is None:
-                return
-            create(i)
-
-    started, cpu = time.perf_counter(), _own_cpu()
-    with ThreadPoolExecutor(concurrency) as pool:
-        for task in [pool.submit(take_calls) for _ in range(concurrency)]:
-            task.result()
-    elapsed, cpu = time.perf_counter() - started, _own_cpu() - cpu
-    return count / elapsed, 1000 * cpu / count
+def fake_reset(url: str) -> None:
+    requests.post(f"{url}/_fake/reset", timeout=10)
 
 
-def _raw(url: str, args: argparse.Namespace) -> tuple[float, float]:
-    rate, cpu = raw_sdk(url, args.messages, args.concurrency)
-    print(f"raw SDK loop:        {rate:8.1f} msg/s (the limit), {cpu:.3f} CPU ms/msg")
-    return rate, cpu
+def call_span(url: str, count: int) -> float:
+    """Seconds from the fake's first accepted call to its last (exactly `count` calls)."""
+    log = requests.get(f"{url}/_fake/messages", timeout=60).json()
+    if len(log) != count:
+        raise SystemExit(f"the fake accepted {len(log)} messages, expected {count}")
+    instants = sorted(datetime.fromisoformat(m["created"]) for m in log)
+    return (instants[-1] - instants[0]).total_seconds()
 
 
-def _own_cpu() -> float:
-    times = os.times()
-    return times.user + times.system
-
-
-def worker_run(kind: str, twilio_url: str, count: int, concurrency: int, workdir: Path) -> dict:
-    with database(kind, workdir) as url:
-        settings = load_settings(database_url=url)
-        seed(settings, [datetime.now(UTC) - timedelta(seconds=1)] * count)
-        proc = start_worker(worker_env(url, twilio_url, concurrency))
-        engine = make_engine(settings)
-        try:
-            cpu_ms = _wait_all_sent(engine, count, proc)
-            rss = peak_rss_mb(proc.pid)
-        finally:
-            stop_worker(proc)
-        with Session(engine) as session:
-            first, last = session.exec(
-                select(func.min(Message.sent_at), func.max(Message.sent_at))
-            ).one()
-        engine.dispose()
-    assert first is not None and last is not None
-    span = (last - first).total_seconds()
+def raw_run(url: str, count: int, body_file: Path, threads: int = 8) -> dict[str, float]:
+    fake_reset(url)
+    out = subprocess.run(
+        [sys.executable, str(RAW_LOOP), url, str(count), str(body_file), f"--threads={threads}"],
+        check=True, capture_output=True, text=True, env=_plain_env(),
+    )  # fmt: skip
+    figures = json.loads(out.stdout.splitlines()[-1])
     return {
-        "msgs_per_s": round((count - 1) / span, 1),
-        "cpu_ms_per_msg": round(cpu_ms, 3),
-        "peak_rss_mb": rss,
+        "msgs_per_s": round((count - 1) / call_span(url, count), 1),
+        "cpu_ms_per_msg": round(1000 * figures["loop_cpu_s"] / count, 3),
+        "startup_cpu_s": round(figures["startup_cpu_s"], 3),
     }
 
 
-def _wait_all_sent(engine, count: int, proc, timeout: float = 600) -> float:
-    """Wait until every row is sent; the worker's CPU ms per message meanwhile (measured
-    from the first poll that saw a sent row, so start-up is left out)."""
+def raw_sdk(url: str, count: int, threads: int = 8) -> tuple[float, float]:
+    """The raw loop's messages/s and CPU ms per message with a typical plan text (for
+    bench/callbacks.py's peak send rate)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        body_file = Path(tmp) / "body.txt"
+        body_file.write_text(TYPICAL_BODY)
+        figures = raw_run(url, count, body_file, threads)
+    return figures["msgs_per_s"], figures["cpu_ms_per_msg"]
+
+
+def libraries_cpu() -> float:
+    """CPU seconds of a process that only imports `LIBRARIES`."""
+    code = f"import os, {', '.join(LIBRARIES)}; t = os.times(); print(t.user + t.system)"
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
+                         text=True, env=_plain_env())  # fmt: skip
+    return float(out.stdout)
+
+
+def worker_run(kind: str, url: str, count: int, workdir: Path) -> tuple[dict[str, Any], str]:
+    """The worker's figures, and the body it sent (for the raw loop)."""
+    with database(kind, workdir) as db_url:
+        settings = load_settings(database_url=db_url)
+        parked = datetime.now(UTC) + _PARKED
+        seed(settings, [parked] * count)
+        engine = make_engine(settings)
+        log_file = (workdir / f"worker-{kind}.log").open("wb")
+        proc = subprocess.Popen([sys.executable, "-m", "service", "worker"], cwd=REPO_ROOT,
+                                env=shipped_env(db_url, url), stderr=log_file)  # fmt: skip
+        try:
+            startup = _wait_idle(proc)
+            fake_reset(url)
+            _make_due(engine)
+            began = cpu_seconds(proc.pid)
+            _wait_all_sent(engine, count, proc)
+            cpu = cpu_seconds(proc.pid) - began
+            rss = peak_rss_mb(proc.pid)
+        finally:
+            stop_worker(proc)
+            log_file.close()
+        with Session(engine) as session:
+            body = session.exec(select(Message.body).limit(1)).one()
+        engine.dispose()
+    assert body is not None
+    figures = {
+        "msgs_per_s": round((count - 1) / call_span(url, count), 1),
+        "cpu_ms_per_msg": round(1000 * cpu / count, 3),
+        "startup_cpu_s": round(startup, 3),
+        "peak_rss_mb": rss,
+        "log_lines": sum(1 for _ in (workdir / f"worker-{kind}.log").open("rb")),
+    }
+    return figures, body
+
+
+def shipped_env(db_url: str, twilio_url: str) -> dict[str, str]:
+    """What an operator sets to send through Twilio; everything else at its default."""
+    return {
+        **_plain_env(),
+        "DATABASE_URL": db_url,
+        "SMS_PROVIDER": "twilio",
+        "TWILIO_ACCOUNT_SID": TEST_ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": TEST_AUTH_TOKEN,
+        "TWILIO_FROM": SENDER,
+        "TWILIO_API_BASE_URL": twilio_url,
+    }
+
+
+def _plain_env() -> dict[str, str]:
+    """Our environment without any of the service's settings or Python tuning."""
+    return {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("LOG_", "DISPATCH_", "DATABASE_", "TWILIO_", "SMS_", "PYTHONOPT"))
+    }
+
+
+def _wait_idle(proc: subprocess.Popen[bytes], timeout: float = 120) -> float:
+    """CPU seconds the worker used until it settled (a quarter second under `_SETTLED`)."""
+    deadline = time.monotonic() + timeout
+    last = cpu_seconds(proc.pid)
+    while time.monotonic() < deadline:
+        time.sleep(0.25)
+        if proc.poll() is not None:
+            raise SystemExit(f"worker exited with {proc.returncode}")
+        now = cpu_seconds(proc.pid)
+        if now > 0.1 and now - last < _SETTLED / 4:
+            return last
+        last = now
+    raise SystemExit("worker did not settle")
+
+
+def _make_due(engine: Any) -> None:
+    """Every parked row due a second ago, in one commit (the worker is idle by now)."""
+    table: Any = Message.__table__  # type: ignore[attr-defined]
+    due = datetime.now(UTC) - timedelta(seconds=1)
+    with engine.begin() as conn:
+        conn.execute(update(table).values(due_at=due, next_attempt_at=due,
+                                          valid_until=due + timedelta(hours=1)))  # fmt: skip
+
+
+def _wait_all_sent(engine: Any, count: int, proc: Any, timeout: float = 600) -> None:
     deadline = time.monotonic() + timeout
     query = select(func.count()).select_from(Message).where(Message.status == "sent")
-    first: tuple[int, float] | None = None
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise SystemExit(f"worker exited with {proc.returncode}")
         with Session(engine) as session:
-            sent = session.exec(query).one()
-        cpu = cpu_seconds(proc.pid)
-        if first is None and sent > 0:
-            first = (sent, cpu)
-        if sent >= count:
-            assert first is not None
-            return 1000 * (cpu - first[1]) / max(1, sent - first[0])
-        time.sleep(0.25)
+            if session.exec(query).one() >= count:
+                return
+        time.sleep(0.1)
     raise SystemExit(f"worker did not send {count} messages in {timeout}s")
+
+
+def compare(worker: dict[str, Any], before: dict[str, float], after: dict[str, float]) -> None:
+    raw_rate = (before["msgs_per_s"] + after["msgs_per_s"]) / 2
+    raw_cpu = (before["cpu_ms_per_msg"] + after["cpu_ms_per_msg"]) / 2
+    worker["raw_msgs_per_s"] = round(raw_rate, 1)
+    worker["raw_cpu_ms_per_msg"] = round(raw_cpu, 3)
+    worker["throughput_ratio"] = round(worker["msgs_per_s"] / raw_rate, 3)
+    worker["cpu_ratio"] = round(worker["cpu_ms_per_msg"] / raw_cpu, 3)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=10_000)
-    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--backends", default="sqlite,postgresql")
     args = parser.parse_args()
-    result: dict = {
-        "bench": "dispatch",
-        "messages": args.messages,
-        "concurrency": args.concurrency,
-        "machine": machine(),
-    }
+    kinds = args.backends.split(",")
+    result: dict[str, Any] = {"bench": "dispatch", "messages": args.messages, "machine": machine(),
+                              "load_avg": os.getloadavg()[0], "targets": TARGETS}  # fmt: skip
+    runs: list[dict[str, Any]] = []
+    raws: list[dict[str, float]] = []
     with fake_twilio() as url, tempfile.TemporaryDirectory() as tmp:
-        # The limit is measured before and after each worker run and the two are averaged:
-        # on a shared machine the speed drifts within a run, and a single raw run taken
-        # minutes before the worker's would make the ratio follow the drift.
-        raws = [_raw(url, args)]
-        for kind in args.backends.split(","):
-            run = worker_run(kind, url, args.messages, args.concurrency, Path(tmp))
-            raws.append(_raw(url, args))
-            limit = (raws[-2][0] + raws[-1][0]) / 2
-            limit_cpu = (raws[-2][1] + raws[-1][1]) / 2
-            run["limit_msgs_per_s"] = round(limit, 1)
-            run["ratio_to_raw"] = round(run["msgs_per_s"] / limit, 3)
-            run["cpu_ratio_to_raw"] = round(limit_cpu / run["cpu_ms_per_msg"], 3)
-            result[kind] = run
-            print(
-                f"worker on {kind:10s} {run['msgs_per_s']:8.1f} msg/s = "
-                f"{run['ratio_to_raw']:.0%} of the limit ({limit:.1f} msg/s, the raw runs "
-                f"before and after), {run['cpu_ms_per_msg']:.3f} CPU ms/msg (raw/worker CPU "
-                f"{run['cpu_ratio_to_raw']:.0%}), peak RSS {run['peak_rss_mb']} MB"
-            )
-        result["raw_sdk_msgs_per_s"] = [round(rate, 1) for rate, _ in raws]
-        result["raw_sdk_cpu_ms_per_msg"] = [round(cpu, 3) for _, cpu in raws]
-    ratios = [result[k]["ratio_to_raw"] for k in args.backends.split(",")]
-    result["target_ratio"] = 0.7
-    result["meets_target"] = min(ratios) >= 0.7
+        body_file = Path(tmp) / "body.txt"
+        for n in range(args.runs):
+            for kind in kinds:
+                worker, body = worker_run(kind, url, args.messages, Path(tmp))
+                body_file.write_text(body)
+                if not raws:  # the first raw run follows the first worker run (its body)
+                    raws.append(raw_run(url, args.messages, body_file))
+                raws.append(raw_run(url, args.messages, body_file))
+                compare(worker, raws[-2], raws[-1])
+                runs.append({"run": n + 1, "backend": kind, **worker})
+                _print(runs[-1])
+        floor = [libraries_cpu() for _ in range(3)]
+    result["runs"] = runs
+    result["raw"] = raws
+    result["summary"] = summary(runs, raws, kinds)
+    result["summary"]["libraries_import_cpu_s"] = round(statistics.median(floor), 3)
+    print(f"start-up floor: importing the libraries alone takes {statistics.median(floor):.2f} "
+          "CPU s")  # fmt: skip
+    result["meets_targets"] = all(result["summary"][kind]["meets"] for kind in kinds)
     print(json.dumps(result))
+
+
+def summary(runs: list[dict[str, Any]], raws: list[dict[str, float]], kinds: list[str]) -> dict:
+    out: dict[str, Any] = {"raw_startup_cpu_s": statistics.median(r["startup_cpu_s"] for r in raws)}
+    for kind in kinds:
+        mine = [r for r in runs if r["backend"] == kind]
+        cpu = [r["cpu_ratio"] for r in mine]
+        rate = [r["throughput_ratio"] for r in mine]
+        start = [r["startup_cpu_s"] for r in mine]
+        out[kind] = {
+            "cpu_ratio": [min(cpu), max(cpu)],
+            "throughput_ratio": [min(rate), max(rate)],
+            "startup_cpu_s": [min(start), max(start)],
+            "meets": max(cpu) <= TARGETS["cpu_ratio"]
+            and min(rate) >= TARGETS["throughput_ratio"]
+            and max(start) < TARGETS["startup_cpu_s"],
+        }
+    return out
+
+
+def _print(run: dict[str, Any]) -> None:
+    print(
+        f"run {run['run']} {run['backend']:10s} worker {run['msgs_per_s']:7.1f} msg/s "
+        f"{run['cpu_ms_per_msg']:.3f} CPU ms/msg | raw {run['raw_msgs_per_s']:7.1f} msg/s "
+        f"{run['raw_cpu_ms_per_msg']:.3f} CPU ms/msg | throughput x{run['throughput_ratio']:.2f}"
+        f" CPU x{run['cpu_ratio']:.2f} | start-up {run['startup_cpu_s']:.2f} CPU s, "
+        f"RSS {run['peak_rss_mb']} MB, {run['log_lines']} log lines",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

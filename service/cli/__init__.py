@@ -21,7 +21,7 @@ from service.cli import (  # noqa: F401 (user_admin adds commands to users and a
     user_admin,
     worker,
 )
-from service.cli.common import announce_database, require_migrated, settings
+from service.cli.common import announce_database, ready_database, settings
 
 app = typer.Typer(
     help="Aftercare messaging for cosmetic and aesthetic clinics.",
@@ -52,16 +52,12 @@ def serve(
     import uvicorn
 
     from service.api.app import create_app
-    from service.db import migrate
     from service.logs import configure_logging
 
     config = settings()
     configure_logging(config.log_level, json_output=config.log_json)
     announce_database(config)
-    if config.is_sqlite:
-        migrate.upgrade(config)  # the embedded default migrates itself
-    else:
-        require_migrated(config)
+    ready_database(config)
     uvicorn.run(create_app(config), host=host, port=port, log_config=None)
 
 

@@ -74,6 +74,24 @@ def clinic_id_of(session: Session, clinic: str | None) -> int | None:
     return found.id
 
 
+def ready_database(config: Settings) -> None:
+    """`serve` and `worker`: the embedded default (SQLite) migrates itself; any other
+    database must have been migrated (`aftercare db upgrade`). Alembic is imported only
+    when there is something to apply: its imports cost a process start about a second
+    of CPU, and every worker start would pay it."""
+    from service.db.revision import NotMigrated, require_current
+
+    if not config.is_sqlite:
+        require_migrated(config)
+        return
+    try:
+        require_current(config)
+    except NotMigrated:
+        from service.db import migrate
+
+        migrate.upgrade(config)
+
+
 def require_migrated(config: Settings) -> None:
     from service.db.revision import NotMigrated, require_current
 

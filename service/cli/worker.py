@@ -6,20 +6,16 @@ Ctrl-C) stops claiming, lets in-flight sends finish and releases the rest.
 
 from __future__ import annotations
 
-from service.cli.common import announce_database, require_migrated, settings
+from service.cli.common import announce_database, ready_database, settings
 
 
 def worker() -> None:
     """Scheduler and dispatcher only (run several of them against PostgreSQL)."""
-    from service.db import migrate
     from service.logs import configure_logging
     from service.worker import run_worker
 
     config = settings()
     configure_logging(config.log_level, json_output=config.log_json)
     announce_database(config)
-    if config.is_sqlite:
-        migrate.upgrade(config)  # the embedded default migrates itself
-    else:
-        require_migrated(config)
+    ready_database(config)
     run_worker(config)

@@ -6,6 +6,7 @@ Every status change goes through `outbox.transition`, so each has an event and a
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -44,20 +45,25 @@ def record_sent(
 
 def record_sent_many(
     session: Session,
-    sent: Sequence[tuple[Message, Receipt]],
+    sent: Sequence[tuple[Message, Receipt, datetime]],
     *,
     now: datetime,
     reason: str = "accepted by the provider",
 ) -> None:
-    """`record_sent` for a batch (rows read `sending` under the caller's lock): one
-    set-based transition writing the same columns and events. The objects are not updated."""
+    """`record_sent` for a batch of (row, receipt, when the provider answered), rows read
+    `sending` under the caller's lock: one set-based transition writing the same columns
+    and events (the events at `now`). The objects are not updated."""
     moves = [
         Move(
             message.id,  # type: ignore[arg-type]
             message.status,
-            values={"provider": receipt.provider, "provider_id": receipt.provider_id},
+            values={
+                "provider": receipt.provider,
+                "provider_id": receipt.provider_id,
+                "sent_at": at,
+            },
         )
-        for message, receipt in sent
+        for message, receipt, at in sent
     ]
     transition_many(
         session,
@@ -65,26 +71,29 @@ def record_sent_many(
         MessageStatus.SENT,
         reason=reason,
         now=now,
-        values={"sent_at": now, "error_code": None, "error_text": None},
+        values={"error_code": None, "error_text": None},
     )
-    for message, _ in sent:
-        metrics.MESSAGES_SENT.labels(channel=message.channel).inc()
-        metrics.SEND_LATENESS.observe(max((now - message.due_at).total_seconds(), 0.0))
+    counted = Counter(message.channel for message, _, _ in sent)
+    for channel, count in counted.items():
+        metrics.MESSAGES_SENT.labels(channel=channel).inc(count)
+    for message, _, at in sent:
+        metrics.SEND_LATENESS.observe(max((at - message.due_at).total_seconds(), 0.0))
     _record_delivered_at_handoff(session, sent, now=now)
 
 
 def _record_delivered_at_handoff(
-    session: Session, sent: Sequence[tuple[Message, Receipt]], *, now: datetime
+    session: Session, sent: Sequence[tuple[Message, Receipt, datetime]], *, now: datetime
 ) -> None:
-    """The delivery receipt of adapters whose hand-off is the delivery (the console)."""
+    """The delivery receipt of adapters whose hand-off is the delivery (the console),
+    delivered the instant it was sent."""
     moves = [
-        Move(message.id, MessageStatus.SENT)  # type: ignore[arg-type]
-        for message, receipt in sent
+        Move(message.id, MessageStatus.SENT, values={"delivered_at": at})  # type: ignore[arg-type]
+        for message, receipt, at in sent
         if receipt.delivered
     ]
     transition_many(
         session, moves, MessageStatus.DELIVERED, reason="delivered: written to the console",
-        now=now, values={"delivered_at": now}, provider_status="delivered", actor="provider",
+        now=now, provider_status="delivered", actor="provider",
     )  # fmt: skip
 
 

@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import Connection
 
@@ -38,6 +39,7 @@ class Outcome:
     result: Result | None = None  # None: no call was made
     not_started: str | None = None  # SHUTDOWN, FENCED or NO_DATABASE
     seconds: float = 0.0  # the call's wall time
+    at: datetime | None = None  # when the answer came (the row's sent_at if it was sent)
 
 
 def run_group(
@@ -69,7 +71,7 @@ def run_group(
 def timed_call(ctx: DispatchContext, job: Job) -> Outcome:
     began = time.monotonic()
     result = call(ctx, job.outbound)
-    return Outcome(job, result=result, seconds=time.monotonic() - began)
+    return Outcome(job, result=result, seconds=time.monotonic() - began, at=ctx.clock())
 
 
 def call(ctx: DispatchContext, message: OutboundMessage) -> Result:

@@ -219,3 +219,26 @@ def test_senders_lists_the_default_and_sets_a_rate(database, monkeypatch):
     assert code == 1 and output.startswith("error: --rate: ")
     code, output = run("clinics", "update", slug, "--sender-rate", "2")
     assert code == 1 and "default number" in output
+
+
+def _ready_database_imports_alembic(url: str) -> bool:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from service.cli.common import ready_database; "
+        "from service.config import load_settings; "
+        f"ready_database(load_settings(database_url={url!r})); print('alembic' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=Path(REPO_ROOT), check=True)  # fmt: skip
+    return result.stdout.strip() == "True"
+
+
+def test_serve_and_worker_import_alembic_only_to_migrate_the_embedded_database(tmp_path):
+    url = f"sqlite:///{tmp_path}/fresh.db"
+    assert _ready_database_imports_alembic(url)  # a new file: migrated
+    assert not _ready_database_imports_alembic(url)  # at head: only checked
+    from service.db.revision import require_current
+
+    require_current(load_settings(database_url=url))

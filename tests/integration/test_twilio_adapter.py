@@ -259,3 +259,50 @@ def test_the_fake_runs_as_its_own_process_and_is_driven_over_http(settings):
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+class _Proxy(BaseHTTPRequestHandler):
+    """A forward proxy that answers every create itself and remembers what it was asked."""
+
+    seen: list[str] = []
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        _Proxy.seen.append(self.path)
+        body = b'{"sid": "SMproxied0000000000000000000001", "status": "queued"}'
+        self.send_response(201)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize("no_proxy", [None, "127.0.0.1"])
+def test_the_environments_proxy_and_no_proxy_apply_as_read_at_start_up(
+    twilio_settings, fake_twilio, monkeypatch, no_proxy
+):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Proxy)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    _Proxy.seen = []
+    for name in ("HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{server.server_address[1]}")
+    if no_proxy:
+        monkeypatch.setenv("NO_PROXY", no_proxy)
+    adapter = load_adapter(twilio_settings, Channel.SMS)
+    try:
+        monkeypatch.delenv("HTTP_PROXY")  # read once, when the adapter was built
+        receipt = adapter.send(sms())
+    finally:
+        server.shutdown()
+        server.server_close()
+        adapter.http.session.close()
+    if no_proxy:
+        assert _Proxy.seen == [] and receipt.provider_id in fake_twilio.fake.messages
+    else:
+        assert receipt.provider_id == "SMproxied0000000000000000000001"
+        account = twilio_settings.twilio_account_sid
+        assert _Proxy.seen == [f"{fake_twilio.url}/2010-04-01/Accounts/{account}/Messages.json"]

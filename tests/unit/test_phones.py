@@ -44,3 +44,17 @@ def test_a_clinic_number_is_stored_e164_and_the_24_hour_line_is_declared(session
         session, name="Lakeside", contact_phone="(415) 555-0100", phone_24h=True
     )
     assert clinic.contact_phone == "+14155550100" and clinic.phone_24h is True
+
+
+def test_the_patients_country_is_read_as_phonenumbers_reads_it() -> None:
+    import random
+
+    from service.phones import _country_code, _parse
+
+    rng = random.Random(20)
+    numbers = ["+14155550123", "+34612345678", "+1", "+12", "+123", "+0123", "+00", "+35512",
+               "+1 415 555 0123", "+", "+١٢٣", "+1234567890123456789"]  # fmt: skip
+    numbers += ["+" + "".join(rng.choices("0123456789", k=rng.randint(1, 17))) for _ in range(3000)]
+    for number in numbers:
+        parsed = _parse(number)
+        assert _country_code(number) == (parsed.country_code if parsed else None), number
