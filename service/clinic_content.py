@@ -142,7 +142,7 @@ def save_version(
     latest = _latest(session, clinic_id, plan.key, lock=True)
     if latest is not None and latest.sha256 == sha:
         return Saved(latest, "unchanged", warnings)
-    note = (note or "").strip()[:500] or None
+    note = _clean(note, 500)
     draft = latest is not None and latest.plan_sha256 == plan.sha256
     if latest is not None and draft and frozen_reason(session, latest) is None:
         _update(session, latest, texts, sha, note, actor)
@@ -193,6 +193,11 @@ def _audit(session: Session, action: str, row: ClinicContentVersion, actor: str)
     )  # fmt: skip
 
 
+def _clean(text: str | None, limit: int) -> str | None:
+    """A note or name as stored: no NUL (PostgreSQL refuses one), trimmed, None if empty."""
+    return (text or "").replace("\x00", "").strip()[:limit] or None
+
+
 def _actor_type(actor: str) -> ActorType:
     return ActorType.SYSTEM if actor == "cli" else ActorType.USER
 
@@ -230,6 +235,7 @@ def record_content_signoff(
     `sha256`. Linted again (the linter may have learnt more since the save)."""
     row = find_version(session, clinic_id, plan.key, version, lock=True)
     _check_signable(row, plan, sha256)
+    signer_name, signer_role = _clean(signer_name, 200) or "", _clean(signer_role, 120) or ""
     try:
         signed_on = check_signer(signer_name, signer_role, signed_on)
     except SignoffError as exc:
@@ -240,8 +246,8 @@ def record_content_signoff(
         raise ContentRefused(errors)
     signoff = ClinicContentSignoff(
         content_version_id=row.id, clinic_id=clinic_id, sha256=row.sha256,  # type: ignore[arg-type]
-        signer_name=signer_name.strip()[:200], signer_role=signer_role.strip()[:120],
-        signed_on=signed_on, note=(note or "").strip()[:1000] or None, recorded_by=actor,
+        signer_name=signer_name, signer_role=signer_role, signed_on=signed_on,
+        note=_clean(note, 1000), recorded_by=actor,
     )  # fmt: skip
     session.add(signoff)
     session.flush()

@@ -32,6 +32,7 @@ ROUTERS = [
     "service.api.routers.patients",
     "service.api.routers.enrollments",
     "service.api.routers.plans",
+    "service.api.routers.clinic_content",
     "service.web",
     "service.api.routers.me",
     "service.api.routers.webhooks_status",

@@ -10,7 +10,7 @@ reading the page template.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from pathlib import Path
@@ -75,7 +75,11 @@ def export_html(
     templates_dir: Path,
     renderer: Renderer,
     signoffs: Sequence[SignoffLine] = (),
+    clinic_texts: str | None = None,
+    reworded: Collection[tuple[str, str, str]] = (),
 ) -> str:
+    """The document; `clinic_texts` says whose wording it shows when it is a clinic's
+    version, and `reworded` marks its (step, channel, language) messages."""
     env = Environment(
         loader=FileSystemLoader(str(templates_dir / "web")),
         autoescape=True,
@@ -88,6 +92,8 @@ def export_html(
         flags=[_flag_row(plan, item) for item in plan.red_flag_items],
         messages=messages(plan, renderer),
         signoffs=list(signoffs),
+        clinic_texts=clinic_texts,
+        reworded=set(reworded),
         procedure_at=f"{SAMPLE_PROCEDURE_AT:%A %Y-%m-%d %H:%M} ({SAMPLE_TZ.key})",
         sample={**SHOW_SAMPLE, "clinic_phone": display_phone(SHOW_SAMPLE["clinic_phone"])},
     )

@@ -109,6 +109,9 @@ def check_source(plan: Plan, slot: Slot, source: str) -> list[str]:
         return ["the text is empty (to use the plan's text, remove the override)"]
     if len(source) > SOURCE_MAX:
         return [f"the text is {len(source)} characters; at most {SOURCE_MAX}"]
+    control = sorted({f"U+{ord(ch):04X}" for ch in source if ord(ch) < 32 and ch not in "\n\r\t"})
+    if control:
+        return [f"the text contains control characters ({', '.join(control)}): remove them"]
     try:
         tree = make_environment(None).parse(source)
     except TemplateSyntaxError as exc:

@@ -76,7 +76,9 @@ def _seed(settings: Settings) -> tuple[Clinic, Clinic, User, User, User]:
 
 
 def _wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
+    # Start-up (imports, migrations check, the triage warm-up) takes ~5 s on an idle
+    # machine and over 30 s on a loaded one: the deadline is for a server that is stuck.
+    deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"server exited early:\n{log.read_text()[-3000:]}")
