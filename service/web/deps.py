@@ -53,13 +53,14 @@ _OPS_NAV = (
     NavItem("/app/ops/charts", "Charts"),
     NavItem("/app/ops/health", "Worker health"),
 )
+_TEXTS = NavItem("/app/content", "Texts")  # a clinic's own wording of plan messages
 
 
 def nav_for(role: Role | None) -> tuple[NavItem, ...]:
     if role == Role.STAFF:
         return _STAFF_NAV
     if role == Role.CLINIC_ADMIN:
-        return _STAFF_NAV
+        return (*_STAFF_NAV, _TEXTS)
     if role == Role.OPERATOR:
         return _OPS_NAV
     if role == Role.ADMIN:
@@ -68,6 +69,7 @@ def nav_for(role: Role | None) -> tuple[NavItem, ...]:
             + _OPS_NAV
             + (
                 NavItem("/app/plans", "Plans"),
+                _TEXTS,
                 NavItem("/app/admin/users", "Users"),
             )
         )

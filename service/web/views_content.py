@@ -2,7 +2,8 @@
 versions, the editor (the plan's text beside the clinic's, a live preview with the
 clinic's name and number), a save that the linter may refuse, and the clinical sign-off.
 
-Admins choose the clinic; the clinic's own administrators will edit their own clinic.
+A clinic's administrators (`clinic_admin`) edit and sign off their own clinic's texts;
+admins choose the clinic. Another clinic's texts are a 404, like a missing page.
 """
 
 from __future__ import annotations
@@ -29,13 +30,13 @@ from service.plans.override_preview import Preview, preview_text
 from service.plans.overrides import OverrideError, Slot, known_variables, slot_named, slot_of
 from service.rendering import Renderer
 from service.web import content_data as data
-from service.web.deps import AdminDep, CsrfDep, NotFound, Viewer, WebRoute, page
+from service.web.deps import ClinicAdminDep, CsrfDep, NotFound, Viewer, WebRoute, page
 from service.web.forms import FormData, FormDep
 from service.web.views_enrol import clinic_choices
 from service.web.views_plans import DOCUMENT_HEADERS
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
-EditorDep = AdminDep  # and the clinic's own administrators, once that role exists
+EditorDep = ClinicAdminDep  # a clinic's administrators (their own clinic) and admins
 NOTICES = {
     "created": "Saved as a new version: new enrolments use it once a clinician signs it off.",
     "updated": "Draft saved: new enrolments use it once a clinician signs it off.",

@@ -155,6 +155,30 @@ def test_a_stale_signoff_is_409(client, factory) -> None:
     assert stale.status_code == 409 and "changed after you opened it" in stale.json()["detail"]
 
 
+def test_a_clinic_admin_writes_and_signs_its_own_clinics_texts_only(
+    client, factory, session, pg_settings, pg_engine, now
+) -> None:
+    mine, theirs = factory.clinic(name="Mine"), factory.clinic(name="Theirs")
+    admin_mine = key(factory, mine, Role.CLINIC_ADMIN)
+    assert put_and_sign(client, mine, admin_mine, TEXT) == 1
+    url = TEXTS.format(clinic=theirs.id)
+    assert client.get(url, headers=admin_mine).status_code == 404  # like a missing clinic
+    assert client.put(url + DAY1_SMS, json={"text": TEXT}, headers=admin_mine).status_code == 404
+    body = {"sha256": "0" * 64, "name": "Dr X", "role": "MD"}
+    assert (
+        client.post(f"{url}/versions/1/signoff", json=body, headers=admin_mine).status_code == 404
+    )
+    ours = enrol(client, factory, mine, key(factory, mine, Role.STAFF), now + timedelta(days=1))
+    other = enrol(
+        client, factory, theirs, key(factory, theirs, Role.STAFF), now + timedelta(days=1)
+    )
+    texts = day1_texts(pg_settings, pg_engine, session)
+    assert texts[ours].startswith("Mine: Day 1 from your nurse")
+    assert texts[other].startswith("Theirs: Day 1: a cold compress")
+    entry = session.exec(select(AuditLog).where(AuditLog.action == "content.signoff")).one()
+    assert entry.clinic_id == mine.id and (entry.actor or "").startswith("api_key:")
+
+
 def test_only_admins_write_or_sign_and_nobody_reaches_a_missing_clinic(client, factory) -> None:
     clinic = factory.clinic()
     url = TEXTS.format(clinic=clinic.id)

@@ -138,3 +138,18 @@ def test_hostile_input_is_refused_by_name_never_a_server_error(client, clinic, a
     assert client.get("/app/content/thread_lift/v99999999999/review").status_code == 404
     nowhere = {**_form(token, clinic.id, GOOD), "clinic_id": "99999999999"}
     assert client.post(EDIT, data=nowhere).status_code == 404  # never another clinic's
+
+
+def test_a_clinic_admin_edits_its_own_clinic_and_never_another(
+    client, factory, clinic, session
+) -> None:
+    other = factory.clinic(name="Hillside Clinic")
+    own_admin = factory.user(clinic, role=Role.CLINIC_ADMIN, password=PASSWORD)
+    token = login(client, own_admin)
+    listing = unescape(client.get(f"/app/content?clinic_id={other.id}").text)
+    assert "Message texts: Lakeside Aesthetics" in listing and "Hillside" not in listing
+    assert '<a href="/app/content"' in listing  # in the navigation
+    aimed = _form(token, other.id, GOOD)  # a crafted form naming another clinic
+    assert client.post(EDIT, data=aimed, follow_redirects=False).status_code == 303
+    row = session.exec(select(ClinicContentVersion)).one()
+    assert row.clinic_id == clinic.id  # saved for the admin's own clinic, not the other

@@ -1,8 +1,8 @@
 """A clinic's own wording of plan messages over REST: read the versions, replace or
 restore one message's text (linted: a refused version is a 422 naming the step, channel,
 language and problem of each error), and record the clinical sign-off of a version.
-Admins; a clinic's own administrators once that role exists. (The live preview is the
-web editor's: `POST /app/content/{plan}/preview`.)
+A clinic's administrators (their own clinic: another's is a 404) and admins. (The live
+preview is the web editor's: `POST /app/content/{plan}/preview`.)
 """
 
 from __future__ import annotations
@@ -10,18 +10,17 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, status
+from fastapi import APIRouter, HTTPException, Path, status
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 from service import clinic_content
 from service.accounts import Principal
 from service.api import errors
-from service.api.deps import NOT_FOUND, DbId, SessionDep, ensure_visible, require_roles
+from service.api.deps import NOT_FOUND, ClinicAdminDep, DbId, SessionDep, ensure_visible
 from service.api.routers.plans import CatalogDep, RendererDep
 from service.clinic_content import ContentError, ContentRefused, Saved
 from service.db.models import Clinic, ClinicContentVersion
-from service.domain import Role
 from service.plans.content_store import content_signoffs, content_versions, signed_content
 from service.plans.lint_checks import Finding
 from service.plans.model import Plan, PlanError
@@ -32,7 +31,7 @@ router = APIRouter(
     tags=["clinic texts"],
     responses={**errors.AUTHENTICATED, **errors.NOT_FOUND},
 )
-EditorDep = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
+EditorDep = ClinicAdminDep
 Word = Annotated[str, Path(max_length=64)]
 TEXT_MAX = SOURCE_MAX * 2  # longer is refused by the linter, naming the limit
 
