@@ -122,7 +122,7 @@ def classify(
     level = max([*levels, _combo_level(findings, lex.combos)], default=0)
     if too_long:
         level = max(level, CONCERN)
-    intent = detect_intent(tokens, hits, lex)
+    intent = detect_intent(tokens, hits, lex, words)
     checkin = detect_checkin(tokens, lex)
     label = _label(level, intent, checkin, findings, lex)
     matches = _matches(findings, levels, intent, checkin)

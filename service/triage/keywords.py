@@ -18,9 +18,12 @@ def words_of(tokens: list[str]) -> list[str]:
     return [t for t in tokens if t not in (BOUNDARY, COMMA)]
 
 
-def detect_intent(tokens: list[str], hits: list[Hit], lexicon: Lexicon) -> str | None:
+def detect_intent(
+    tokens: list[str], hits: list[Hit], lexicon: Lexicon, words: list[str] | None = None
+) -> str | None:
     """stop / start / help when the reply is a keyword (plus filler) or holds a clear
-    phrase; a first sentence that is a lone STOP ("STOP. I've moved clinics") opts out."""
+    phrase; a first sentence that is a lone STOP ("STOP. I've moved clinics") opts out.
+    words: the reply's words (words_of(tokens)) when the caller has them."""
     phrases = [h for h in hits if h.payload[0] in _INTENTS]
     kept = _outermost_intents(phrases) if phrases else []
     kinds = {h.payload[0] for h in kept}
@@ -31,7 +34,7 @@ def detect_intent(tokens: list[str], hits: list[Hit], lexicon: Lexicon) -> str |
     phrase = next((k for k in _INTENTS if k in kinds), None)
     if phrase is not None:
         return phrase
-    intent = _lone_keyword(words_of(tokens), lexicon)
+    intent = _lone_keyword(words_of(tokens) if words is None else words, lexicon)
     if intent is None and BOUNDARY in tokens:
         first = _lone_keyword(words_of(tokens[: tokens.index(BOUNDARY)]), lexicon)
         intent = first if first == "stop" else None

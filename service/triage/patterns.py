@@ -90,6 +90,9 @@ class _Node:
             table[key] = _Node()
         return table[key]
 
+    def is_leaf(self) -> bool:
+        return not (self.literal or self.prefixed or self.gap or self.end)
+
     def next_nodes(self, token: str) -> list[_Node]:
         if not self.prefixed:  # most nodes: one dictionary look-up
             found = self.literal.get(token)
@@ -106,7 +109,9 @@ class PhraseIndex:
     def __init__(self) -> None:
         self._root = _Node()
         self._words: set[str] = set()
-        self._first: dict[str, list[_Node]] = {}  # token -> root children, cached
+        # token -> (payloads of one-word patterns it completes, nodes to walk on from),
+        # cached: a reply's words are mostly the same few thousand
+        self._first: dict[str, tuple[tuple[Payload, ...], tuple[_Node, ...]]] = {}
 
     def add(self, pattern: str, payload: Payload) -> None:
         for atoms in expand(pattern):
@@ -129,12 +134,24 @@ class PhraseIndex:
         for start, token in enumerate(tokens):
             first = self._first.get(token)
             if first is None:
-                first = self._root.next_nodes(token)
-                if len(self._first) < 50_000:
-                    self._first[token] = first
-            for node in first:
+                first = self._first_step(token)
+            done, onward = first
+            for payload in done:  # a one-word match: nothing longer starts on this path
+                ends.setdefault((start, payload), start + 1)
+            for node in onward:
                 _walk(node, tokens, start + 1, start, ends)
         return [Hit(start, end, payload) for (start, payload), end in ends.items()]
+
+    def _first_step(self, token: str) -> tuple[tuple[Payload, ...], tuple[_Node, ...]]:
+        nodes = self._root.next_nodes(token)
+        leaves = [n for n in nodes if n.is_leaf()]
+        step = (
+            tuple(p for n in leaves for p in n.payloads),
+            tuple(n for n in nodes if not n.is_leaf()),
+        )
+        if len(self._first) < 50_000:
+            self._first[token] = step
+        return step
 
 
 def _walk(node: _Node, tokens: list[str], j: int, start: int, ends: dict) -> None:

@@ -1,6 +1,6 @@
-"""The fresh batches of wave 2 (tests/data/triage_fresh_*.jsonl): 3,000 replies.
+"""The fresh batches of wave 2 (tests/data/triage_fresh_*.jsonl): 3,400 replies.
 
-Written by ten writers who were given only the classes to cover (clot signs, spreading
+Written by twelve writers who were given only the classes to cover (clot signs, spreading
 and systemic infection, haematoma, toxin spread, facial nerve, vascular occlusion in
 Spanish and English, bleeding with faintness, passed red flags, humour, the plans' own
 words, carers, numbers, quoted email, compliance sentences) and never saw the lexicon.
@@ -20,7 +20,25 @@ from service.triage import LABELS, PROCEDURES, classify
 from tests.unit.test_triage_devset import evaluate, load_rows
 
 DATA = Path(__file__).resolve().parents[1] / "data"
-BATCHES = ("a1", "b1", "a2", "b2", "c1", "c2", "a3", "b3", "d1", "d2", "e1", "f1", "f2", "g1", "g2")
+BATCHES = (
+    "a1",
+    "b1",
+    "a2",
+    "b2",
+    "c1",
+    "c2",
+    "a3",
+    "b3",
+    "d1",
+    "d2",
+    "e1",
+    "f1",
+    "f2",
+    "g1",
+    "g2",
+    "h1",
+    "h2",
+)
 FRESH = tuple(DATA / f"triage_fresh_{name}.jsonl" for name in BATCHES)
 REPORT = Path(__file__).resolve().parents[2] / "test-artifacts" / "triage_fresh_report.txt"
 
@@ -36,7 +54,7 @@ def outcome(rows: list[dict]) -> dict:
 
 
 def test_the_fresh_batches_cover_both_languages_and_every_label(rows: list[dict]) -> None:
-    assert len(rows) == 3000
+    assert len(rows) == 3400
     assert {r["label"] for r in rows} == set(LABELS)
     assert all(r.get("procedure") in (None, *PROCEDURES) for r in rows)
     assert sum(r.get("lang") == "es" for r in rows) >= 0.25 * len(rows)
