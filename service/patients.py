@@ -23,6 +23,7 @@ from service.config import validate_timezone
 from service.db.models import Clinic, Patient
 from service.db.queries import one_of
 from service.enrollment.rows import sequence_ids
+from service.words import search_name
 
 # At most 8 characters, the column's size: en, es, pt-br, zh-hant, es-419.
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,4})?$")
@@ -163,6 +164,7 @@ def patient_values(clean: CleanPatient, *, clinic_id: int, now: datetime) -> dic
         "sms_opted_out_at": None,
         "email_opted_out_at": None,
         "created_at": now,
+        "search_name": search_name(clean.first_name, clean.last_name),
     }
 
 
@@ -264,6 +266,7 @@ class PatientRow:
     sms_opted_out_at: datetime | None
     email_opted_out_at: datetime | None
     created_at: datetime
+    search_name: str = ""
 
 
 def ensure_patients(

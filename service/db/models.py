@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, false, text
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, event, false, text
 from sqlmodel import Field, SQLModel
 
 from service.db.types import UTCDateTime, utcnow
@@ -21,6 +21,7 @@ from service.domain import (
     MessageStatus,
     Priority,
 )
+from service.words import SEARCH_NAME_MAX, search_name
 
 
 def _created() -> Any:
@@ -148,6 +149,17 @@ class Patient(SQLModel, table=True):
     # number): shown to staff; `phone_can_sms` is False from then on.
     sms_unreachable_at: datetime | None = _when()
     sms_unreachable_reason: str | None = Field(default=None, max_length=200)
+    # The name folded for search (no case, no accents: "nunez" finds "Núñez"), kept by
+    # `patient_values` on the bulk path and by the mapper events below on the ORM path.
+    search_name: str = Field(
+        default="", max_length=SEARCH_NAME_MAX, sa_column_kwargs={"server_default": ""}
+    )
+
+
+@event.listens_for(Patient, "before_insert")
+@event.listens_for(Patient, "before_update")
+def _fold_name(_mapper: Any, _connection: Any, patient: Patient) -> None:
+    patient.search_name = search_name(patient.first_name, patient.last_name or "")
 
 
 class PlanVersion(SQLModel, table=True):

@@ -30,6 +30,10 @@ class PlanCatalog:
         """Every language at least one plan has messages in."""
         return sorted({language for plan in self.plans.values() for language in plan.languages})
 
+    def titles(self) -> dict[str, str]:
+        """Each plan's title by key ("botox" -> "Botox aftercare"), for showing people."""
+        return {key: plan.title for key, plan in self.plans.items()}
+
     def all(self) -> list[Plan]:
         return [self.plans[key] for key in self.keys()]
 

@@ -11,7 +11,7 @@ from fastapi.responses import RedirectResponse
 from sqlmodel import Session
 
 from service.api.deps import DbId, SessionDep, SettingsDep
-from service.api.routers.plans import get_renderer
+from service.api.routers.plans import CatalogDep, get_renderer
 from service.api.routers.webhooks_inbound import composer_for
 from service.config import Settings
 from service.db.models import Clinic, Patient
@@ -28,6 +28,7 @@ from service.inbox.staff_reply import (
     refusal,
     send_staff_reply,
 )
+from service.reach import reach_of
 from service.web.access import visible
 from service.web.deps import CsrfDep, StaffDep, Viewer, WebError, WebRoute, page
 from service.web.patient_data import search_patients
@@ -47,12 +48,15 @@ class BadPage(WebError):
 
 @router.get("/app/patients")
 def patient_list(
-    request: Request, session: SessionDep, viewer: StaffDep, q: str = "", before: DbId | None = None
-) -> Response:
+    request: Request, session: SessionDep, viewer: StaffDep, catalog: CatalogDep, q: str = "",
+    before: DbId | None = None,
+) -> Response:  # fmt: skip
     q = q.replace("\x00", "")[:100]  # a NUL is no name, and PostgreSQL refuses one
+    own = session.get(Clinic, viewer.clinic_id) if viewer.clinic_id is not None else None
     rows, next_cursor = search_patients(
-        session, clinic_id=viewer.clinic_id, query=q, before_id=before
-    )
+        session, clinic_id=viewer.clinic_id, query=q, before_id=before,
+        region=own.default_region if own else "US",
+    )  # fmt: skip
     return page(
         request,
         "patients.html",
@@ -61,6 +65,7 @@ def patient_list(
         q=q,
         next_cursor=next_cursor,
         first=before is None,
+        plan_titles=catalog.titles(),
     )
 
 
@@ -100,7 +105,8 @@ def _patient_page(
     return page(request, "patient.html", viewer, t=timeline, views=views, plan_titles=titles,
                 people=people,
                 simulate=simulate, paged=before is not None or after is not None,
-                safety_note=_safety_note(patient), thread=thread, thread_limit=THREAD_LIMIT,
+                safety_note=_safety_note(patient), thread=thread, reach=reach_of(patient),
+                thread_limit=THREAD_LIMIT,
                 reply=_reply_form(session, patient, timeline.clinic),
                 household=_household(session, patient), **extra)  # fmt: skip
 

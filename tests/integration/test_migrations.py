@@ -92,3 +92,29 @@ def test_0008_moves_each_clinics_rate_to_its_sender(tmp_path):
         "+18885550166": ("toll_free", 3.0, 3),  # left at the old default: its kind's
         "MG" + "b" * 32: ("messaging_service", 1.0, 1),
     }
+
+
+def test_0011_folds_each_existing_patients_name_for_search(tmp_path):
+    settings = load_settings(database_url=f"sqlite:///{tmp_path}/m.db")
+    migrate.upgrade(settings, "0010")
+    engine = create_engine(settings.database_url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO clinics (name, slug, timezone, default_region,"
+                " contact_phone, emergency_phone, phone_24h, quiet_start, quiet_end,"
+                " night_start, night_end, alert_ack_minutes, created_at) VALUES"
+                " ('c', 'c', 'UTC', 'US', '+14155550100', '911', 0, '20:00:00',"
+                " '08:00:00', '21:00:00', '08:00:00', 15, '2026-01-01 00:00:00')"
+            )
+        )
+        for first, last in (("Lucía", "Núñez"), ("ØYVIND", "Ærø"), ("Ann", "")):
+            conn.execute(text("INSERT INTO patients (clinic_id, first_name, last_name,"
+                              " phone_can_sms, timezone, language, created_at) VALUES (1, :f,"
+                              " :l, 1, 'UTC', 'en', '2026-01-01 00:00:00')"),
+                         {"f": first, "l": last})  # fmt: skip
+    migrate.upgrade(settings)
+    with engine.connect() as conn:
+        names = [row[0] for row in conn.execute(text("SELECT search_name FROM patients"))]
+    engine.dispose()
+    assert names == ["lucia nunez", "oyvind aero", "ann"]

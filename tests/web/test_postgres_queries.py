@@ -87,3 +87,21 @@ def test_charts_and_health_compute_on_postgres(pg) -> None:
     health = worker_health(pg, now=utcnow())
     assert health.review == sum(1 for m in rows if m.status == "review")
     assert health.due_now == sum(1 for m in rows if m.status == "scheduled")
+
+
+def test_patient_search_folds_accents_and_reads_phones_on_postgresql(pg) -> None:
+    from service.web.patient_data import search_patients
+
+    make = Factory(pg)
+    clinic, other = make.clinic(), make.clinic()
+    make.patient(clinic, first_name="Lucía", last_name="Núñez", phone="+14155550142")
+    make.patient(clinic, first_name="Ann", last_name="50%_off", external_ref="R-2026")
+    make.patient(other, first_name="Lucia", last_name="Nunez")
+
+    def names(query: str) -> list[str]:
+        rows, _ = search_patients(pg, clinic_id=clinic.id, query=query, before_id=None)
+        return [row.patient.first_name for row in rows]
+
+    assert names("NUNEZ lucia") == ["Lucía"]
+    assert names("(415) 555-0142") == ["Lucía"]
+    assert names("50%_") == ["Ann"] and names("a%") == [] and names("2026") == ["Ann"]

@@ -149,7 +149,7 @@ def test_opt_out_is_shown_plainly(client, factory, clinic, staff, now) -> None:
     patient = factory.patient(clinic, sms_opted_out_at=now)
     login(client, staff)
     assert "SMS opted out on" in client.get(f"/app/patients/{patient.id}").text
-    assert "SMS opted out" in client.get("/app/patients").text
+    assert "texted STOP" in client.get("/app/patients").text
 
 
 def test_a_script_in_a_patient_name_is_shown_as_text(client, factory, clinic, staff) -> None:
@@ -235,3 +235,52 @@ def test_staff_cannot_acknowledge_another_clinics_alert(
     token = login(client, staff)
     assert client.post(f"/app/alerts/{alert.id}/ack", data={"csrf_token": token}).status_code == 404
     assert "Other" not in client.get("/app/alerts").text
+
+
+def test_search_ignores_accents_and_case_in_either_direction(client, factory, clinic, staff):  # type: ignore[no-untyped-def]
+    factory.patient(clinic, first_name="Lucía", last_name="Núñez")
+    factory.patient(clinic, first_name="Carla", last_name="Nunes")
+    factory.patient(clinic, first_name="ZOË", last_name="Ørsted")
+    login(client, staff)
+    for query in ("nunez", "NÚÑEZ", "lucia nunez", "nunez luc", "Lucia"):
+        page = client.get("/app/patients", params={"q": query}).text
+        assert "Lucía" in page and "Carla" not in page, query
+    assert "ZOË" in client.get("/app/patients", params={"q": "zoe orsted"}).text
+
+
+def test_search_finds_a_phone_number_typed_in_any_format(client, factory, staff) -> None:
+    us = factory.clinic(name="US clinic")
+    factory.patient(us, first_name="Dana", phone="+14155550142")
+    factory.patient(us, first_name="Eve", phone="+447911123456")
+    user = factory.user(us, password="correct horse battery")
+    login(client, user)
+    typed = {"(415) 555-0142": "Dana", "+1 415-555-0142": "Dana", "415.555.0142": "Dana",
+             "1 415 555 0142": "Dana", "+44 7911 123456": "Eve", "0044 7911 123456": "Eve",
+             "07911 123456": "Eve"}  # fmt: skip
+    for query, name in typed.items():
+        page = client.get("/app/patients", params={"q": query}).text
+        other = "Eve" if name == "Dana" else "Dana"
+        assert name in page and f">{other} " not in page, query
+
+
+def test_search_treats_wildcards_as_text_and_stays_in_the_clinic(client, factory, clinic, staff):  # type: ignore[no-untyped-def]
+    factory.patient(clinic, first_name="Ann")
+    factory.patient(factory.clinic(name="Elsewhere"), first_name="Núñez")
+    login(client, staff)
+    assert "Ann" not in client.get("/app/patients", params={"q": "%"}).text.split("<tbody>")[-1]
+    assert "Núñez" not in client.get("/app/patients", params={"q": "nunez"}).text
+
+
+def test_the_list_names_what_stops_messages_and_plans_and_languages_by_name(
+    client, factory, clinic, staff, now
+) -> None:
+    nothing = factory.patient(clinic, first_name="Nora", email=None, language="es")
+    factory.enrol(clinic, nothing, procedure_at=now, now=now, plan="botox")
+    factory.patient(clinic, first_name="Olga", sms_consent_at=now, email_consent_at=now)
+    factory.patient(clinic, first_name="Pia", sms_consent_at=now, email=None)
+    login(client, staff)
+    page = client.get("/app/patients").text
+    assert "Nothing can be sent: no SMS consent and no email" in page
+    assert "Texts and email" in page and "Texts only: no email" in page
+    assert "Botox aftercare: active" in page and "Spanish" in page
+    assert "Contact" not in page.split("<thead>")[1].split("</thead>")[0]
