@@ -24,6 +24,7 @@ from service.web import (
     views_plans,
     views_record,
     views_replies,
+    views_settings,
     views_simulate,
     views_users,
 )
@@ -36,6 +37,7 @@ _PAGES = (
     views_enrollments,
     views_import,
     views_oncall,
+    views_settings,
     views_record,
     views_plans,
     views_content,

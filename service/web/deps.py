@@ -54,13 +54,14 @@ _OPS_NAV = (
     NavItem("/app/ops/health", "Worker health"),
 )
 _TEXTS = NavItem("/app/content", "Texts")  # a clinic's own wording of plan messages
+_SETTINGS_NAV = (NavItem("/app/settings", "Settings"),)  # a clinic's settings
 
 
 def nav_for(role: Role | None) -> tuple[NavItem, ...]:
     if role == Role.STAFF:
         return _STAFF_NAV
     if role == Role.CLINIC_ADMIN:
-        return (*_STAFF_NAV, _TEXTS)
+        return (*_STAFF_NAV, _TEXTS, *_SETTINGS_NAV)
     if role == Role.OPERATOR:
         return _OPS_NAV
     if role == Role.ADMIN:
@@ -72,6 +73,7 @@ def nav_for(role: Role | None) -> tuple[NavItem, ...]:
                 _TEXTS,
                 NavItem("/app/admin/users", "Users"),
             )
+            + _SETTINGS_NAV
         )
     return ()
 
@@ -306,6 +308,7 @@ NOTICES = {
     "replied": "Your reply is being sent now.",
     "resolved": "Alert resolved.",
     "oncall": "On-call list saved.",
+    "settings": "Settings saved (and written to the audit log); messages not yet sent follow them.",
     "loggedout": "You are signed out.",
     "simulated": "Reply simulated: it came in through the SMS webhook like a real text.",
     "signedoff": "Sign-off recorded (and written to the audit log).",

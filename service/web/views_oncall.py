@@ -42,7 +42,8 @@ EDITORS = (Role.CLINIC_ADMIN, Role.ADMIN)
 PAGE_BY_CHOICES = (("both", "Text and email"), ("sms", "Text only"), ("email", "Email only"))
 
 
-def _clinic(session: Session, viewer: Viewer, clinic_id: str) -> Clinic:
+def clinic_of(session: Session, viewer: Viewer, clinic_id: str) -> Clinic:
+    """The viewer's clinic; an admin's choice (else the first), 404 for none."""
     wanted = viewer.clinic_id
     if wanted is None:
         choices = clinic_choices(session, viewer)
@@ -51,7 +52,7 @@ def _clinic(session: Session, viewer: Viewer, clinic_id: str) -> Clinic:
         wanted = wanted if wanted is not None else (ids[0] if ids else None)
     clinic = session.get(Clinic, wanted) if wanted is not None else None
     if clinic is None or not viewer.can_see(clinic.id):
-        raise NotFound("There is no clinic to set an on-call list for.")
+        raise NotFound("There is no clinic to show.")
     return clinic
 
 
@@ -93,7 +94,7 @@ def _page(request: Request, session: Session, viewer: Viewer, clinic: Clinic,
 def oncall_form(
     request: Request, session: SessionDep, viewer: StaffDep, clinic_id: str = ""
 ) -> Response:
-    clinic = _clinic(session, viewer, clinic_id)
+    clinic = clinic_of(session, viewer, clinic_id)
     values = {"rows": str(len(oncall_list(session, clinic)) + BLANK_ROWS)}
     for number, person in enumerate(oncall_list(session, clinic)):
         values.update({f"name_{number}": person.name, f"phone_{number}": person.phone or "",
@@ -106,7 +107,7 @@ def oncall_form(
 def oncall_save(
     request: Request, session: SessionDep, viewer: ClinicAdminDep, form: FormDep
 ) -> Response:
-    clinic = _clinic(session, viewer, form.get("clinic_id"))
+    clinic = clinic_of(session, viewer, form.get("clinic_id"))
     numbered = _rows_of(form)
     changes = ClinicChanges(oncall=[entry for _, entry in numbered])
     try:
