@@ -65,6 +65,7 @@ bench: install
 	$(BIN)/python bench/web.py
 	$(BIN)/python bench/timeline.py
 	$(BIN)/python bench/security.py
+	$(BIN)/python bench/content_lint.py
 
 clean:
 	rm -rf $(VENV) $(TOOLS) node_modules .pytest_cache .mypy_cache .ruff_cache

@@ -26,7 +26,7 @@ from service.enrollment.errors import EnrolError
 from service.enrollment.planning import Pending, compute, recipient_for
 from service.enrollment.rows import table
 from service.enrollment.schedule import PatientLike
-from service.plans.content_store import signed_content
+from service.plans.content_store import outdated_content, signed_content
 from service.plans.model import Plan, UnknownLanguage
 from service.plans.signoffs import unsigned_warning
 from service.plans.store import pin_plan
@@ -119,9 +119,10 @@ def enrol(
     assert enrollment is not None  # just inserted or found
     others = _household(session, clinic, patient, actor)
     shared = households.shared_warning(patient, others)
+    texts = _texts_warning(session, clinic, plan) if batch.content_version_id is None else None
     return EnrolResult(
         enrollment, done.created, done.messages, done.skipped, done.catch_up_id,
-        warnings=[w for w in (warning, shared) if w],
+        warnings=[w for w in (warning, shared, texts) if w],
         shares_phone_with=[p.id for p in others if p.id],
     )  # fmt: skip
 
@@ -180,6 +181,19 @@ def enrol_many(
 def _content_id(session: Session, clinic: Clinic, plan: Plan) -> int | None:
     row = signed_content(session, clinic.id, plan)  # type: ignore[arg-type]
     return row.id if row is not None else None
+
+
+def _texts_warning(session: Session, clinic: Clinic, plan: Plan) -> str | None:
+    """Staff are told when the clinic's own texts are not used because they were signed
+    off for an earlier version of the plan."""
+    old = outdated_content(session, clinic.id, plan)  # type: ignore[arg-type]
+    if old is None:
+        return None
+    return (
+        f"the clinic's own texts for plan {plan.key!r} (v{old.version}) were written for plan "
+        f"v{old.plan_version}; this patient gets the plan's v{plan.version} texts until the "
+        "clinic's texts are saved and signed off again for it"
+    )
 
 
 def check_languages(plan: Plan, requests: Sequence[EnrolRequest]) -> None:

@@ -58,6 +58,24 @@ def signed_content(session: Session, clinic_id: int, plan: Plan) -> ClinicConten
     return session.exec(query).first()
 
 
+def outdated_content(session: Session, clinic_id: int, plan: Plan) -> ClinicContentVersion | None:
+    """The clinic's latest signed-off texts for `plan` written for another plan version
+    (they are not used: the plan's own texts are, until the clinic signs off new ones)."""
+    query = (
+        select(ClinicContentVersion)
+        .join(
+            ClinicContentSignoff,
+            col(ClinicContentSignoff.content_version_id) == col(ClinicContentVersion.id),
+        )
+        .where(ClinicContentVersion.clinic_id == clinic_id)
+        .where(ClinicContentVersion.plan_key == plan.key)
+        .where(ClinicContentVersion.plan_sha256 != plan.sha256)
+        .order_by(col(ClinicContentVersion.version).desc())
+        .limit(1)
+    )
+    return session.exec(query).first()
+
+
 def with_content(plan: Plan, row: ClinicContentVersion) -> Plan:
     """`plan` with the version's texts; PlanError if they were not written for it or the
     stored copy no longer matches its sha256."""

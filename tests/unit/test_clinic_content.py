@@ -183,3 +183,16 @@ def test_texts_written_for_another_plan_version_are_not_used(
     assert signed_content(session, clinic.id, newer) is None  # type: ignore[arg-type]
     with pytest.raises(ContentError, match="the plan is now"):
         sign(session, clinic, newer, renderer, 1, row.sha256)
+
+
+def test_staff_are_told_when_the_clinics_texts_were_for_an_older_plan_version(
+    session, factory, plan, renderer, now
+) -> None:
+    clinic = factory.clinic()
+    row = save(session, clinic, plan, renderer).row
+    sign(session, clinic, plan, renderer, 1, row.sha256)
+    newer = dataclasses.replace(plan, version=plan.version + 1, sha256="b" * 64)
+    result = enrol(session, clinic=clinic, patient=factory.patient(clinic), plan=newer,
+                   procedure_at=now + timedelta(days=2), now=now, actor="test")  # fmt: skip
+    assert result.enrollment.content_version_id is None
+    assert any("written for plan v" in w and "signed off again" in w for w in result.warnings)

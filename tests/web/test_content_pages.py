@@ -3,12 +3,14 @@ linter refuses naming the message, and the clinical sign-off that puts a version
 
 from __future__ import annotations
 
+from datetime import timedelta
 from html import unescape
 
 import pytest
 from sqlmodel import col, select
 
 from service.db.models import AuditLog, ClinicContentVersion
+from service.db.types import utcnow
 from service.domain import Role
 from tests.web.conftest import PASSWORD, login
 
@@ -153,3 +155,21 @@ def test_a_clinic_admin_edits_its_own_clinic_and_never_another(
     assert client.post(EDIT, data=aimed, follow_redirects=False).status_code == 303
     row = session.exec(select(ClinicContentVersion)).one()
     assert row.clinic_id == clinic.id  # saved for the admin's own clinic, not the other
+
+
+def test_the_patient_timeline_previews_the_clinics_signed_text(
+    client, factory, clinic, admin, staff, session
+) -> None:
+    token = login(client, admin)
+    client.post(EDIT, data=_form(token, clinic.id, GOOD))
+    row = session.exec(select(ClinicContentVersion)).one()
+    client.post("/app/content/thread_lift/signoff", data={
+        "csrf_token": token, "clinic_id": str(clinic.id), "version": "1", "sha256": row.sha256,
+        "name": "Dr Ana Ruiz", "role": "Medical director, MD"})  # fmt: skip
+    now = utcnow()
+    patient = factory.patient(clinic, sms_consent_at=now)
+    factory.enrol(clinic, patient, procedure_at=now - timedelta(hours=2), now=now,
+                  plan="thread_lift")  # fmt: skip
+    login(client, staff)
+    page = unescape(client.get(f"/app/patients/{patient.id}").text)
+    assert "Lakeside Aesthetics: Day 1 from your nurse: a cold pack" in page
