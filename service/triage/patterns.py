@@ -139,7 +139,15 @@ class PhraseIndex:
             for payload in done:  # a one-word match: nothing longer starts on this path
                 ends.setdefault((start, payload), start + 1)
             for node in onward:
-                _walk(node, tokens, start + 1, start, ends)
+                if node.literal_only and not node.payloads:
+                    # most phrases fail on their second word: test it before walking
+                    if start + 1 == len(tokens):
+                        continue
+                    child = node.literal.get(tokens[start + 1])
+                    if child is not None:
+                        _walk(child, tokens, start + 2, start, ends)
+                else:
+                    _walk(node, tokens, start + 1, start, ends)
         return [Hit(start, end, payload) for (start, payload), end in ends.items()]
 
     def _first_step(self, token: str) -> tuple[tuple[Payload, ...], tuple[_Node, ...]]:
