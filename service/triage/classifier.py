@@ -25,8 +25,9 @@ Decisions where the brief left a choice (safer label when unsure):
   day; "2" is `concern`, "1" is `normal`; `result.checkin` carries the number.
 - STOP plus a concern-level symptom is `stop` (the opt-out is a legal duty), with
   `result.severity == "concern"` so the inbound flow can still tell the clinic.
-- Someone else's symptom ("my daughter has a fever") is `other` unless it is a red
-  flag, which stays `urgent`: a carer may be writing about the patient.
+- Someone else's symptom ("my daughter has a fever") counts as it would for the
+  patient when it needs a person (`concern`, `urgent`): a carer may be writing about
+  the patient without saying so; only what would be `normal` is dropped.
 - A day-dependent symptom (swelling, numbness, redness...) with no day known is read
   as early healing; the reply's own "for two weeks" counts when it says more than the
   calendar, and "my lip filler" when the caller gives no procedure.
@@ -197,9 +198,10 @@ def _level(
             return term.resolved if term.resolved is not None else CONCERN
         return NORMAL
     if finding.status == context.OTHER_PERSON:
-        # Someone else's symptom: only a red flag counts, because a carer may be
-        # writing about the patient and missing an urgent reply is the worst error.
-        return URGENT if level == URGENT else 0
+        # Someone else's symptom: a carer may be writing about the patient, and a
+        # person reading it costs less than a missed one; only what would be normal
+        # for the patient is dropped ("my daughter has a cold" is still read today).
+        return level if level >= CONCERN else 0
     return level
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import cache
-from itertools import accumulate
+from itertools import accumulate, pairwise
 
 from service.triage import concepts, pairs
 from service.triage.lexicon import SEVERITY, Lexicon
@@ -156,7 +156,7 @@ def _outermost(terms: list[Hit], lexicon: Lexicon) -> list[Hit]:
     drooping" (concern) hides "drooping" (urgent), while partly overlapping terms
     ("tongue is swelling up and its hard to swallow") all count."""
 
-    if len(terms) < 2 or all(a.end <= b.start for a, b in zip(terms, terms[1:])):
+    if len(terms) < 2 or all(a.end <= b.start for a, b in pairwise(terms)):
         return terms  # one term, or terms in reading order that do not overlap
     unique = sorted(set(terms), key=lambda h: (h.start, h.end, h.payload))
     rank = {h: (h.end - h.start, lexicon.classes[h.payload[1]].severity) for h in unique}

@@ -35,8 +35,8 @@ PAST_AND_RESOLVED = [
     ("ya no tengo hinchazón", "normal"),
 ]
 SOMEONE_ELSE = [
-    ("my daughter has a fever", "other"),
-    ("my son has a rash, can I still come on Friday?", "other"),
+    ("my daughter has a fever", "concern"),
+    ("my son has a rash, can I still come on Friday?", "concern"),
     ("my husband says my lips look blue", "urgent"),
     ("my mom can't breathe, she had her surgery yesterday", "urgent"),
 ]

@@ -95,7 +95,7 @@ FAINTING_AND_CONFUSION = [
 CARERS_AND_OTHERS = [  # a carer writes about the patient; a combination is a red flag
     ("I'm writing on behalf of my mother, she has a fever and pus", "urgent"),
     ("my husband has a high fever and his incision is oozing", "urgent"),
-    ("my daughter has a fever", "other"),
+    ("my daughter has a fever", "concern"),
 ]
 FEVER_WITH_INFECTION_SIGNS = [
     ("fever of 102 and my face is red and swollen", "urgent"),
