@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Literal
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 from service.audit import record_audit
@@ -153,8 +154,15 @@ def save_version(
         plan_version=plan.version, plan_sha256=plan.sha256, sha256=sha, templates=texts,
         note=note, created_by=actor, updated_by=actor,
     )  # fmt: skip
-    session.add(row)
-    session.flush()
+    try:
+        with session.begin_nested():  # two first saves racing: the loser is told, not a 500
+            session.add(row)
+    except IntegrityError:
+        raise ContentError(
+            "version",
+            f"another save made version {row.version} meanwhile: reload and save again",
+            problem="conflict",
+        ) from None
     _audit(session, "content.create", row, actor)
     return Saved(row, "created", warnings)
 

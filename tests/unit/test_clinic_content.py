@@ -196,3 +196,15 @@ def test_staff_are_told_when_the_clinics_texts_were_for_an_older_plan_version(
                    procedure_at=now + timedelta(days=2), now=now, actor="test")  # fmt: skip
     assert result.enrollment.content_version_id is None
     assert any("written for plan v" in w and "signed off again" in w for w in result.warnings)
+
+
+def test_two_first_saves_racing_tell_the_loser_to_reload(
+    session, factory, plan, renderer, monkeypatch
+) -> None:
+    clinic = factory.clinic()
+    save(session, clinic, plan, renderer)
+    monkeypatch.setattr(clinic_content, "_latest", lambda *a, **k: None)  # it saw no version
+    with pytest.raises(ContentError) as lost:
+        save(session, clinic, plan, renderer, TEXT.replace("nurse", "team"))
+    assert (lost.value.problem, lost.value.field) == ("conflict", "version")
+    assert "another save made version 1 meanwhile" in lost.value.message
