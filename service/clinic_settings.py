@@ -9,8 +9,10 @@ same transaction: the one path for the REST API, the web app and the CLI.
 - The reply response time or the time zone: unread replies are due by the new rule.
 
 What was brought up to date is written to the audit log as one `clinic.replan` entry.
-Message texts are rendered when they are sent, so a new name, phone or 24-hour line
-reaches every plan message not yet sent without further work.
+Plan messages are rendered when they are sent, so a new name, phone or 24-hour line
+reaches every one not yet sent without further work. A message written in advance (a
+catch-up after a late enrolment, which waits at most until the night window ends) keeps
+the words it was written with.
 """
 
 from __future__ import annotations

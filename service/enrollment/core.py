@@ -23,7 +23,7 @@ from service.domain import ActorType, EnrollmentStatus, MessageStatus
 from service.enrollment import rows as q
 from service.enrollment.catch_up import queue_catch_up, record_creation_events
 from service.enrollment.errors import EnrolError
-from service.enrollment.planning import Pending, compute, recipient_for
+from service.enrollment.planning import Pending, compute, hold_settings, recipient_for
 from service.enrollment.rows import table
 from service.enrollment.schedule import PatientLike
 from service.plans.content_store import outdated_content, signed_content
@@ -108,6 +108,7 @@ def enrol(
 ) -> EnrolResult:
     """Enrol one patient: the existing enrolment (created=False) or a new one with its rows."""
     procedure_at = check_procedure_at(procedure_at, now=now)
+    hold_settings(session, clinic)
     warning = check_signoff(session, plan, required=require_signoff)
     request = EnrolRequest(patient=patient, procedure_at=procedure_at)
     check_languages(plan, [request])
@@ -168,6 +169,7 @@ def enrol_many(
     check_languages(plan, requests)
     if require_signoff:
         check_signoff(session, plan, required=True)
+    hold_settings(session, clinic)
     pin_plan(session, plan)
     batch = _Batch(session, clinic, plan, now, actor, daily_cap, renderer, reason,
                    _content_id(session, clinic, plan))  # fmt: skip

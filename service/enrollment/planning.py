@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from service.db.models import Clinic
 from service.domain import Channel, MessageStatus
@@ -65,6 +65,15 @@ def _email_blocked(patient: PatientLike) -> str | None:
     if patient.email_opted_out_at is not None:
         return "the patient opted out of email"
     return None if patient.email_consent_at is not None else "no email consent"
+
+
+def hold_settings(session: Session, clinic: Clinic) -> None:
+    """Read the clinic's settings as committed and keep them until this transaction ends
+    (FOR SHARE on PostgreSQL): a settings change (which locks the clinic FOR UPDATE and
+    re-plans) then waits for this enrolment to commit and re-plans its rows too, or this
+    enrolment waits for the change and plans with the new settings."""
+    query = select(Clinic).where(Clinic.id == clinic.id).with_for_update(read=True)
+    session.exec(query.execution_options(populate_existing=True)).one()
 
 
 def windows_for(clinic: Clinic) -> Windows:

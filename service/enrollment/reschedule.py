@@ -7,7 +7,8 @@ updated in place; sent rows stay as history. A row already closed without being 
 afresh as a new row (`<dedupe key>:r<n>`), because history is append-only; rows
 skipped because the enrolment was paused stay skipped.
 
-Concurrent dispatch: the enrolment row is locked first, then its scheduled rows
+Concurrent dispatch: the clinic's settings are held (`planning.hold_settings`), the
+enrolment row is locked, then its scheduled rows
 (`lock_plan_rows`, FOR UPDATE in id order), so a claim in progress finishes first and
 its rows are then seen as `sending` and left alone, and a claim that comes later skips
 the locked rows (SKIP LOCKED). Only rows this transaction locked are moved; a row that
@@ -31,7 +32,7 @@ from service.enrollment.catch_up import queue_catch_up
 from service.enrollment.core import check_procedure_at
 from service.enrollment.errors import EnrolError
 from service.enrollment.operations import audit
-from service.enrollment.planning import Pending, compute, recipient_for
+from service.enrollment.planning import Pending, compute, hold_settings, recipient_for
 from service.enrollment.schedule import Planned
 from service.outbox import transition
 from service.plans.model import Plan
@@ -64,6 +65,7 @@ def reschedule(
 ) -> RescheduleResult:
     """Move the enrolment to `procedure_at` (plan = its pinned version)."""
     procedure_at = check_procedure_at(procedure_at, now=now)
+    hold_settings(session, clinic)  # the settings a concurrent change of them re-plans with
     session.refresh(enrollment, with_for_update=True)  # one change of an enrolment at a time
     if enrollment.status in (EnrollmentStatus.CANCELLED, EnrollmentStatus.COMPLETED):
         raise EnrolError(

@@ -175,3 +175,43 @@ def test_a_claim_during_the_change_skips_the_rows_being_re_planned(pg_engine, no
         assert MessageStatus.SENDING.value not in statuses
         enrollments = session.exec(select(Enrollment).where(col(Enrollment.id).in_(ids))).all()
         assert all(e.status == "active" for e in enrollments)
+
+
+def test_an_enrolment_during_the_change_waits_and_is_planned_with_the_new_hours(
+    pg_engine, now
+) -> None:
+    clinic, _, _ = enrolled(pg_engine, now)
+    with Session(pg_engine, expire_on_commit=False) as session:
+        patient = Factory(session).patient(clinic, sms_consent_at=now, email_consent_at=now)
+    new: list[int] = []
+    errors: list[BaseException] = []
+    pid: list[int] = []
+
+    def enrol() -> None:
+        try:
+            with Session(pg_engine, expire_on_commit=False) as session:
+                pid.append(session.execute(text("SELECT pg_backend_pid()")).scalar_one())
+                found = session.get(Clinic, clinic.id)
+                procedure = datetime(2026, 3, 3, 18, 30, tzinfo=NEW_YORK)
+                new.append(Factory(session).enrol(found, patient, procedure_at=procedure,
+                                                  now=now).id)  # fmt: skip
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    with Session(pg_engine) as changer:
+        change_settings(changer, changer.get(Clinic, clinic.id),
+                        ClinicChanges(quiet_end=NEW_END), actor="user:1", now=now,
+                        daily_cap=3)  # fmt: skip
+        worker = threading.Thread(target=enrol)
+        worker.start()
+        deadline = datetime.now().timestamp() + 30
+        while not (pid and _waiting_for_a_lock(pg_engine, pid[0])):
+            assert worker.is_alive(), errors
+            assert datetime.now().timestamp() < deadline, "the enrolment never waited"
+        changer.commit()
+    worker.join(60)
+    assert new and not errors, errors
+    with Session(pg_engine) as session:
+        rows = [r for r in plan_rows(session, new) if r.status == MessageStatus.SCHEDULED
+                and r.priority == Priority.ROUTINE]  # fmt: skip
+        assert rows and not any(in_new_quiet_hours(r) for r in rows)
