@@ -50,6 +50,7 @@ COLUMNS = (
     "first_name",
     "last_name",
     "phone",
+    "country",
     "email",
     "timezone",
     "language",
@@ -159,6 +160,7 @@ def _patient_input(row: dict[str, str]) -> PatientInput:
         sms_consent=_flag(row.get("sms_consent", ""), "sms_consent"),
         email_consent=_flag(row.get("email_consent", ""), "email_consent"),
         consent_source="csv",
+        country=row.get("country") or None,
     )
 
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
@@ -20,6 +21,7 @@ from sqlalchemy import Table, insert, text
 from sqlmodel import Session, col, select
 
 from service.config import validate_timezone
+from service.country_names import COUNTRY_NAMES
 from service.db.models import Clinic, Patient
 from service.db.queries import one_of
 from service.enrollment.rows import sequence_ids
@@ -31,15 +33,25 @@ NAME_MAX = 100
 EXTERNAL_REF_MAX = 64
 TIMEZONE_MAX = 64
 _NOT_SMS = {phonenumbers.PhoneNumberType.FIXED_LINE, phonenumbers.PhoneNumberType.PAGER}
+T = TypeVar("T")
 
 
 class PatientError(ValueError):
-    """Invalid patient input; `field` names the offending field."""
+    """Invalid patient input; `field` names the offending field. `problems` holds every
+    invalid field found (this one first), so a form can show them all at once."""
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+        self.problems: list[PatientError] = [self]
+
+    @classmethod
+    def of(cls, problems: list[PatientError]) -> PatientError:
+        first = problems[0]
+        error = cls(first.field, first.message)
+        error.problems = list(problems)
+        return error
 
 
 @dataclass(frozen=True)
@@ -56,6 +68,9 @@ class PatientInput:
     sms_consent: bool = True  # staff confirm consent when they enrol
     email_consent: bool = True
     consent_source: str = "staff"
+    # Where a phone number written without +country is from (ISO 3166 code such as GB);
+    # default: the clinic's region.
+    country: str | None = None
 
 
 @dataclass(frozen=True)
@@ -76,15 +91,42 @@ class CleanPatient:
 
 
 def normalise_phone(raw: str, *, region: str) -> tuple[str, bool]:
-    """E.164 form and whether it can receive SMS, or PatientError naming `phone`."""
+    """E.164 form and whether it can receive SMS, or PatientError naming `phone`.
+
+    A number written with + (or 00) and its country code is read as that country's,
+    whatever `region` is; one written without is read as a number of `region`.
+    """
     try:
         number = phonenumbers.parse(raw.strip(), region.upper())
     except phonenumbers.NumberParseException:
         raise PatientError("phone", f"not a phone number: {raw!r}") from None
     if not phonenumbers.is_valid_number(number):
-        raise PatientError("phone", f"not a valid number for region {region.upper()}: {raw!r}")
+        raise PatientError("phone", _invalid_number(raw, number, region.upper()))
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     return e164, phonenumbers.number_type(number) not in _NOT_SMS
+
+
+def _invalid_number(raw: str, number: phonenumbers.PhoneNumber, region: str) -> str:
+    code = number.country_code or 0
+    read_as = phonenumbers.region_code_for_country_code(code)
+    written_with_code = raw.strip().startswith(("+", "00"))
+    if written_with_code or read_as != region:
+        name = COUNTRY_NAMES.get(read_as, f"+{code}")
+        return f"{raw!r} is not a valid {name} number (+{code})"
+    name = COUNTRY_NAMES.get(region, region)
+    return (
+        f"{raw!r} is not a valid {name} number; for another country's number, start it "
+        "with + and the country code, or choose its country"
+    )
+
+
+def normalise_country(raw: str | None, default: str) -> str:
+    """An ISO 3166 country code phone numbers can be parsed for, or PatientError naming
+    `country`; blank is `default` (the clinic's region)."""
+    value = (raw or "").strip().upper() or default.upper()
+    if value not in COUNTRY_NAMES:
+        raise PatientError("country", f"not a country code such as GB, ES or MX: {raw!r}")
+    return value
 
 
 def normalise_email(raw: str) -> str:
@@ -113,23 +155,37 @@ def normalise_language(raw: str | None) -> str:
 
 
 def clean_patient(data: PatientInput, *, clinic: Clinic) -> CleanPatient:
-    """Validate everything, raising PatientError for the first bad field."""
-    first_name = _text("first_name", data.first_name, NAME_MAX)
-    if not first_name:
-        raise PatientError("first_name", "must not be empty")
-    last_name = _text("last_name", data.last_name, NAME_MAX)
-    phone, can_sms = (None, False)
-    if data.phone and data.phone.strip():
-        phone, can_sms = normalise_phone(data.phone, region=clinic.default_region)
-    email = normalise_email(data.email) if data.email and data.email.strip() else None
-    if phone is None and email is None:
-        raise PatientError("phone", "a phone number or an email address is required")
-    zone = _text("timezone", data.timezone or "", TIMEZONE_MAX) or clinic.timezone
-    try:
-        validate_timezone(zone)
-    except ValueError as exc:
-        raise PatientError("timezone", str(exc)) from None
-    ref = _text("external_ref", data.external_ref or "", EXTERNAL_REF_MAX) or None
+    """Validate everything; PatientError names the first bad field and carries them all
+    (`problems`), so a person fixes the form in one round."""
+    problems: list[PatientError] = []
+
+    def check(fn: Callable[[], T], fallback: T) -> T:
+        try:
+            return fn()
+        except PatientError as exc:
+            problems.append(exc)
+            return fallback
+
+    first_name = check(lambda: _required("first_name", data.first_name), "")
+    last_name = check(lambda: _text("last_name", data.last_name, NAME_MAX), "")
+    region = check(lambda: normalise_country(data.country, clinic.default_region), None)
+    phone: str | None = None
+    can_sms = False
+    if data.phone and data.phone.strip() and region is not None:
+        parsed = check(lambda: normalise_phone(data.phone or "", region=region), None)
+        phone, can_sms = parsed if parsed is not None else (None, False)
+    email = None
+    if data.email and data.email.strip():
+        email = check(lambda: normalise_email(data.email or ""), None)
+    given = bool((data.phone or "").strip() or (data.email or "").strip())
+    if not given:
+        need = "give a mobile phone number or an email address (or both): without one "
+        problems.append(PatientError("phone", need + "nothing can be sent"))
+    zone = check(lambda: _zone(data.timezone, clinic.timezone), clinic.timezone)
+    language = check(lambda: normalise_language(data.language), "en")
+    ref = check(lambda: _text("external_ref", data.external_ref or "", EXTERNAL_REF_MAX), "")
+    if problems:
+        raise PatientError.of(problems)
     return CleanPatient(
         first_name=first_name,
         last_name=last_name,
@@ -137,12 +193,28 @@ def clean_patient(data: PatientInput, *, clinic: Clinic) -> CleanPatient:
         phone_can_sms=can_sms,
         email=email,
         timezone=zone,
-        language=normalise_language(data.language),
-        external_ref=ref,
+        language=language,
+        external_ref=ref or None,
         sms_consent=data.sms_consent,
         email_consent=data.email_consent,
         consent_source=data.consent_source,
     )
+
+
+def _required(field: str, raw: str) -> str:
+    value = _text(field, raw, NAME_MAX)
+    if not value:
+        raise PatientError(field, "must not be empty")
+    return value
+
+
+def _zone(raw: str | None, default: str) -> str:
+    zone = _text("timezone", raw or "", TIMEZONE_MAX) or default
+    try:
+        validate_timezone(zone)
+    except ValueError as exc:
+        raise PatientError("timezone", str(exc)) from None
+    return zone
 
 
 def patient_values(clean: CleanPatient, *, clinic_id: int, now: datetime) -> dict[str, Any]:

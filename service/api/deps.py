@@ -75,10 +75,18 @@ def not_saved(exc: DBAPIError) -> HTTPException:
 
 def invalid(field: str, message: str, *, prefix: str = "", where: str = "body") -> HTTPException:
     """A 422 shaped like the app's validation errors, naming the field."""
-    name = f"{prefix}{field}"
-    detail = [
-        {"field": name, "msg": message, "type": "value_error", "loc": [where, *name.split(".")]}
-    ]
+    return invalid_fields([(field, message)], prefix=prefix, where=where)
+
+
+def invalid_fields(
+    fields: list[tuple[str, str]], *, prefix: str = "", where: str = "body"
+) -> HTTPException:
+    """A 422 naming every bad field: (field, message) pairs."""
+    detail = []
+    for field, message in fields:
+        name = f"{prefix}{field}"
+        loc = [where, *name.split(".")]
+        detail.append({"field": name, "msg": message, "type": "value_error", "loc": loc})
     return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=detail)
 
 

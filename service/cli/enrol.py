@@ -45,7 +45,10 @@ def enrol_command(
     first_name: str = typer.Option(..., help="Patient's first name (used in messages)"),
     last_name: str = typer.Option("", help="Patient's last name"),
     phone: str | None = typer.Option(
-        None, help="Mobile number; local numbers use the clinic's region"
+        None, help="Mobile number: +country code, or local digits read in --country"
+    ),
+    country: str | None = typer.Option(
+        None, help="ISO 3166 code (GB, ES...) of a number without +; default: the clinic's"
     ),
     email: str | None = typer.Option(None, help="Email address"),
     tz: str | None = typer.Option(None, "--tz", help="IANA time zone (default: the clinic's)"),
@@ -79,6 +82,7 @@ def enrol_command(
             language=lang,
             external_ref=external_ref,
             consent_source="cli",
+            country=country,
         )
         try:
             chosen = catalog.get(plan)
@@ -131,7 +135,8 @@ IMPORT_HELP = "\n\n".join(
     [
         "Enrol many patients from a CSV file (header row required).",
         "Columns (any order, case-insensitive; * = required): first_name*; last_name; "
-        "phone and/or email (one is required; local phone numbers use the clinic's region); "
+        "phone and/or email (one is required); country (ISO 3166 code such as GB for a "
+        "phone number written without +; default the clinic's region); "
         "timezone (IANA, default the clinic's); language (default en); external_ref (the "
         "clinic's record id, used to recognise the patient on a re-run); plan* (or --plan); "
         "procedure_at* (ISO 8601, e.g. 2026-03-03T10:00-05:00; without an offset it is the "

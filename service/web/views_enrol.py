@@ -8,7 +8,10 @@ their errors back to fields.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
+from zoneinfo import available_timezones
 
+import phonenumbers
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import RedirectResponse
 from sqlmodel import Session, col, select
@@ -18,6 +21,7 @@ from service.api.deps import SessionDep, SettingsDep
 from service.api.routers.plans import CatalogDep, RendererDep
 from service.audit import record_audit
 from service.config import Settings
+from service.country_names import COUNTRY_NAMES
 from service.csv_import import parse_procedure_at
 from service.db.models import Clinic, Patient
 from service.db.types import utcnow
@@ -29,9 +33,10 @@ from service.plans.signoffs import unsigned_warning
 from service.rendering import Renderer
 from service.web.deps import CsrfDep, StaffDep, Viewer, WebRoute, page
 from service.web.forms import FormData, FormDep
+from service.words import fold
 
 router = APIRouter(route_class=WebRoute, include_in_schema=False)
-LANGUAGES = (("en", "English"), ("es", "Español"))
+LANGUAGES = (("en", "English"), ("es", "Spanish (español)"))
 
 
 def clinic_choices(session: Session, viewer: Viewer) -> list[Clinic]:
@@ -55,6 +60,9 @@ def chosen_clinic(session: Session, viewer: Viewer, form: FormData) -> Clinic | 
 def _form_page(
     request: Request, session: Session, viewer: Viewer, catalog: PlanCatalog, form: FormData
 ) -> Response:
+    clinics = clinic_choices(session, viewer)
+    own = clinics[0] if viewer.clinic_id is not None and clinics else None
+    region = own.default_region if own else "US"
     return page(
         request,
         "enrol.html",
@@ -62,18 +70,39 @@ def _form_page(
         form=form,
         plans=catalog.all(),
         unsigned=[p for p in catalog.all() if unsigned_warning(session, p)],
-        clinics=clinic_choices(session, viewer),
+        clinics=clinics,
         languages=LANGUAGES,
+        countries=countries(),
+        default_country_name=COUNTRY_NAMES.get(region, region),
+        zones=time_zones(),
+        clinic_label=own.name if own else "the clinic",
         status_code=422 if form.errors else 200,
     )
+
+
+@lru_cache(maxsize=1)
+def countries() -> list[tuple[str, str, int]]:
+    """(code, name, dialling code) for every country a number can be parsed for, by name."""
+    rows = [(code, name, phonenumbers.country_code_for_region(code))
+            for code, name in COUNTRY_NAMES.items()]  # fmt: skip
+    return sorted(rows, key=lambda row: fold(row[1]))
+
+
+@lru_cache(maxsize=1)
+def time_zones() -> list[str]:
+    """The IANA zones people live in ("Europe/London"), for the form's suggestions (the
+    legacy aliases such as "EST" or "Etc/GMT+5" are still accepted, not suggested)."""
+    areas = ("Africa/", "America/", "Antarctica/", "Asia/", "Atlantic/", "Australia/",
+             "Europe/", "Indian/", "Pacific/")  # fmt: skip
+    return sorted(z for z in available_timezones() if z.startswith(areas))
 
 
 @router.get("/app/enrol")
 def enrol_form(
     request: Request, session: SessionDep, viewer: StaffDep, catalog: CatalogDep
 ) -> Response:
-    defaults = {"language": "en", "sms_consent": "on", "email_consent": "on"}
-    return _form_page(request, session, viewer, catalog, FormData(defaults, {}))
+    # Consent boxes start unticked: staff tick what the patient said yes to.
+    return _form_page(request, session, viewer, catalog, FormData({"language": "en"}, {}))
 
 
 @router.post("/app/enrol", dependencies=[CsrfDep])
@@ -113,8 +142,8 @@ def enrol_submit(
 
 
 FIELDS = (
-    "clinic_id", "first_name", "last_name", "phone", "email", "timezone", "language",
-    "external_ref", "plan", "procedure_at", "reason",
+    "clinic_id", "first_name", "last_name", "phone", "country", "email", "timezone",
+    "language", "external_ref", "sms_consent", "plan", "procedure_at", "reason",
 )  # fmt: skip
 
 
@@ -132,12 +161,32 @@ def _clean(form: FormData, clinic: Clinic | None) -> CleanPatient | None:
         sms_consent=form.flag("sms_consent"),
         email_consent=form.flag("email_consent"),
         consent_source="web",
+        country=form.get("country") or None,
     )
     try:
-        return clean_patient(data, clinic=clinic)
+        clean = clean_patient(data, clinic=clinic)
     except PatientError as exc:
-        form.error(exc.field if exc.field in FIELDS else "first_name", exc.message)
+        for problem in exc.problems:
+            form.error(problem.field if problem.field in FIELDS else "first_name",
+                       _sentence(problem.message))  # fmt: skip
+        _consent(form, data)
         return None
+    _consent(form, data)
+    return clean
+
+
+def _consent(form: FormData, data: PatientInput) -> None:
+    """Nothing can be sent without consent to at least one channel given: say so now,
+    not when the first message fails."""
+    texts = data.sms_consent and bool((data.phone or "").strip())
+    emails = data.email_consent and bool((data.email or "").strip())
+    if not texts and not emails and ((data.phone or "").strip() or (data.email or "").strip()):
+        form.error("sms_consent", "Tick what the patient agreed to: without consent to texts "
+                                  "or emails, no message can be sent.")  # fmt: skip
+
+
+def _sentence(message: str) -> str:
+    return message[:1].upper() + message[1:]
 
 
 def _plan(form: FormData, catalog: PlanCatalog, clean: CleanPatient | None) -> Plan | None:

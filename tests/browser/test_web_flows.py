@@ -23,6 +23,7 @@ def enrol(page: Page, live: Live, *, first: str, phone: str) -> int:
     page.get_by_label("Last name").fill("Tester")
     page.get_by_label("Mobile phone").fill(phone)
     page.get_by_label("Language").select_option("en")
+    page.get_by_label("Text messages: the patient agreed").check()
     page.get_by_label("Aftercare plan").select_option("botox")
     page.get_by_label("Procedure date and time").fill("2026-12-01T10:00")
     page.get_by_role("button", name="Enrol").click()

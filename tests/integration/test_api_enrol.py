@@ -88,6 +88,26 @@ def test_bad_patient_input_is_422_naming_the_field(client, staff, overrides, fie
     assert fields(response) == [field]
 
 
+def test_every_bad_patient_field_is_named_in_one_answer(client, staff):
+    body = patient_body(phone=None, email=None, timezone="Mars/Olympus", language="english!")
+    response = client.post("/api/v1/patients", json=body, headers=staff)
+    assert response.status_code == 422
+    assert fields(response) == ["phone", "timezone", "language"]
+    inline = enrol(client, staff, patient=body)
+    assert fields(inline) == ["patient.phone", "patient.timezone", "patient.language"]
+
+
+def test_an_international_number_is_accepted_with_its_code_or_its_country(client, staff):
+    coded = client.post("/api/v1/patients", json=patient_body(phone="+44 7911 123456"),
+                        headers=staff)  # fmt: skip
+    assert coded.status_code == 201 and coded.json()["phone"] == "+447911123456"
+    local = client.post("/api/v1/patients", headers=staff, json=patient_body(
+        first_name="Bea", phone="07911 123457", country="GB"))  # fmt: skip
+    assert local.status_code == 201 and local.json()["phone"] == "+447911123457"
+    unknown = client.post("/api/v1/patients", headers=staff, json=patient_body(country="ZZ"))
+    assert unknown.status_code == 422 and fields(unknown) == ["country"]
+
+
 def test_enrolment_is_201_then_200_for_the_same_patient_plan_and_time(client, staff):
     first = enrol(client, staff)
     assert first.status_code == 201, first.text

@@ -103,3 +103,20 @@ def test_a_file_without_the_required_columns_is_refused():
         list(read_rows(io.StringIO("first_name,phone\nAna,1\n")))
     with pytest.raises(CsvFormatError, match="empty"):
         list(read_rows(io.StringIO("")))
+
+
+def test_a_country_column_reads_numbers_written_without_a_country_code(
+    session, factory, catalog, now
+):
+    clinic = factory.clinic()
+    text = (
+        "first_name,phone,country,procedure_at\n"
+        "Ana,07911 123456,GB,2026-03-03T10:00:00Z\n"
+        "Bea,+34 612 345 678,,2026-03-03T10:00:00Z\n"
+        "Cai,07911 123457,,2026-03-03T10:00:00Z\n"
+    )
+    report = run(session, clinic, catalog, text, now, default_plan="botox")
+    phones = sorted(p.phone for p in session.exec(select(Patient)))
+    assert phones == ["+34612345678", "+447911123456"]
+    assert [(e.line, e.column) for e in report.errors] == [(4, "phone")]
+    assert "not a valid United States number" in report.errors[0].message

@@ -83,7 +83,79 @@ def test_a_patient_needs_a_phone_or_an_email(client, clinic, staff) -> None:
     token = login(client, staff)
     response = client.post("/app/enrol", data=_form(token, phone="", email=""))
     assert response.status_code == 422
-    assert "a phone number or an email address is required" in response.text
+    assert "Give a mobile phone number or an email address (or both)" in response.text
+
+
+def test_all_the_problems_come_in_one_round_each_next_to_its_field(
+    client, clinic, staff, session
+) -> None:
+    token = login(client, staff)
+    response = client.post("/app/enrol", data=_form(
+        token, first_name="", phone="", email="", timezone="Mars/Olympus", language="klingon!",
+        plan="", procedure_at="",
+    ))  # fmt: skip
+    assert response.status_code == 422
+    for field in ("first_name", "phone", "timezone", "language", "plan", "procedure_at"):
+        assert f'id="e-{field}"' in response.text, field
+        assert f'<a href="#f-{field}">' in response.text, field  # in the summary too
+    assert "Please fix 6 problems" in response.text
+    assert session.exec(select(Patient)).all() == []
+
+
+def test_the_time_zone_suggestions_are_a_working_list(client, clinic, staff) -> None:
+    login(client, staff)
+    page = client.get("/app/enrol").text
+    assert 'list="zones"' in page and "&#34;" not in page
+    assert '<option value="Europe/London">' in page and '<option value="EST">' not in page
+
+
+def test_consent_starts_unticked_and_says_what_was_agreed(client, clinic, staff) -> None:
+    login(client, staff)
+    page = client.get("/app/enrol").text
+    assert 'name="sms_consent">' in page and 'name="sms_consent" checked' not in page
+    assert 'name="email_consent">' in page
+    assert "the patient agreed to receive aftercare texts from Lakeside Aesthetics" in page
+    assert "they can reply STOP at any time" in page
+
+
+def test_no_consent_at_all_is_refused_naming_the_consent(client, clinic, staff, session) -> None:
+    token = login(client, staff)
+    data = _form(token)
+    del data["sms_consent"], data["email_consent"]
+    response = client.post("/app/enrol", data=data)
+    assert response.status_code == 422 and 'id="e-sms_consent"' in response.text
+    assert "without consent to texts or emails, no message can be sent" in response.text
+    assert session.exec(select(Patient)).all() == []
+
+
+def test_consent_to_one_channel_is_recorded_for_that_channel_only(
+    client, clinic, staff, session
+) -> None:
+    token = login(client, staff)
+    data = _form(token)
+    del data["email_consent"]
+    client.post("/app/enrol", data=data)
+    patient = session.exec(select(Patient)).one()
+    assert patient.sms_consent_at is not None and patient.email_consent_at is None
+
+
+def test_an_international_number_is_accepted_with_its_code_or_its_country(
+    client, clinic, staff, session
+) -> None:
+    token = login(client, staff)
+    client.post("/app/enrol", data=_form(token, first_name="Uma", phone="+44 7911 123456"))
+    client.post("/app/enrol", data=_form(token, first_name="Vic", phone="07911 123457",
+                                         country="GB", email=""))  # fmt: skip
+    phones = {p.first_name: p.phone for p in session.exec(select(Patient))}
+    assert phones == {"Uma": "+447911123456", "Vic": "+447911123457"}
+
+
+def test_a_bad_number_is_named_with_the_country_it_was_read_for(client, clinic, staff) -> None:
+    token = login(client, staff)
+    uk = client.post("/app/enrol", data=_form(token, phone="+44 7700 900123"))
+    assert "is not a valid United Kingdom number (+44)" in uk.text
+    local = client.post("/app/enrol", data=_form(token, phone="07911 123456"))
+    assert "not a valid United States number" in local.text and "choose its country" in local.text
 
 
 def test_a_procedure_far_in_the_future_is_refused(client, clinic, staff) -> None:

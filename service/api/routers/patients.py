@@ -22,6 +22,7 @@ from service.api.deps import (
     SessionDep,
     ensure_visible,
     invalid,
+    invalid_fields,
     visible_row,
 )
 from service.api.routers.plans import CatalogDep
@@ -43,7 +44,15 @@ class PatientCreate(errors.Input):
     first_name: str = Field(min_length=1, max_length=100)
     last_name: str = Field(default="", max_length=100)
     phone: str | None = Field(
-        default=None, max_length=32, description="Parsed in the clinic's region, e.g. +1…"
+        default=None,
+        max_length=32,
+        description="With + and the country code (any country), or national digits read in "
+        "`country` (default: the clinic's region)",
+    )
+    country: str | None = Field(
+        default=None,
+        max_length=2,
+        description="ISO 3166 code (GB, ES, MX...) of a phone number written without +",
     )
     email: str | None = Field(default=None, max_length=254)
     timezone: str | None = Field(
@@ -86,11 +95,13 @@ NowDep = Annotated[datetime, Depends(request_now)]
 
 
 def check_language(language: str, available: list[str] | tuple[str, ...], *, field: str) -> None:
-    """422 naming `field` for a language no plan can speak (never silently English)."""
+    """422 naming `field` for a language no plan can speak (never silently English). A
+    code that is not a language code at all is left to `clean_patient`, which names it
+    with every other bad field."""
     try:
         value = normalise_language(language)
-    except PatientError as exc:
-        raise invalid(field, exc.message) from None
+    except PatientError:
+        return
     if value not in available:
         raise invalid(field, f"no messages in {value!r} (available: {', '.join(available)})")
 
@@ -127,11 +138,13 @@ def create_or_find(
         sms_consent=body.sms_consent,
         email_consent=body.email_consent,
         consent_source=f"api:{principal.label}",
+        country=body.country,
     )
     try:
         clean = clean_patient(data, clinic=clinic)
-    except PatientError as exc:
-        raise invalid(exc.field, exc.message, prefix=prefix) from None
+    except PatientError as exc:  # every bad field at once
+        fields = [(problem.field, problem.message) for problem in exc.problems]
+        raise invalid_fields(fields, prefix=prefix) from None
     patient, created = find_or_create(session, clinic=clinic, clean=clean, now=now)
     if created:
         record_audit(
