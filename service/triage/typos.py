@@ -104,8 +104,10 @@ class TypoCorrector:
         return found[0] if found is not None and found[0][0] == word[0] else word
 
     def _lookup(self, token: str) -> str:
-        if len(token) < MIN_LENGTH or token in self.protected or not token.isalpha():
+        if token in self.protected or not token.isalpha():
             return token
+        if len(token) < MIN_LENGTH:
+            return self._undoubled(token)
         if token.startswith(self._roots) or token in self.known:
             return token
         near = process.extract(
@@ -117,6 +119,16 @@ class TypoCorrector:
             key=lambda w: (w in self._derived, w),
         )
         return matches[0] if matches else token
+
+    def _undoubled(self, token: str) -> str:
+        """A short word with one letter typed twice ("legg", "hott"): the lexicon's word
+        without it, unless the token is a real word itself ("too", "feel")."""
+        for i in range(1, len(token)):
+            if token[i] == token[i - 1]:
+                single = token[:i] + token[i + 1 :]
+                if single in self.vocabulary and token not in self.known:
+                    return single
+        return token
 
     def _plausible(self, word: str, token: str) -> bool:
         if word[0] != token[0] or word == token:

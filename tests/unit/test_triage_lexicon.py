@@ -25,7 +25,7 @@ def copy_lexicon(tmp_path: Path) -> Path:
 
 def test_it_loads_the_lexicon_once_and_names_its_version() -> None:
     assert load_lexicon() is load_lexicon()
-    assert classify("fever").lexicon_version == "terms v7, concepts v5, context v6"
+    assert classify("fever").lexicon_version == "terms v8, concepts v6, context v7"
 
 
 def test_a_clinic_can_add_a_term(tmp_path: Path) -> None:
@@ -43,7 +43,7 @@ def test_a_clinic_can_add_a_term(tmp_path: Path) -> None:
         ("      - chills\n", "      - (chills|(shivers))\n", "nested"),
         ("    severity: urgent\n", "    severity: critical\n", "unknown severity"),
         ("      - chills\n", "      - yes\n", "quote it"),
-        ("version: 7\n", "", "version"),
+        ("version: 8\n", "", "version"),
         ("  - class: chest_pain\n", "  - class: chest_ache\n", "needs a known class"),
         ("    unless: [bruising, bruise_growing]\n", "    unless: [bruises]\n", "unknown classes"),
     ],
@@ -86,6 +86,16 @@ def test_typos_are_corrected_only_to_nearby_lexicon_words() -> None:
     assert typos.correct("sleeping") == "sleeping"  # a real word, one edit from "seeping"
     assert typos.correct("couldnt") == "cant"  # an alias
     assert TypoCorrector(["stars"], aliases={}, known=lambda: known).correct("stays") == "stays"
+
+
+def test_a_short_word_with_a_letter_typed_twice_is_the_lexicon_word() -> None:
+    known = real_words()
+    typos = TypoCorrector(["leg", "hot", "to", "fel"], aliases={}, known=lambda: known)
+    assert typos.correct("legg") == "leg"
+    assert typos.correct("hott") == "hot"
+    assert typos.correct("too") == "too"  # a real word: never "corrected"
+    assert typos.correct("feel") == "feel"
+    assert typos.correct("bro") == "bro"  # no doubled letter
 
 
 def test_the_dictionaries_know_english_and_spanish_words_without_accents() -> None:
