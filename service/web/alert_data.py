@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 
 from service.alerts.facts import AlertFacts, alert_facts
 from service.alerts.pages import household_of
-from service.db.models import Alert, Clinic, InboundMessage, Message, Patient
+from service.db.models import Alert, AuditLog, Clinic, InboundMessage, Message, Patient, ReplyItem
 from service.db.types import utcnow
 from service.domain import AlertSeverity, AlertStatus, MessageKind
 from service.web.people import names_for
@@ -104,6 +104,43 @@ def signature(rows: list[AlertRow]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def people_in(session: Session, rows: list[AlertRow]) -> dict[str, str]:
+def people_in(
+    session: Session, rows: list[AlertRow], notes: dict[int, AlertNotes] | None = None
+) -> dict[str, str]:
     labels = [r.alert.acknowledged_by for r in rows] + [r.alert.resolved_by for r in rows]
+    labels += [label for note in (notes or {}).values() for label in note.labels]
     return names_for(session, labels)
+
+
+@dataclass(frozen=True)
+class AlertNotes:
+    """What people wrote about an alert: the note given when it was resolved (kept in the
+    audit log with the resolution) and the handling of the reply that opened it."""
+
+    resolution: str | None = None
+    reply: ReplyItem | None = None  # handled_by, handled_at, handled_note
+
+    @property
+    def labels(self) -> list[str | None]:
+        return [self.reply.handled_by] if self.reply else []
+
+
+def notes_for(session: Session, alerts: list[Alert]) -> dict[int, AlertNotes]:
+    """Notes per alert id (two indexed queries, whatever the number of alerts)."""
+    ids = [a.id for a in alerts if a.id is not None]
+    if not ids:
+        return {}
+    resolved = session.exec(
+        select(AuditLog.entity_id, AuditLog.reason)
+        .where(AuditLog.entity_type == "alert", AuditLog.action == "alert.resolve",
+               col(AuditLog.entity_id).in_(ids), col(AuditLog.reason).is_not(None))
+        .order_by(col(AuditLog.id))
+    ).all()  # fmt: skip
+    resolutions = {entity: reason for entity, reason in resolved if entity is not None}
+    items = session.exec(
+        select(ReplyItem).where(col(ReplyItem.alert_id).in_(ids),
+                                col(ReplyItem.handled_at).is_not(None))
+    ).all()  # fmt: skip
+    replies = {item.alert_id: item for item in items if item.alert_id is not None}
+    return {i: AlertNotes(resolutions.get(i), replies.get(i)) for i in ids
+            if i in resolutions or i in replies}  # fmt: skip

@@ -17,6 +17,7 @@ from service.web.alert_data import (
     INBOX_LIMIT,
     AlertRow,
     inbox,
+    notes_for,
     people_in,
     recently_resolved,
     signature,
@@ -32,6 +33,7 @@ POLL_SECONDS = 4
 def alert_inbox(request: Request, session: SessionDep, viewer: StaffDep) -> Response:
     rows = inbox(session, clinic_id=viewer.clinic_id)
     resolved = recently_resolved(session, clinic_id=viewer.clinic_id)
+    notes = notes_for(session, [r.alert for r in rows + resolved])
     return page(
         request,
         "alerts.html",
@@ -41,7 +43,8 @@ def alert_inbox(request: Request, session: SessionDep, viewer: StaffDep) -> Resp
         sig=signature(rows),
         poll_seconds=POLL_SECONDS,
         urgent_open=_urgent_open(rows),
-        people=people_in(session, rows + resolved),
+        people=people_in(session, rows + resolved, notes),
+        notes=notes,
         inbox_limit=INBOX_LIMIT,
     )
 
@@ -57,12 +60,14 @@ def alert_feed(request: Request, session: SessionDep, viewer: StaffDep) -> Respo
     }
     if request.query_params.get("since") == sig:
         return Response(status_code=204, headers=headers)
+    notes = notes_for(session, [r.alert for r in rows])
     response = templates_for(request).TemplateResponse(
         request,
         "_alert_list.html",
-        {"rows": rows, "viewer": viewer, "people": people_in(session, rows)},
+        {"rows": rows, "viewer": viewer, "people": people_in(session, rows, notes),
+         "notes": notes},
         headers=headers,
-    )
+    )  # fmt: skip
     return response
 
 

@@ -30,6 +30,7 @@ from service.inbox.staff_reply import (
 )
 from service.reach import reach_of
 from service.web.access import visible
+from service.web.alert_data import notes_for
 from service.web.deps import CsrfDep, StaffDep, Viewer, WebError, WebRoute, page
 from service.web.patient_data import search_patients
 from service.web.people import names_for
@@ -100,10 +101,12 @@ def _patient_page(
     views = message_views(session, timeline, renderer=get_renderer(request), plans=plans)
     titles = plan_titles(session, plans, timeline.enrollments)
     thread = conversation(session, patient)
-    people = names_for(session, timeline.actors() + thread_actors(thread))
+    notes = notes_for(session, [item.alert for item in timeline.items if item.alert])
+    noted = [label for note in notes.values() for label in note.labels]
+    people = names_for(session, timeline.actors() + thread_actors(thread) + noted)
     simulate = settings.environment != "production"  # service.web.views_simulate
     return page(request, "patient.html", viewer, t=timeline, views=views, plan_titles=titles,
-                people=people,
+                notes=notes, people=people,
                 simulate=simulate, paged=before is not None or after is not None,
                 safety_note=_safety_note(patient), thread=thread, reach=reach_of(patient),
                 thread_limit=THREAD_LIMIT,

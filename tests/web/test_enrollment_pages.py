@@ -8,7 +8,7 @@ import io
 from sqlmodel import select
 
 from service import alerts
-from service.db.models import AuditLog, Enrollment, InboundMessage, Message
+from service.db.models import AuditLog, Enrollment, InboundMessage, Message, ReplyItem
 from service.domain import AlertSeverity, EnrollmentStatus, MessageStatus
 from tests.web.conftest import login
 from tests.web.test_enrol import _form
@@ -212,3 +212,42 @@ def test_the_cancel_reason_is_audited_and_shown_on_each_cancelled_message(
     assert audit.reason == "patient moved abroad" and audit.actor == f"user:{staff.id}"
     page = client.get(f"/app/patients/{enrollment.patient_id}").text
     assert "Cancelled with the plan: patient moved abroad." in page
+
+
+def test_the_record_has_the_text_of_every_message_sent_and_every_note(
+    client, clinic, staff, session, now
+) -> None:
+    _, enrollment = _enrol(client, staff, session)
+    sent = session.exec(select(Message).where(Message.enrollment_id == enrollment.id)).first()
+    sent.status, sent.sent_at = MessageStatus.DELIVERED, now
+    sent.body = "Lakeside: cold compress today. Reply STOP to opt out."
+    reply = InboundMessage(provider_id="SMn", channel="sms", clinic_id=clinic.id,
+                           patient_id=enrollment.patient_id, enrollment_id=enrollment.id,
+                           from_address="+14155550142", body="is swelling normal?")  # fmt: skip
+    session.add_all([sent, reply])
+    session.commit()
+    alert = alerts.open_alert(session, clinic=clinic, severity=AlertSeverity.CONCERN,
+                              kind="triage_concern", summary="Swelling question", now=now,
+                              patient_id=enrollment.patient_id, enrollment_id=enrollment.id,
+                              inbound_id=reply.id)  # fmt: skip
+    handled = {"handled_at": now, "handled_by": f"user:{staff.id}",
+               "handled_note": "called her back"}  # fmt: skip
+    session.add(ReplyItem(inbound_id=reply.id, clinic_id=clinic.id, channel="sms",
+                          patient_id=enrollment.patient_id, label="concern", received_at=now,
+                          due_at=now, alert_id=alert.id, **handled))  # fmt: skip
+    alerts.resolve(session, alert=alert, actor=f"user:{staff.id}", now=now, note="all normal")
+    session.commit()
+    page = client.get(f"/app/enrollments/{enrollment.id}/record").text
+    assert "Lakeside: cold compress today. Reply STOP to opt out." in page
+    assert "called her back" in page and "all normal" in page
+    assert "Botox aftercare (version" in page
+    rows = list(csv.DictReader(io.StringIO(
+        client.get(f"/app/enrollments/{enrollment.id}/record.csv").text)))  # fmt: skip
+    texts = [r["text"] for r in rows if r["kind"] == "message" and r["text"]]
+    assert texts == ["Lakeside: cold compress today. Reply STOP to opt out."]
+    assert any(r["what"] == "reply.handled" and r["detail"] == "called her back" for r in rows)
+    patient_page = client.get(f"/app/patients/{enrollment.patient_id}").text
+    assert "called her back" in patient_page and "all normal" in patient_page
+    alerts_page = client.get("/app/alerts").text
+    assert "Resolution note: <q>all normal</q>" in alerts_page
+    assert "called her back" in alerts_page
