@@ -76,6 +76,7 @@ def _form_page(
         default_country_name=COUNTRY_NAMES.get(region, region),
         zones=time_zones(),
         clinic_label=own.name if own else "the clinic",
+        labels=FIELD_LABELS,
         status_code=422 if form.errors else 200,
     )
 
@@ -141,6 +142,14 @@ def enrol_submit(
     return RedirectResponse(target, status_code=303)
 
 
+# How the error summary names each field (as its label on the form does).
+FIELD_LABELS = {
+    "clinic_id": "Clinic", "first_name": "First name", "last_name": "Last name",
+    "phone": "Mobile phone", "country": "Phone number's country", "email": "Email",
+    "timezone": "Time zone", "language": "Language", "external_ref": "Clinic record id",
+    "sms_consent": "Consent", "plan": "Aftercare plan",
+    "procedure_at": "Procedure date and time",
+}  # fmt: skip
 FIELDS = (
     "clinic_id", "first_name", "last_name", "phone", "country", "email", "timezone",
     "language", "external_ref", "sms_consent", "plan", "procedure_at", "reason",

@@ -99,6 +99,8 @@ def test_all_the_problems_come_in_one_round_each_next_to_its_field(
         assert f'id="e-{field}"' in response.text, field
         assert f'<a href="#f-{field}">' in response.text, field  # in the summary too
     assert "Please fix 6 problems" in response.text
+    assert "First name: must not be empty" in response.text  # the summary names each field
+    assert "Procedure date and time: required" in response.text
     assert session.exec(select(Patient)).all() == []
 
 
