@@ -14,10 +14,11 @@ from sqlmodel import Session
 
 from service.db.models import Alert, Enrollment, Message
 from service.dispatch.content import ContentError, PlanCache, content_of
-from service.domain import Channel, MessageKind, MessageStatus
+from service.domain import Channel, EnrollmentStatus, MessageKind, MessageStatus
 from service.plans.model import Plan, PlanError
 from service.rendering import Renderer
 from service.web.explain import explain, held_by
+from service.web.templating import local_time
 from service.web.timeline_data import Timeline
 from service.web.timeline_text import day_label, message_title
 
@@ -59,7 +60,7 @@ def message_views(
         plan = pinned.get(m.enrollment_id) if m.enrollment_id else None
         views[m.id] = MessageView(
             title=_title(m, plan, enrollment, timeline.patient.timezone),
-            why=explain(m, tz, holding),
+            why=explain(m, tz, holding) + _paused(m, enrollment, tz),
             preview=_preview(session, m, timeline, enrollment, renderer, plans),
             held_by=held_by(m, holding),
         )
@@ -83,6 +84,17 @@ def _plans(
         except (PlanError, KeyError, ValueError):
             continue  # the title falls back to the step key in words
     return found
+
+
+def _paused(message: Message, enrollment: Enrollment | None, tz: str) -> str:
+    """A waiting plan message of a paused plan: held until it is resumed."""
+    if enrollment is None or enrollment.status != EnrollmentStatus.PAUSED:
+        return ""
+    if message.status != MessageStatus.SCHEDULED or message.kind != MessageKind.PLAN:
+        return ""
+    since = f" since {local_time(enrollment.paused_at, tz)}" if enrollment.paused_at else ""
+    return (f" On hold: the plan is paused{since}; if it is still paused when this falls "
+            "due, it is not sent.")  # fmt: skip
 
 
 def _title(message: Message, plan: Plan | None, enrollment: Enrollment | None, tz: str) -> str:

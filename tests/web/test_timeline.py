@@ -251,3 +251,14 @@ def test_walking_every_page_back_and_forth_shows_each_item_once_in_order(any_db)
     key = [(i.kind, i.ident) for i in every]
     assert [(i.kind, i.ident) for i in back] == key[: len(back)]
     assert [(i.kind, i.ident) for i in [back[0], *both]] == key
+
+
+def test_a_paused_plans_messages_say_they_wait_for_it(client, factory, clinic, staff, session):  # type: ignore[no-untyped-def]
+    from service import enrollment as use_cases
+
+    patient, enrollment = _enrolled(factory, clinic)
+    use_cases.pause(session, enrollment=enrollment, now=utcnow(), actor="test", reason="travel")
+    session.commit()
+    login(client, staff)
+    page = client.get(f"/app/patients/{patient.id}").text
+    assert "On hold: the plan is paused since" in page
