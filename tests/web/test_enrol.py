@@ -240,3 +240,14 @@ def test_a_number_another_patient_has_is_accepted_and_the_pages_say_whose_it_als
     dana = session.exec(select(Patient).where(Patient.first_name == "Dana")).one()
     assert f'also belongs to <a href="/app/patients/{dana.id}">Dana Reyes</a>' in page
     assert "Teo Reyes" in client.get(f"/app/patients/{dana.id}").text  # and the other way
+
+
+def test_a_fields_extra_attributes_are_attributes_not_text(client, clinic, staff) -> None:
+    from service.web.forms import FormData
+    from service.web.templating import templates_at
+
+    env = templates_at(str(client.app.state.settings.templates_dir / "web")).env
+    macro = env.from_string('{% from "_macros.html" import field %}'
+                            "{{ field(form, 'n', 'N', type='number', extra='min=\"1\"') }}")  # fmt: skip
+    html = macro.render(form=FormData({}, {}))
+    assert 'min="1"' in html and "&#34;" not in html
