@@ -56,6 +56,7 @@ integration: install install-node
 bench: install
 	$(UV) sync --frozen --python $(PYTHON) --group bench
 	$(BIN)/python bench/enrol.py
+	$(BIN)/python bench/replan.py
 	$(BIN)/python bench/dispatch.py
 	$(BIN)/python bench/dispatch_overhead.py
 	$(BIN)/python bench/callbacks.py

@@ -3,19 +3,20 @@ or sender rate changed, with the same guarantees as a reschedule.
 
 Every open (active or paused) enrolment of the clinic is planned again at its own
 procedure time, exactly as `reschedule` would to the same time: the same schedule,
-limits and pacing code, and the same row handling (`reschedule.lock_plan_rows` and
-`apply_planned`): only scheduled rows this transaction locked move; sent, claimed and
-closed rows are never changed (a closed unsent row the new settings make valid again
-comes back as a new row, as on a reschedule). Enrolments are locked first, in id order.
+limits and pacing code, and the same row handling (`service.enrollment.apply`): only
+scheduled rows this transaction locked move; sent, claimed and closed rows are never
+changed (a closed unsent row the new settings make valid again comes back as a new row,
+as on a reschedule); a row whose time does not change is not written. Enrolments are
+locked first, in id order.
 
 Pacing and the daily cap: enrolments are planned in batches (one plan version per
 batch, a patient at most once per batch); each batch ignores its own rows and those of
 the batches still to come, which are about to move, and counts those already
 re-planned, so sends sharing an instant are spread over the new rate as one queue.
 
-Other unsent messages to patients (a catch-up, a fallback, a staff reply waiting for the
-morning) are not part of a plan: they are moved out of the new window when they fall in
-it. Urgent ones (pages, safety-net replies) have no window.
+Other unsent messages to patients (a catch-up, a fallback) are not part of a plan: they
+are moved out of the new window when they fall in it. Urgent ones (pages, safety-net
+replies) have no window.
 """
 
 from __future__ import annotations
@@ -32,8 +33,13 @@ from service.db.models import Clinic, Enrollment, Message, Patient
 from service.db.queries import one_of
 from service.domain import EnrollmentStatus, MessageKind, MessageStatus, Priority
 from service.enrollment import rows as q
+from service.enrollment.apply import (
+    RescheduleResult,
+    apply_planned,
+    lock_plan_rows,
+    write_moves,
+)
 from service.enrollment.planning import Pending, compute, recipient_for, windows_for
-from service.enrollment.reschedule import RescheduleResult, apply_planned, lock_plan_rows
 from service.plans.store import load_pinned
 from service.scheduling import declared_night, next_allowed, step_window
 
@@ -50,14 +56,15 @@ _OPEN = (EnrollmentStatus.ACTIVE.value, EnrollmentStatus.PAUSED.value)
 @dataclass
 class ReplanResult:
     enrollments: int = 0
-    moved: int = 0  # plan rows given a new time (or the same one, recomputed)
+    moved: int = 0  # plan rows given a new time
+    unchanged: int = 0  # unsent plan rows whose time stays as it was (not written)
     added: int = 0  # closed unsent rows planned again as new rows
     skipped: int = 0  # rows closed because the new settings make them too late
     cancelled: int = 0
     others_moved: int = 0  # non-plan rows moved out of the new window
 
     def add(self, part: RescheduleResult) -> None:
-        for name in ("moved", "added", "skipped", "cancelled"):
+        for name in ("moved", "unchanged", "added", "skipped", "cancelled"):
             setattr(self, name, getattr(self, name) + getattr(part, name))
 
     def as_dict(self) -> dict[str, int]:
@@ -80,10 +87,12 @@ def replan_clinic(
         compute(session, clinic=clinic, plan=plan, pendings=pendings, now=now,
                 daily_cap=daily_cap, exclude=frozenset(remaining))  # fmt: skip
         rows, movable = lock_plan_rows(session, ids)
+        batch_result = RescheduleResult()
         for pending in pendings:
-            mine = rows.get(pending.enrollment_id, [])
-            result.add(apply_planned(session, mine, movable, pending, now=now, actor=actor,
-                                     label=LABEL))  # fmt: skip
+            apply_planned(session, rows.get(pending.enrollment_id, []), movable, pending,
+                          now=now, actor=actor, label=LABEL, result=batch_result)  # fmt: skip
+        write_moves(session, batch_result)
+        result.add(batch_result)
         session.flush()  # the next batch's pacing counts these rows where they now are
         remaining.difference_update(ids)
     result.others_moved = _others_out_of_window(session, clinic, now=now)

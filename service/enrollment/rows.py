@@ -157,9 +157,12 @@ def sms_counts_by_due(
             )
             .group_by(col(Message.due_at))
         )
-        if exclude:  # a rescheduled enrolment's own rows are about to move
+        if exclude:  # a rescheduled enrolment's (or a re-plan's) own rows are about to move
             enrollment = col(Message.enrollment_id)
-            query = query.where(enrollment.is_(None) | enrollment.not_in(sorted(exclude)))
+            # One array parameter on PostgreSQL, not one per id: a clinic re-plan excludes
+            # thousands, and an IN list that long is parsed and planned again per chunk.
+            others = ~one_of(session, enrollment, sorted(exclude))
+            query = query.where(enrollment.is_(None) | others)
         counts.update({at: n for at, n in session.execute(query)})
     return counts
 

@@ -23,9 +23,9 @@ from sqlmodel import Session, col, select
 
 from service.db.models import Clinic, Enrollment, Message, Patient
 from service.domain import Channel, EnrollmentStatus, MessageKind, MessageStatus, Priority
+from service.enrollment.apply import add_planned_row
 from service.enrollment.coming import Coming, coming
 from service.enrollment.planning import Pending, compute, recipient_for
-from service.enrollment.reschedule import add_planned_row
 from service.enrollment.rows import LIVE
 from service.fallback import queue_email_copy
 from service.logs import kv

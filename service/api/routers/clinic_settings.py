@@ -87,6 +87,7 @@ class ClinicSettingsUpdate(errors.Input):
 class ReplanPublic(BaseModel):
     enrollments: int
     moved: int
+    unchanged: int
     added: int
     skipped: int
     cancelled: int
