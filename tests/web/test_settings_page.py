@@ -40,6 +40,7 @@ def test_a_clinic_admin_changes_settings_and_sees_who_changed_what(
     login(client, boss)
     page = client.get("/app/settings")
     assert page.status_code == 200 and 'href="/app/settings"' in page.text
+    assert 'min="1" max="1440"' in page.text  # literal attributes, not escaped ones
     data = _form(client) | {"quiet_start": "21:00", "name": "Lakeside Skin", "phone_24h": "on"}
     saved = client.post("/app/settings", data=data, follow_redirects=True)
     assert saved.status_code == 200 and "Settings saved" in saved.text
