@@ -92,6 +92,10 @@ class Settings(BaseSettings):
     # retry. Raise it if the provider's listing lags more; it bounds how soon the rows of
     # a crash settle (timeout + margin + this, 27 s by default).
     dispatch_provider_window_seconds: float = Field(default=15.0, ge=0)
+    # How far ahead a claim takes a paced sender's send slots (service.dispatch.lanes): an
+    # urgent row waits at most this long behind routine rows already given slots. Capped
+    # at half the claim TTL (a row's checks must still be fresh when its slot comes).
+    dispatch_pace_ahead_seconds: float = Field(default=1.0, gt=0, le=60)
     dispatch_reconcile_interval_seconds: float = Field(default=2.0, gt=0)
     dispatch_reconcile_batch: int = Field(default=500, ge=1)
     dispatch_hold_minutes: float = Field(default=15.0, gt=0)  # re-check paused/held rows

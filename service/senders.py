@@ -9,7 +9,8 @@ sharing a number share one sender row and one rate.
 
 A sender row is made the first time it is needed, with the carrier's usual rate for its
 kind: a US long code 1 message/s, toll-free 3/s, a short code 100/s; a Messaging
-Service 1/s until told the rate of its pool; email not paced. An operator sets the real
+Service 1/s until told the rate of its pool; email not paced, nor Twilio's magic test
+number +15005550006 (test credentials reach no carrier). An operator sets the real
 one (`aftercare senders update`), and a clinic may set its own number's (not a number it
 shares, nor the service's default: that is an operator's decision).
 """
@@ -36,6 +37,9 @@ BURST_MAX = 10_000
 _TOLL_FREE = re.compile(r"^\+1(800|833|844|855|866|877|888)\d{7}$")
 _SHORT_CODE = re.compile(r"^\d{3,8}$")
 _SERVICE_SID = re.compile(r"^MG[0-9a-fA-F]{32}$")
+# +15005550006 and its siblings: valid only with Twilio's test credentials, which send
+# nothing to any carrier (so nothing to pace).
+_TWILIO_TEST = re.compile(r"^\+1500555000\d$")
 
 
 class SenderKind(StrEnum):
@@ -44,6 +48,7 @@ class SenderKind(StrEnum):
     SHORT_CODE = "short_code"
     MESSAGING_SERVICE = "messaging_service"
     EMAIL = "email"
+    TEST = "test"  # Twilio's magic test From numbers: test credentials, no carrier
 
 
 # Messages per second a sender of each kind takes unless told otherwise (None: not paced).
@@ -53,6 +58,7 @@ DEFAULT_RATES: dict[SenderKind, float | None] = {
     SenderKind.SHORT_CODE: 100.0,
     SenderKind.MESSAGING_SERVICE: 1.0,
     SenderKind.EMAIL: None,
+    SenderKind.TEST: None,
 }
 
 
@@ -83,6 +89,8 @@ def kind_of(channel: str, address: str) -> SenderKind:
         return SenderKind.EMAIL
     if _SERVICE_SID.match(address):
         return SenderKind.MESSAGING_SERVICE
+    if _TWILIO_TEST.match(address):
+        return SenderKind.TEST
     if _SHORT_CODE.match(address):
         return SenderKind.SHORT_CODE
     if _TOLL_FREE.match(address):

@@ -60,6 +60,7 @@ JOBS: list[Job] = [
         lambda o, s: o.reconcile_interval_seconds,
         singleton=True,
     ),
+    Job("expire", "service.worker_jobs:expire", lambda o, s: 1.0, singleton=True),
     Job("heartbeat", "service.worker_jobs:heartbeat", lambda o, s: o.heartbeat_seconds),
     Job("receipts", "service.worker_jobs:receipts", lambda o, s: s.receipts_interval_seconds),
     Job("escalate", "service.alerts.jobs:escalate", lambda o, s: 30.0, singleton=True),

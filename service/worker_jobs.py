@@ -11,6 +11,7 @@ from sqlmodel import col, delete
 from service.db.engine import session_scope
 from service.db.models import WorkerHeartbeat
 from service.delivery_receipts import apply_pending
+from service.dispatch.expiry import skip_expired
 from service.dispatch.reconcile import reconcile_in_doubt
 
 if TYPE_CHECKING:
@@ -35,6 +36,12 @@ def dispatch_tick(ctx: JobContext) -> None:
 def reconcile(ctx: JobContext) -> None:
     stopping = ctx.dispatcher.stopping.is_set
     reconcile_in_doubt(ctx.dispatch, now=ctx.dispatch.clock(), stopping=stopping)
+
+
+def expire(ctx: JobContext) -> None:
+    """Skip the rows whose validity ended while they waited (service.dispatch.expiry)."""
+    stopping = ctx.dispatcher.stopping.is_set
+    skip_expired(ctx.dispatch, now=ctx.dispatch.clock(), stopping=stopping)
 
 
 def receipts(ctx: JobContext) -> None:

@@ -292,12 +292,33 @@ class Message(SQLModel, table=True):
             postgresql_where=text("status = 'scheduled'"),
             sqlite_where=text("status = 'scheduled'"),
         ),
-        # Pages and safety-net replies are claimed before any backlog of routine rows.
+        # A sender's due rows, by clinic, priority and age (service.dispatch.lanes).
         Index(
-            "ix_messages_claim_urgent",
+            "ix_messages_lane",
+            "clinic_id",
+            "channel",
+            "priority",
             "next_attempt_at",
-            postgresql_where=text("status = 'scheduled' AND priority = 'urgent'"),
-            sqlite_where=text("status = 'scheduled' AND priority = 'urgent'"),
+            "id",
+            postgresql_where=text("status = 'scheduled'"),
+            sqlite_where=text("status = 'scheduled'"),
+        ),
+        # Unpaced senders' due rows, by channel, priority and age.
+        Index(
+            "ix_messages_channel",
+            "channel",
+            "priority",
+            "next_attempt_at",
+            "id",
+            postgresql_where=text("status = 'scheduled'"),
+            sqlite_where=text("status = 'scheduled'"),
+        ),
+        # Rows whose validity ended while they waited (service.dispatch.expiry).
+        Index(
+            "ix_messages_expiry",
+            "valid_until",
+            postgresql_where=text("status = 'scheduled'"),
+            sqlite_where=text("status = 'scheduled'"),
         ),
         # In-doubt reconciliation scans rows stuck in `sending`.
         Index(

@@ -2,6 +2,8 @@
 
 - `claim`: take due rows, urgent first (`FOR UPDATE SKIP LOCKED` on PostgreSQL) and
   mark them sending;
+- `lanes`: which sender each row leaves through; per sender as many rows as it has send
+  slots (`service.pacing`: one bucket per sender, in its row, shared by every worker);
 - `intake`: the claim's transaction: checks, content, and a `Job` per row to send;
 - `content`: render plan rows from the pinned plan and address them;
 - `checks`: what may stop a claimed row (pure);
@@ -11,5 +13,6 @@
 - `recorder`: outcomes written as they come, many per transaction;
 - `outcome`: what a receipt or a `DeliveryError` does to the row;
 - `reconcile`: abandoned claims back to the queue; calls in doubt against the provider;
+- `expiry`: rows whose validity ended while they waited, skipped in bulk with the reason;
 - `dispatcher`: the per-process loop the worker's tick job drives.
 """

@@ -9,6 +9,11 @@ a call starts within about 0.1 s of its fence (at most about 1 s), and no thread
 waits on the database between calls (a round trip per call, and its wait for the GIL
 on return, cost about a third of the throughput: BENCHMARKS.md, Dispatch).
 
+A job with a send slot (its paced sender's, `lanes`) waits unfenced until its slot is
+within the fence-ahead time, and its thread calls at the slot, not before and not more
+than `SLOT_GRACE` after (else it goes back to the queue): so the fence stays right
+before the call, and a sender's calls start within a tenth of a second of its slots.
+
 Claims are sized here too: the queue holds at most what the threads start in
 `_TTL_SHARE` of the claim TTL at the measured call time, so a slow provider shrinks
 claims instead of letting them grow stale unsent.
@@ -29,7 +34,7 @@ from service.dispatch.context import DispatchContext
 from service.dispatch.fence import Fence, start_calls
 from service.dispatch.intake import Job
 from service.dispatch.recorder import Recorder
-from service.dispatch.send import FENCED, NO_DATABASE, SHUTDOWN, Outcome, timed_call
+from service.dispatch.send import FENCED, LATE, NO_DATABASE, SHUTDOWN, Outcome, timed_call
 from service.logs import kv
 
 log = logging.getLogger(__name__)
@@ -46,6 +51,10 @@ _LEARN = 0.1  # weight of the newest call in the moving average of call time
 _FENCE_AHEAD = 0.05
 _FENCE_AHEAD_MOST = 0.5
 _FENCE_MOST = 128  # jobs per fence, at most
+# Seconds a paced call may start after its slot; a job later than that is not called
+# but given back to the queue (its row keeps its place and takes a fresh slot), so a
+# sender's calls start within [slot, slot + SLOT_GRACE] and never bunch up to catch up.
+SLOT_GRACE = 0.1
 
 
 class Calls:
@@ -71,8 +80,13 @@ class Calls:
         self.fence_seconds = 0.0  # moving average of the fences' wall time
         self.queued = 0  # waiting or fenced, not yet called
         self.calling = 0
-        self._waiting: list[tuple[int, int, Job]] = []  # a heap: urgent first, then FIFO
-        self._ready: deque[tuple[Job, float]] = deque()  # (job, monotonic time of its fence)
+        # A heap: urgent first, then FIFO; each with the monotonic instant of its slot
+        # (None: no slot, call at once).
+        self._waiting: list[tuple[int, int, float | None, Job]] = []
+        # Jobs whose slot is still ahead: a heap by the slot's monotonic instant.
+        self._timed: list[tuple[float, int, Job]] = []
+        # Fenced jobs: (job, monotonic time of its fence, monotonic instant of its slot).
+        self._ready: deque[tuple[Job, float, float | None]] = deque()
         self._order = itertools.count()
         self._closing = False
         lock = threading.Lock()
@@ -106,16 +120,28 @@ class Calls:
 
     def add(self, jobs: list[Job]) -> None:
         with self._for_fencer:
+            now = time.monotonic()
             for job in jobs:
-                heapq.heappush(self._waiting, (0 if job.urgent else 1, next(self._order), job))
+                at = (
+                    None if job.not_before is None else now + self.ctx.seconds_until(job.not_before)
+                )
+                if at is not None and at > now:
+                    heapq.heappush(self._timed, (at, next(self._order), job))
+                else:
+                    self._wait(job, next(self._order), at)
             self.queued += len(jobs)
             self._for_fencer.notify()
+
+    def _wait(self, job: Job, order: int, at: float | None) -> None:
+        heapq.heappush(self._waiting, (0 if job.urgent else 1, order, at, job))
 
     def take_back(self) -> int:
         """Every job not called yet, back to the recorder as not started (stopping)."""
         with self._for_fencer:
-            jobs = [job for _, _, job in self._waiting] + [job for job, _ in self._ready]
+            jobs = [job for _, _, _, job in self._waiting] + [job for job, _, _ in self._ready]
+            jobs += [job for _, _, job in self._timed]
             self._waiting.clear()
+            self._timed.clear()
             self._ready.clear()
             self.queued -= len(jobs)
             self.changed.notify_all()
@@ -144,16 +170,36 @@ class Calls:
         while True:
             with self._for_fencer:
                 while not self._closing and not self._fence_due():
-                    self._for_fencer.wait()
+                    self._for_fencer.wait(self._until_next_slot())
                 if self._closing:
                     break
-                batch = [heapq.heappop(self._waiting)[2] for _ in range(self._fence_size())]
-            began = time.monotonic()
-            connection, fenced = self._fence(batch, connection)
-            self._line_up(batch, fenced, began)
+                taken = [heapq.heappop(self._waiting) for _ in range(self._fence_size())]
+                late = [job for _, _, at, job in taken if _missed(at)]
+                self.queued -= len(late)
+            for job in late:
+                self.recorder.put(Outcome(job, not_started=LATE))
+            batch = [(job, at) for _, _, at, job in taken if not _missed(at)]
+            if batch:
+                began = time.monotonic()
+                connection, fenced = self._fence([job for job, _ in batch], connection)
+                self._line_up(batch, fenced, began)
         _close(connection)
 
+    def _until_next_slot(self) -> float | None:
+        """Seconds until the next timed job is due to be fenced (None: no timed job)."""
+        if not self._timed:
+            return None
+        return max(0.0, self._timed[0][0] - self._ahead_seconds() - time.monotonic())
+
+    def _promote(self) -> None:
+        """Timed jobs whose slot is within the fence-ahead time join the waiting ones."""
+        soon = time.monotonic() + self._ahead_seconds()
+        while self._timed and self._timed[0][0] <= soon:
+            at, order, job = heapq.heappop(self._timed)
+            self._wait(job, order, at)
+
     def _fence_due(self) -> bool:
+        self._promote()
         if not self._waiting or self.stopping.is_set():
             return False
         return len(self._ready) < self._ahead() or self._waiting[0][0] == 0
@@ -164,9 +210,11 @@ class Calls:
     def _ahead(self) -> int:
         """Jobs the threads call in the fence-ahead time: the ready line is refilled
         below this and by this much, so it holds between one and two of it."""
-        seconds = min(max(_FENCE_AHEAD, 2 * self.fence_seconds), _FENCE_AHEAD_MOST)
-        ahead = int(self.concurrency * seconds / max(self.call_seconds, 1e-3))
+        ahead = int(self.concurrency * self._ahead_seconds() / max(self.call_seconds, 1e-3))
         return max(self.concurrency, min(ahead, _FENCE_MOST))
+
+    def _ahead_seconds(self) -> float:
+        return min(max(_FENCE_AHEAD, 2 * self.fence_seconds), _FENCE_AHEAD_MOST)
 
     def _fence(self, batch: list[Job], connection: Any) -> tuple[Any, set[int] | None]:
         """(the connection to keep, the ids fenced; None when the database failed)."""
@@ -183,13 +231,15 @@ class Calls:
             log.warning(kv("dispatch.fence_failed", jobs=len(batch), error=type(exc).__name__))
             return _close(connection, broken=True), None
 
-    def _line_up(self, batch: list[Job], fenced: set[int] | None, began: float) -> None:
-        refused = [job for job in batch if fenced is None or job.message_id not in fenced]
+    def _line_up(
+        self, batch: list[tuple[Job, float | None]], fenced: set[int] | None, began: float
+    ) -> None:
+        refused = [job for job, _ in batch if fenced is None or job.message_id not in fenced]
         with self._for_fencer:
-            for job in batch:
+            for job, at in batch:
                 if fenced is not None and job.message_id in fenced:
                     line_up = self._ready.appendleft if job.urgent else self._ready.append
-                    line_up((job, began))
+                    line_up((job, began, at))
             self.queued -= len(refused)
             self._for_callers.notify(len(batch) - len(refused))
             if refused:
@@ -205,18 +255,23 @@ class Calls:
                     self._for_callers.wait()
                 if not self._ready:
                     return
-                job, fenced_at = self._ready.popleft()
+                job, fenced_at, call_at = self._ready.popleft()
                 self.queued -= 1
                 self.calling += 1
                 if len(self._ready) < self.concurrency:
                     self._for_fencer.notify()
                 if self.room() >= self.least_claim():  # the tick may claim again
                     self.changed.notify_all()
-            self._call(job, fenced_at)
+            if call_at is not None and call_at > time.monotonic():
+                # Its slot: a paced sender's call never starts early.
+                self.stopping.wait(call_at - time.monotonic())
+            self._call(job, fenced_at, call_at)
 
-    def _call(self, job: Job, fenced_at: float) -> None:
+    def _call(self, job: Job, fenced_at: float, call_at: float | None) -> None:
         if self.stopping.is_set():  # fenced, but not called after all
             each = Outcome(job, not_started=SHUTDOWN)
+        elif _missed(call_at):  # too late for its slot: back to the queue for another
+            each = Outcome(job, not_started=LATE)
         elif self.notices.opted_out_since(job.patient_id, job.opt_out, fenced_at):
             each = Outcome(job, not_started=FENCED)  # a STOP committed after its fence
         else:
@@ -227,6 +282,12 @@ class Calls:
             self.calling -= 1
             if not self.calling:
                 self.changed.notify_all()
+
+
+def _missed(call_at: float | None) -> bool:
+    """Whether a paced job's slot passed more than `SLOT_GRACE` ago (a worker that fell
+    behind must not make up for it with calls back to back)."""
+    return call_at is not None and time.monotonic() > call_at + SLOT_GRACE
 
 
 def _close(connection: Any, *, broken: bool = False) -> Any:

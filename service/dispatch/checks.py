@@ -24,6 +24,7 @@ _CONSENTED_KINDS = frozenset({MessageKind.PLAN, MessageKind.CATCH_UP, MessageKin
 _STEP_KINDS = frozenset({MessageKind.PLAN, MessageKind.FALLBACK})
 
 STOP_CONFIRMED = "stop_confirmation"  # INBOUND's context["compliance"] marker
+STALE = "validity window passed before it could be sent"
 
 
 class Action(StrEnum):
@@ -135,7 +136,7 @@ def _enrollment(subject: Subject, now: datetime) -> Verdict | None:
 def _validity(subject: Subject, now: datetime) -> Verdict | None:
     valid_until = subject.message.valid_until
     if valid_until is not None and now > valid_until:
-        return Verdict(Action.SKIP, "validity window passed before it could be sent")
+        return Verdict(Action.SKIP, STALE)
     return None
 
 

@@ -1,9 +1,10 @@
 """Claiming due rows: the only place work is handed to a worker.
 
-PostgreSQL: `SELECT id ... LIMIT n FOR UPDATE SKIP LOCKED`, then one `UPDATE ... WHERE id
-= ANY(ids) RETURNING ...` marks them `sending` (with `claimed_at`/`claimed_by`/
-`claim_count + 1`) and returns them, and one INSERT ... SELECT writes their events, all in
-one transaction, so N workers share the queue without ever taking the same row. Urgent
+PostgreSQL: the due rows' ids, locked with `FOR UPDATE SKIP LOCKED` (`lanes`: per
+sender, as many as it has slots, urgent first), then one `UPDATE ... WHERE id = ANY(ids)
+RETURNING ...` marks them `sending` (with `claimed_at`/`claimed_by`/`claim_count + 1`)
+and returns them, and one INSERT ... SELECT writes their events, all in one
+transaction, so N workers share the queue without ever taking the same row. Urgent
 rows (pages, safety-net replies) are taken first, whatever backlog of routine rows is
 due. A claim is not an attempt: `attempts` counts provider calls (`fence`). SQLite:
 the engine opens every transaction with BEGIN IMMEDIATE (one writer at a time), so
@@ -18,7 +19,7 @@ take far more than n rows.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, update
@@ -26,8 +27,12 @@ from sqlmodel import Session, select
 
 from service.db.models import Message
 from service.db.queries import one_of
-from service.domain import MessageStatus, Priority
+from service.dispatch.lanes import Lanes
+from service.domain import MessageStatus
 from service.outbox import record_moves, transition
+from service.senders import Defaults
+
+DEFAULT_AHEAD = timedelta(seconds=1)  # DISPATCH_PACE_AHEAD_SECONDS' default
 
 # What the rest of the dispatch path reads from a claimed row (content and the claim).
 CLAIMED_COLUMNS = (
@@ -50,22 +55,32 @@ CLAIMED_COLUMNS = (
     "body_html",
     "segments",
     "due_at",
+    "next_attempt_at",
     "valid_until",
 )
 
 
 def claim_due(
-    session: Session, *, worker_id: str, now: datetime, limit: int, urgent_only: bool = False
+    session: Session,
+    *,
+    worker_id: str,
+    now: datetime,
+    limit: int,
+    urgent_only: bool = False,
+    lanes: Lanes | None = None,
 ) -> list[Any]:
-    """Mark up to `limit` due scheduled rows `sending` for this worker and return them,
-    urgent ones first, then oldest due first, as read-only rows of `CLAIMED_COLUMNS` as
-    the row now stands (load one with `session.get` to change it further)."""
+    """Mark up to `limit` due scheduled rows `sending` for this worker and return them in
+    the order to send them (urgent, then safety, then routine; oldest first within each;
+    paced senders' rows only as many as they have slots: `lanes`), as read-only rows of
+    `CLAIMED_COLUMNS` as the row now stands (load one with `session.get` to change it
+    further). `lanes` (opened here) is then the claim's view of the senders, which hands
+    out the rows' slots and is saved in the same transaction."""
     table: Any = Message.__table__  # type: ignore[attr-defined]
     connection = session.connection()
-    ids = list(connection.execute(_due(table, now, limit, urgent=True)).scalars())
-    if len(ids) < limit and not urgent_only:
-        more = connection.execute(_due(table, now, limit - len(ids), urgent=False)).scalars()
-        ids += [i for i in more if i not in ids]
+    if lanes is None:
+        lanes = Lanes(defaults=Defaults(), ahead=DEFAULT_AHEAD)
+    lanes.open(session, now=now, limit=limit)
+    ids = lanes.due_ids(session, now=now, limit=limit, urgent_only=urgent_only)
     if not ids:
         return []
     reason = f"claimed by {worker_id}"
@@ -94,22 +109,6 @@ def claim_due(
         now=now,
     )
     return rows
-
-
-def _due(table: Any, now: datetime, limit: int, *, urgent: bool) -> Any:
-    """Ids of due rows, oldest first, locked (others' locks skipped). The urgent ones
-    ride their own partial index; the rest the claim index (urgent ones among them are
-    taken by the first query, or by the next claim)."""
-    conditions = [table.c.status == MessageStatus.SCHEDULED, table.c.next_attempt_at <= now]
-    if urgent:
-        conditions.append(table.c.priority == Priority.URGENT)
-    return (
-        select(table.c.id)
-        .where(*conditions)
-        .order_by(table.c.next_attempt_at, table.c.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
 
 
 def next_due_at(session: Session) -> datetime | None:

@@ -19,6 +19,7 @@ from service.domain import Channel
 from service.logs import kv
 from service.rendering import Renderer
 from service.retry import RetryPolicy
+from service.senders import Defaults
 from service.unsubscribe import UnsubscribeLinks
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,10 @@ class DispatchContext:
     renderer: Renderer | None = None
     policy: RetryPolicy | None = None
     unsubscribe: UnsubscribeLinks | None = None  # not given: built from `settings`
+    defaults: Defaults | None = None  # the service's own senders; not given: from settings
+    # Clock seconds per real second: 1 but under a scaled clock (a simulated day in a
+    # benchmark), where a wait of d clock seconds is d / clock_rate real ones.
+    clock_rate: float = 1.0
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _fence_engine: Engine | None = None
 
@@ -47,6 +52,8 @@ class DispatchContext:
             self.renderer = Renderer(self.settings.templates_dir)
         if self.policy is None:
             self.policy = self.options.retry_policy()
+        if self.defaults is None:
+            self.defaults = Defaults.from_settings(self.settings)
         if self.unsubscribe is None:
             self.unsubscribe = UnsubscribeLinks(
                 self.settings.public_base_url, self.settings.secret_key.get_secret_value()
@@ -86,6 +93,15 @@ class DispatchContext:
     def retry_policy(self) -> RetryPolicy:
         assert self.policy is not None
         return self.policy
+
+    @property
+    def sender_defaults(self) -> Defaults:
+        assert self.defaults is not None
+        return self.defaults
+
+    def seconds_until(self, instant: datetime) -> float:
+        """Real seconds from now until `instant` on this context's clock (may be < 0)."""
+        return (instant - self.clock()).total_seconds() / self.clock_rate
 
     @property
     def templates(self) -> Renderer:

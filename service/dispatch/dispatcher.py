@@ -6,7 +6,9 @@ sending threads, urgent ones first; the `Recorder` writes the outcomes in bulk a
 come. No lock is held across a call. The tick claims only while the queue has room
 (`Calls.capacity`: what the threads start in half the claim TTL at the measured pace),
 and while it is full it still takes urgent rows (pages, safety-net replies) every
-`_URGENT_POLL` seconds, which go to the front.
+`_URGENT_POLL` seconds, which go to the front. Rows due while their senders have no
+free slot wait in the database (`lanes`); the tick sleeps until the first busy sender
+has one again.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from datetime import datetime
 
 from service import metrics
 from service.db.engine import session_scope
@@ -47,6 +50,7 @@ class Dispatcher:
         self.calls = Calls(ctx, self.recorder, batch=self.batch_size, stopping=self.stopping,
                            notices=self.notices)  # fmt: skip
         self._claiming = threading.Lock()
+        self.room_at: datetime | None = None  # when a busy sender next has a slot
 
     def tick(self, *, horizon: float | None = None) -> int:
         """Claim and queue everything due; if the next row falls due within `horizon`
@@ -75,9 +79,10 @@ class Dispatcher:
 
     def claim(self, limit: int, *, urgent_only: bool = False) -> list[Job]:
         """One transaction: claim due rows, check them, fix their content (`intake`)."""
-        jobs = claim_jobs(self.ctx, limit=limit, urgent_only=urgent_only)
-        self.claimed_total += len(jobs)
-        return jobs
+        claimed = claim_jobs(self.ctx, limit=limit, urgent_only=urgent_only)
+        self.room_at = claimed.room_at
+        self.claimed_total += len(claimed.jobs)
+        return claimed.jobs
 
     def drain(self, timeout: float | None = None) -> bool:
         """Wait until every queued job is called and its outcome written (True), or
@@ -125,12 +130,15 @@ class Dispatcher:
             return len(jobs)
 
     def _sleep_until_next_due(self, deadline: float) -> bool:
-        """Sleep until the next row is due if that is before `deadline`; False otherwise."""
+        """Sleep until the next row is due, or (rows are due, their senders busy) until a
+        busy sender next has a slot, if that is before `deadline`; False otherwise."""
         with session_scope(self.ctx.engine) as session:
             due = next_due_at(session)
         now = self.ctx.clock()
         if due is None:
             return False
+        if due <= now and self.room_at is not None:
+            due = self.room_at
         # Never spin: rows due now but locked by another worker's claim are theirs.
         wait = max((due - now).total_seconds(), _MIN_WAIT)
         if time.monotonic() + wait >= deadline:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func
@@ -24,7 +24,7 @@ from service.db.engine import session_scope
 from service.db.models import Alert, Message, Patient
 from service.db.queries import one_of
 from service.dispatch import outcome
-from service.dispatch.checks import Action, Subject, Verdict, check, opt_out_fence
+from service.dispatch.checks import STALE, Action, Subject, Verdict, check, opt_out_fence
 from service.dispatch.claim import claim_due, release
 from service.dispatch.content import (
     ContentError,
@@ -35,11 +35,13 @@ from service.dispatch.content import (
     unsubscribe_headers,
 )
 from service.dispatch.context import DispatchContext
+from service.dispatch.lanes import NO_SLOT_IN_TIME, Lanes
 from service.domain import AlertStatus, Priority
 from service.logs import kv
 from service.outbox import transition
 
 log = logging.getLogger(__name__)
+_CALL_LAG = 1.0  # real seconds a call may start after its slot (fence, thread, GIL)
 
 
 @dataclass(frozen=True)
@@ -55,17 +57,27 @@ class Job:
     outbound: OutboundMessage
     channel: str
     due_at: datetime
+    not_before: datetime | None = None  # its sender's slot: no call before it (None: now)
 
 
-def claim_jobs(ctx: DispatchContext, *, limit: int, urgent_only: bool = False) -> list[Job]:
-    """Claim up to `limit` due rows (urgent first) and return those to send."""
+@dataclass
+class Claimed:
+    """What one claim hands out: the jobs, and when a busy sender next has a slot."""
+
+    jobs: list[Job]
+    room_at: datetime | None = None
+
+
+def claim_jobs(ctx: DispatchContext, *, limit: int, urgent_only: bool = False) -> Claimed:
+    """Claim up to `limit` due rows (urgent first, as their senders' rates allow) and
+    return those to send, each with its send slot."""
+    lanes = Lanes(defaults=ctx.sender_defaults, ahead=ctx.options.pace_ahead)
     with session_scope(ctx.engine) as session:
         now = ctx.clock()
-        rows = claim_due(
-            session, worker_id=ctx.worker_id, now=now, limit=limit, urgent_only=urgent_only
-        )
+        rows = claim_due(session, worker_id=ctx.worker_id, now=now, limit=limit,
+                         urgent_only=urgent_only, lanes=lanes)  # fmt: skip
         if not rows:
-            return []
+            return Claimed([], lanes.room_at)
         related = load_related(session, rows)
         alerted = _open_alerts(session, set(related["patient"]))
         jobs, contents, ready = [], [], []
@@ -77,21 +89,28 @@ def claim_jobs(ctx: DispatchContext, *, limit: int, urgent_only: bool = False) -
                 related["clinic"][row.clinic_id],  # type: ignore[arg-type]
                 row.patient_id in alerted,
             )
-            job = _prepare(ctx, session, subject, now=now)
+            job = _prepare(ctx, session, subject, lanes, now=now)
             if job is not None:
                 jobs.append(job[0])
                 contents.append(job[1])
                 ready.append(row)
         store_content(session, ready, contents)
-    return jobs
+        lanes.save(session)
+    return Claimed(jobs, lanes.room_at)
 
 
 def _prepare(
-    ctx: DispatchContext, session: Session, subject: Subject, *, now: datetime
+    ctx: DispatchContext, session: Session, subject: Subject, lanes: Lanes, *, now: datetime
 ) -> tuple[Job, dict[str, Any]] | None:
-    """The row's job and content, or None once a row that must not go now is settled."""
+    """The row's job and content, or None once a row that must not go now is settled.
+    The checks look at the row as at its send slot: a row whose validity ends before
+    its sender's next free slot is skipped, never sent late; one whose slot falls in
+    quiet hours waits for their end."""
     row: Any = subject.message  # a read-only row of the claim's columns
-    verdict = check(subject, now=now, hold=ctx.options.hold)
+    slot = lanes.next_slot(row, now)
+    # Checked as at the call: its slot, plus the lag a call may start after it.
+    at = slot + timedelta(seconds=_CALL_LAG * ctx.clock_rate)
+    verdict = paced_verdict(check(subject, now=at, hold=ctx.options.hold), row, lanes, now, slot)
     if verdict.action != Action.SEND:
         settle(session, row.id, verdict, now=now)
         return None
@@ -109,9 +128,21 @@ def _prepare(
         message_id=row.id, claim=row.claim_count, patient_id=row.patient_id,
         claimed_at=row.claimed_at,
         urgent=row.priority == Priority.URGENT, opt_out=opt_out_fence(row), outbound=message,
-        channel=row.channel, due_at=row.due_at,
+        channel=row.channel, due_at=row.due_at, not_before=lanes.take(row, now),
     )  # fmt: skip
     return job, values
+
+
+def paced_verdict(
+    verdict: Verdict, row: Any, lanes: Lanes, now: datetime, slot: datetime
+) -> Verdict:
+    """A skip for validity says why: valid now but not at the slot its sender's rate
+    gave it, or it waited until too late (for its sender's slots, or for a worker)."""
+    if verdict.reason != STALE:
+        return verdict
+    if slot > now and row.valid_until is not None and now <= row.valid_until:
+        return Verdict(Action.SKIP, NO_SLOT_IN_TIME)
+    return Verdict(Action.SKIP, lanes.expired_reason(row))
 
 
 def settle(session: Session, message_id: int, verdict: Verdict, *, now: datetime) -> None:

@@ -37,6 +37,7 @@ class DispatchOptions:
     claim_ttl_seconds: float = _default("claim_ttl_seconds")
     reconcile_margin_seconds: float = _default("reconcile_margin_seconds")
     provider_window_seconds: float = _default("provider_window_seconds")
+    pace_ahead_seconds: float = _default("pace_ahead_seconds")
     reconcile_interval_seconds: float = _default("reconcile_interval_seconds")
     reconcile_batch: int = _default("reconcile_batch")
     hold_minutes: float = _default("hold_minutes")
@@ -76,6 +77,12 @@ class DispatchOptions:
     @property
     def provider_window(self) -> timedelta:
         return timedelta(seconds=self.provider_window_seconds)
+
+    @property
+    def pace_ahead(self) -> timedelta:
+        """How far ahead a claim takes send slots: at most half the claim TTL, so a row's
+        checks are still fresh when its slot comes."""
+        return timedelta(seconds=min(self.pace_ahead_seconds, self.claim_ttl_seconds / 2))
 
     @property
     def hold(self) -> timedelta:

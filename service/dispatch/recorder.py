@@ -29,11 +29,12 @@ from service.db.engine import session_scope
 from service.db.models import Clinic, Enrollment, Message, Patient
 from service.db.queries import one_of
 from service.dispatch import outcome
-from service.dispatch.checks import Action, Subject, check
+from service.dispatch.checks import STALE, Action, Subject, Verdict, check
 from service.dispatch.claim import release
 from service.dispatch.context import DispatchContext
 from service.dispatch.intake import _open_alerts, settle
-from service.dispatch.send import NO_DATABASE, SHUTDOWN, Outcome
+from service.dispatch.lanes import RATE_LIMITED
+from service.dispatch.send import LATE, NO_DATABASE, SHUTDOWN, Outcome
 from service.domain import MessageStatus
 from service.logs import kv
 
@@ -47,6 +48,8 @@ _MOST = 500  # outcomes per transaction
 _RETRY = (0.1, 2.0)  # backoff while the database is unreachable (first, longest)
 _READ = ("id", "status", "claim_count", "call_started_at", "provider_id", "sent_at",
          "channel", "due_at", "patient_id")  # fmt: skip
+_RELEASED = {SHUTDOWN: "worker shutting down", NO_DATABASE: "database unreachable",
+             LATE: "the worker fell behind its sender's send slot"}  # fmt: skip
 _AFTER_SEND = {MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.UNDELIVERED}
 
 
@@ -119,11 +122,13 @@ def _record_rest(ctx: DispatchContext, session: Session, each: Outcome, now: dat
     if message.call_started_at is not None:
         # The fence was written but its answer was lost, and no call followed it.
         message.attempts = max(message.attempts - 1, 0)
-    if each.not_started in (SHUTDOWN, NO_DATABASE):
-        why = "worker shutting down" if each.not_started == SHUTDOWN else "database unreachable"
+    if each.not_started in _RELEASED:
+        why = _RELEASED[each.not_started]
         release(session, message, at=None, reason=f"released unsent: {why}", now=now)
         return "released"
     verdict = check(_subject(session, message, patient), now=now, hold=ctx.options.hold)
+    if verdict.reason == STALE and each.job.not_before is not None:
+        verdict = Verdict(Action.SKIP, RATE_LIMITED)  # it waited for its sender's slot
     if verdict.action != Action.SEND:
         settle(session, each.job.message_id, verdict, now=now)
         return verdict.action.value

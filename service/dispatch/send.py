@@ -29,6 +29,7 @@ Result = Receipt | DeliveryError
 SHUTDOWN = "shutdown"  # the worker is stopping: the call was not started
 FENCED = "fenced"  # the fence did not match: not ours, claim too old, or opted out
 NO_DATABASE = "no database"  # the fence could not be written: nothing is known
+LATE = "late"  # the worker fell behind its sender's slot: not called, back to the queue
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ class Outcome:
 
     job: Job
     result: Result | None = None  # None: no call was made
-    not_started: str | None = None  # SHUTDOWN, FENCED or NO_DATABASE
+    not_started: str | None = None  # SHUTDOWN, FENCED, NO_DATABASE or LATE
     seconds: float = 0.0  # the call's wall time
     at: datetime | None = None  # when the answer came (the row's sent_at if it was sent)
 

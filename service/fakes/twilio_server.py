@@ -119,6 +119,8 @@ class _Handler(BaseHTTPRequestHandler):
         problem = _invalid(form)
         if problem:
             return self._error(400, *problem)
+        if not fake.within_rate(form):
+            return self._error(429, 20429, "Too Many Requests: the sender's rate is exceeded")
         fault = fake.pick_fault()
         if fault and fault.get("accept"):
             fake.accept(form)  # the provider did the work; the answer gets lost

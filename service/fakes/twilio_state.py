@@ -9,6 +9,10 @@ Faults, all settable at runtime via `FakeTwilio.configure` or `POST /_fake/confi
 `hang_rate`/`hang_seconds` (accept, then answer too late: a read timeout),
 `fail_next` (a list of scripted errors, consumed first), `hold` (every create waits,
 unanswered, until it is turned off again or `hang_seconds` pass: calls caught in flight).
+`rates` ({sender: [per_second, burst]}, a sender being a From number or a
+MessagingServiceSid) makes the fake enforce each sender's rate as a token bucket: a
+create above it is answered 429 (20429) and not accepted, counted in `throttled`;
+`rate_tolerance` seconds of network jitter are allowed for.
 Twilio's magic test numbers
 fail as Twilio's test credentials do (+15005550001 -> 21211, ...004 -> 21610,
 ...009 -> 21614, ...003 -> 21408); `undelivered` maps a To number to a carrier error.
@@ -52,6 +56,10 @@ DEFAULTS: dict[str, Any] = {
     "callback_delay": 0.0,
     "undelivered": {},  # To -> carrier error code (e.g. 30003)
     "fail_next": [],  # [{"status": 429, "code": 20429, "retry_after": 1, "accept": false}]
+    "rates": {},  # sender (From or MessagingServiceSid) -> [per second, burst]
+    # Seconds a call may arrive early on its sender's schedule: the dispatcher starts a
+    # paced call within 0.1 s of its slot (service.dispatch.calls.SLOT_GRACE).
+    "rate_tolerance": 0.1,
 }
 
 
@@ -68,6 +76,10 @@ class FakeTwilio:
         self.accepted: Counter[str] = Counter()
         self.requests = 0
         self.held: Counter[str] = Counter()  # To numbers of the creates waiting on `hold`
+        self.throttled: Counter[str] = Counter()  # 429s for a sender's rate, by sender
+        self._buckets: dict[str, tuple[float, float]] = {}  # sender -> (tokens, when)
+        # Every create of a rate-limited sender: (sender, wall-clock instant, refused).
+        self.attempts: list[tuple[str, float, bool, str]] = []
         self.callbacks: queue.Queue[tuple[str, dict[str, str]] | None] = queue.Queue()
 
     def configure(self, **changes: Any) -> None:
@@ -82,6 +94,9 @@ class FakeTwilio:
             self.config = json.loads(json.dumps(DEFAULTS))
             self.messages.clear()
             self.accepted.clear()
+            self.throttled.clear()
+            self._buckets.clear()
+            self.attempts.clear()
             self.requests = 0
 
     def stats(self) -> dict[str, Any]:
@@ -92,14 +107,35 @@ class FakeTwilio:
                 "by_to": dict(self.accepted),
                 "held": sum(self.held.values()),
                 "held_to": sorted(self.held.elements()),
+                "throttled": sum(self.throttled.values()),
+                "throttled_by_sender": dict(self.throttled),
             }
 
     def accepted_log(self) -> list[dict[str, str]]:
         """Every accepted message's sid, To and creation instant (ISO 8601, microseconds)."""
         with self.lock:
             found = list(self.messages.values())
-        return [{"sid": m["sid"], "to": m["to"], "created": m["_created"].isoformat()}
+        return [{"sid": m["sid"], "to": m["to"], "created": m["_created"].isoformat(),
+                 "sender": m["from"] or m["messaging_service_sid"], "at": m["_at"]}
                 for m in found]  # fmt: skip
+
+    def within_rate(self, form: dict[str, str]) -> bool:
+        """Whether the sender of this create has a token (taking it); counts a refusal."""
+        sender = form.get("From") or form.get("MessagingServiceSid") or ""
+        with self.lock:
+            limit = self.config["rates"].get(sender)
+            if limit is None:
+                return True
+            per_second, burst = float(limit[0]), float(limit[1])
+            now = time.monotonic()
+            tokens, when = self._buckets.get(sender, (burst, now))
+            tokens = min(burst, tokens + (now - when) * per_second)
+            refused = tokens < 1.0 - self.config["rate_tolerance"] * per_second
+            self._buckets[sender] = (tokens if refused else tokens - 1.0, now)
+            self.attempts.append((sender, time.time(), refused, form.get("To", "")))
+            if refused:
+                self.throttled[sender] += 1
+            return not refused
 
     def wait_while_held(self, form: dict[str, str], stop: threading.Event) -> None:
         """A create waits here while `hold` is on (at most `hang_seconds`)."""
@@ -164,6 +200,7 @@ class FakeTwilio:
                 "media": f"/2010-04-01/Accounts/{self.account_sid}/Messages/{sid}/Media.json"
             },
             "_created": now,
+            "_at": time.time(),  # the wall clock's instant, unscaled
         }
         with self.lock:
             self.messages[sid] = message

@@ -23,6 +23,7 @@ SERVICE_SID = "MG" + "a" * 32
         ("sms", "12345", SenderKind.SHORT_CODE, 100.0),
         ("sms", SERVICE_SID, SenderKind.MESSAGING_SERVICE, 1.0),
         ("email", "care@glow.test", SenderKind.EMAIL, None),
+        ("sms", "+15005550006", SenderKind.TEST, None),  # Twilio's test From: no carrier
     ],
 )
 def test_it_makes_a_sender_with_its_kinds_default_rate(session, channel, address, kind, rate):
