@@ -34,7 +34,7 @@ MAIN = "+14155550100"  # the Factory clinic's contact number
     [
         (OnCall("Dr Ray", None, None), "oncall.1", "Dr Ray: give a phone, an email or both"),
         (OnCall("", "+14155550111", None), "oncall.1.name", "needs a name"),
-        (OnCall("Dr Ray", "12", None), "oncall.1.phone", "not a valid number"),
+        (OnCall("Dr Ray", "12", None), "oncall.1.phone", "not a valid United States number"),
         (OnCall("Dr Ray", None, "ray-at-clinic"), "oncall.1.email", "not an email address"),
     ],
 )
