@@ -247,7 +247,8 @@ def test_a_fields_extra_attributes_are_attributes_not_text(client, clinic, staff
     from service.web.templating import templates_at
 
     env = templates_at(str(client.app.state.settings.templates_dir / "web")).env
-    macro = env.from_string('{% from "_macros.html" import field %}'
-                            "{{ field(form, 'n', 'N', type='number', extra='min=\"1\"') }}")  # fmt: skip
+    source = '{% from "_macros.html" import field %}'
+    source += "{{ field(form, 'n', 'N', type='number', extra='min=\"1\"') }}"
+    macro = env.from_string(source)
     html = macro.render(form=FormData({}, {}))
     assert 'min="1"' in html and "&#34;" not in html
