@@ -26,7 +26,9 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session
 
 from service import households
+from service.db.engine import bulk_page_cache
 from service.db.models import Clinic
+from service.db.statistics import GrowingTables
 from service.enrollment import (
     EnrolError,
     EnrolRequest,
@@ -34,6 +36,7 @@ from service.enrollment import (
     check_signoff,
     enrol_many,
 )
+from service.enrollment.queued import QueuedSms
 from service.patients import (
     CleanPatient,
     PatientError,
@@ -200,9 +203,27 @@ class Importer:
     daily_cap: int = 3
     renderer: Renderer | None = None
     require_signoff: bool = False
+    # SMS queued per instant, kept across the import's batches (see enrollment.queued).
+    queued: QueuedSms = field(default_factory=QueuedSms)
+    growing: GrowingTables = field(init=False)
+
+    def __post_init__(self) -> None:
+        # The tables the import fills and looks up by the batch (see db.statistics).
+        tables = GrowingTables(self.session, ("patients", "enrollments", "messages"))
+        object.__setattr__(self, "growing", tables)
 
     def enrol_valid(self, batch: list[ValidRow], report: ImportReport) -> None:
-        """The bulk path: patients in one executemany, then `enrol_many` per plan."""
+        """The bulk path: patients in one executemany, then `enrol_many` per plan; then
+        the planner's statistics of the tables the next batches look rows up in."""
+        before = (report.patients_created, report.enrolled, report.messages)
+        self._enrol(batch, report)
+        self.growing.grew(
+            patients=report.patients_created - before[0],
+            enrollments=report.enrolled - before[1],
+            messages=report.messages - before[2],
+        )
+
+    def _enrol(self, batch: list[ValidRow], report: ImportReport) -> None:
         cleans = [row.patient for row in batch]
         patients = ensure_patients(self.session, clinic=self.clinic, cleans=cleans, now=self.now)
         report.patients_created += len({id(p) for p, created in patients if created})
@@ -231,6 +252,7 @@ class Importer:
                 daily_cap=self.daily_cap,
                 renderer=self.renderer,
                 reason="csv import",
+                queued=self.queued,
             )
             for result in results:
                 report.enrolled += result.created
@@ -240,8 +262,8 @@ class Importer:
     def _households(self, batch: list[ValidRow], patients: list[Any], report: ImportReport) -> None:
         """Say which rows put a patient on a number another patient of the clinic has."""
         clinic_id: int = self.clinic.id  # type: ignore[assignment]
-        numbers = households.on_numbers(self.session, clinic_id=clinic_id,
-                                        phones=[p.phone for p in patients])  # fmt: skip
+        numbers = households.shared(self.session, clinic_id=clinic_id,
+                                    phones=[p.phone for p in patients])  # fmt: skip
         for row, patient in zip(batch, patients, strict=True):
             others = households.others_on_number(patient, numbers.get(patient.phone or "", []))
             warning = households.shared_warning(patient, others)
@@ -269,20 +291,21 @@ def import_rows(
     importer = Importer(session, clinic, catalog, now, actor, daily_cap, renderer, require_signoff)
     report = ImportReport()
     batch: list[ValidRow] = []
-    for line, row in rows:
-        report.rows += 1
-        checked = validate_row(
-            line, row, clinic=clinic, catalog=catalog, default_plan=default_plan, now=now
-        )
-        if isinstance(checked, RowError):
-            report.errors.append(checked)
-        else:
-            batch.append(checked)
-        if len(batch) >= BATCH:
+    with bulk_page_cache(session):
+        for line, row in rows:
+            report.rows += 1
+            checked = validate_row(
+                line, row, clinic=clinic, catalog=catalog, default_plan=default_plan, now=now
+            )
+            if isinstance(checked, RowError):
+                report.errors.append(checked)
+            else:
+                batch.append(checked)
+            if len(batch) >= BATCH:
+                importer.enrol_valid(batch, report)
+                batch = []
+            if progress:
+                progress(1)
+        if batch:
             importer.enrol_valid(batch, report)
-            batch = []
-        if progress:
-            progress(1)
-    if batch:
-        importer.enrol_valid(batch, report)
     return report

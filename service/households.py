@@ -9,10 +9,12 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from service.audit import record_audit
 from service.db.models import AuditLog, Patient
+from service.db.queries import one_of
 from service.domain import ActorType
 
 ACTION = "patient.shared_phone"
@@ -38,6 +40,25 @@ def on_numbers(
         for patient in session.exec(query.order_by(col(Patient.id))):
             found[patient.phone or ""].append(patient)
     return found
+
+
+def shared(
+    session: Session, *, clinic_id: int, phones: Iterable[str | None]
+) -> dict[str, list[Patient]]:
+    """`on_numbers` for the numbers of these that more than one patient of the clinic has
+    (a bulk import's check: one grouped count, and patients loaded only where shared)."""
+    wanted = sorted({phone for phone in phones if phone})
+    many: list[str] = []
+    for start in range(0, len(wanted), 500):
+        query = (
+            select(col(Patient.phone))
+            .where(Patient.clinic_id == clinic_id,
+                   one_of(session, col(Patient.phone), wanted[start : start + 500]))
+            .group_by(col(Patient.phone))
+            .having(func.count() > 1)
+        )  # fmt: skip
+        many += [phone for phone in session.exec(query) if phone]
+    return on_numbers(session, clinic_id=clinic_id, phones=many)
 
 
 def others_on_number(patient: PatientLike, household: Sequence[Patient]) -> list[Patient]:

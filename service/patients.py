@@ -23,7 +23,7 @@ from sqlmodel import Session, col, select
 from service.config import validate_timezone
 from service.country_names import COUNTRY_NAMES
 from service.db.models import Clinic, Patient
-from service.db.queries import one_of
+from service.db.queries import insert_rows, one_of
 from service.enrollment.rows import sequence_ids
 from service.words import search_name
 
@@ -371,8 +371,9 @@ def _insert(session: Session, values: list[dict[str, Any]]) -> list[PatientRow]:
     # SQLite, so rows are matched back by identity (unique within `values`).
     t: Table = Patient.__table__  # type: ignore[attr-defined]
     known = sequence_ids(session, t, len(values))
-    if known is not None:  # PostgreSQL: ids first, then a plain executemany
-        session.execute(insert(t), [{**v, "id": i} for v, i in zip(values, known, strict=True)])
+    if known is not None:  # PostgreSQL: ids first, then one COPY
+        with_ids = [{**v, "id": i} for v, i in zip(values, known, strict=True)]
+        insert_rows(session.connection(), t, with_ids)
         return [PatientRow(id=i, **v) for v, i in zip(values, known, strict=True)]
     statement = insert(t).returning(t.c.id, t.c.external_ref, t.c.phone, t.c.email, t.c.first_name)
     ids = {}

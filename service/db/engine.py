@@ -108,3 +108,25 @@ def read_snapshot(engine: Engine) -> Iterator[Session]:
 def _query_only(connection: Connection, on: bool) -> None:
     # On the driver connection itself: a pragma, not a statement that begins a transaction.
     connection.connection.driver_connection.execute(f"PRAGMA query_only={int(on)}")  # type: ignore[union-attr]
+
+
+# A bulk import's page cache on SQLite (the default is 2 MB): its inserts touch pages all
+# over nine message indexes, and with the hot ones cached a row costs ~25% less CPU.
+_BULK_CACHE_KIB = 65536
+
+
+@contextmanager
+def bulk_page_cache(session: Session) -> Iterator[None]:
+    """A larger SQLite page cache on the session's connection while a bulk import runs,
+    given back afterwards (the connection returns to the pool). Nothing elsewhere."""
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        yield
+        return
+    driver: Any = connection.connection.driver_connection
+    before = driver.execute("PRAGMA cache_size").fetchone()[0]
+    driver.execute(f"PRAGMA cache_size=-{_BULK_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        driver.execute(f"PRAGMA cache_size={int(before)}")

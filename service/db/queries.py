@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ARRAY, ColumnElement, Connection, any_, bindparam, func, update
+from sqlalchemy import ARRAY, ColumnElement, Connection, any_, bindparam, func, insert, update
 from sqlmodel import Session
 
 
@@ -65,3 +65,28 @@ def update_rows(
     ]
     result = connection.execute(statement, params)
     return result.rowcount if connection.dialect.supports_sane_multi_rowcount else None
+
+
+def insert_rows(connection: Connection, table: Any, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert `rows` (every one with the same keys) in one go: a Core executemany, or on
+    PostgreSQL one `COPY ... FROM STDIN` (psycopg), each value bound as the column's type
+    binds it in an INSERT. COPY writes a bulk enrolment's rows at ~1.5x the executemany's
+    rate with less client CPU: no statement per row to pipeline (BENCHMARKS.md, Enrolment)."""
+    if not rows:
+        return
+    if connection.dialect.name != "postgresql":
+        connection.execute(insert(table), list(rows))
+        return
+    dialect = connection.dialect
+    keys = list(rows[0])
+    binds = [table.c[key].type.dialect_impl(dialect).bind_processor(dialect) for key in keys]
+    quote = dialect.identifier_preparer.quote
+    statement = (
+        f"COPY {dialect.identifier_preparer.format_table(table)} "
+        f"({', '.join(quote(key) for key in keys)}) FROM STDIN"
+    )
+    driver: Any = connection.connection.driver_connection
+    with driver.cursor() as cursor, cursor.copy(statement) as copy:
+        for row in rows:
+            values = [row[key] for key in keys]
+            copy.write_row([b(v) if b else v for v, b in zip(values, binds, strict=True)])

@@ -17,9 +17,11 @@ from sqlmodel import Session, col
 
 from service.config import DEFAULT_TEMPLATES_DIR
 from service.db.models import Clinic, Message, MessageEvent
+from service.db.queries import one_of
 from service.domain import Channel, MessageKind, MessageStatus, Priority
 from service.enrollment.coming import coming
 from service.enrollment.errors import EnrolError
+from service.enrollment.queued import QueuedSms
 from service.enrollment.rows import table
 from service.enrollment.schedule import PatientLike, Planned
 from service.logs import kv
@@ -40,7 +42,7 @@ def record_creation_events(
     if not enrollment_ids:
         return
     query = select(col(Message.id), col(Message.status_reason)).where(
-        col(Message.enrollment_id).in_(list(enrollment_ids)),
+        one_of(session, col(Message.enrollment_id), enrollment_ids),
         col(Message.status) == MessageStatus.SKIPPED.value,
     )
     events = [
@@ -78,10 +80,11 @@ def queue_catch_up(
     planned: Sequence[Planned],
     now: datetime,
     renderer: Renderer | None,
+    queued: QueuedSms | None = None,
 ) -> int | None:
     """Queue the one catch-up message (what was skipped, what is still coming, the red
     flags); its id. It goes when the first skipped step would have gone, or now if that
-    has passed."""
+    has passed. `queued`: the run's tally of queued SMS, told about it."""
     channel = catch_up_channel(patient)
     if channel is None:
         return None
@@ -117,6 +120,8 @@ def queue_catch_up(
         reason=f"catch-up after late enrolment: {skipped} stale step(s) skipped",
     )
     log.info(kv("enrollment.catch_up", enrollment_id=enrollment_id, message_id=message.id))
+    if queued is not None:
+        queued.added([(message.channel, message.status, message.due_at)])
     return message.id
 
 

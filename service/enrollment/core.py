@@ -2,10 +2,11 @@
 
 `enrol_many` is the one code path (REST, CLI, CSV import and the benchmark all use it;
 `enrol` is a batch of one). Per batch it pins the plan once, finds existing enrolments
-(idempotency), inserts new enrolments with one executemany (RETURNING ids), computes
-every schedule in pure Python (`planning`) and inserts all message rows with one more
-executemany. It flushes but never commits: the caller's transaction makes it
-all-or-nothing.
+(idempotency), inserts new enrolments in one statement (ids from the sequence first on
+PostgreSQL, RETURNING on SQLite), computes every schedule in pure Python (`planning`)
+and inserts all message rows in one more (`db.queries.insert_rows`: a COPY on
+PostgreSQL, an executemany on SQLite). It flushes but never commits: the caller's
+transaction makes it all-or-nothing.
 """
 
 from __future__ import annotations
@@ -19,11 +20,13 @@ from sqlmodel import Session
 
 from service import households
 from service.db.models import AuditLog, Clinic, Enrollment, Message, Patient
+from service.db.queries import insert_rows
 from service.domain import ActorType, EnrollmentStatus, MessageStatus
 from service.enrollment import rows as q
 from service.enrollment.catch_up import queue_catch_up, record_creation_events
 from service.enrollment.errors import EnrolError
 from service.enrollment.planning import Pending, compute, hold_settings, recipient_for
+from service.enrollment.queued import QueuedSms
 from service.enrollment.rows import table
 from service.enrollment.schedule import PatientLike
 from service.plans.content_store import outdated_content, signed_content
@@ -81,6 +84,7 @@ class _Batch:
     # plan's own texts): looked up at each enrolment, so a version signed off a moment
     # ago is used at once, without a restart.
     content_version_id: int | None = None
+    queued: QueuedSms = field(default_factory=QueuedSms)  # SMS queued per instant (pacing)
 
 
 def check_procedure_at(value: datetime, *, now: datetime) -> datetime:
@@ -159,12 +163,14 @@ def enrol_many(
     renderer: Renderer | None = None,
     reason: str | None = None,
     require_signoff: bool = False,
+    queued: QueuedSms | None = None,
 ) -> list[BulkResult]:
     """Enrol every request in `plan`; results in request order (existing ones: created=False).
 
     A patient enrolled twice in one batch (two procedures) is handled in a second round
     so the limits see the first enrolment's rows. An unsigned plan is refused when
-    `require_signoff` (callers show `check_signoff`'s warning otherwise).
+    `require_signoff` (callers show `check_signoff`'s warning otherwise). `queued`: the
+    tally of SMS queued per instant shared by the calls of one run (an import).
     """
     check_languages(plan, requests)
     if require_signoff:
@@ -172,7 +178,7 @@ def enrol_many(
     hold_settings(session, clinic)
     pin_plan(session, plan)
     batch = _Batch(session, clinic, plan, now, actor, daily_cap, renderer, reason,
-                   _content_id(session, clinic, plan))  # fmt: skip
+                   _content_id(session, clinic, plan), queued or QueuedSms())  # fmt: skip
     results: dict[int, BulkResult] = {}
     for indexes in _rounds(requests):
         done = _enrol_round(batch, [requests[i] for i in indexes])
@@ -250,10 +256,10 @@ def _create(batch: _Batch, fresh: list[Pending]) -> list[BulkResult]:
         pendings=fresh,
         now=now,
         daily_cap=batch.daily_cap,
+        queued=batch.queued,
     )
     rows = [_row(batch, p, index) for p in fresh for index in range(len(p.planned))]
-    if rows:
-        session.execute(insert(table(Message)), rows)
+    insert_rows(session.connection(), table(Message), rows)
     record_creation_events(session, enrollment_ids=[p.enrollment_id for p in fresh], now=now)
     return [_result(batch, p) for p in fresh]
 
@@ -272,6 +278,7 @@ def _result(batch: _Batch, pending: Pending) -> BulkResult:
             planned=pending.planned,
             now=batch.now,
             renderer=batch.renderer,
+            queued=batch.queued,
         )
     return result
 
@@ -310,7 +317,7 @@ def _insert_enrollments(batch: _Batch, fresh: list[Pending]) -> None:
     if known is not None:  # PostgreSQL
         for pending, value, new_id in zip(fresh, values, known, strict=True):
             value["id"] = pending.enrollment_id = new_id
-        batch.session.execute(insert(t), values)
+        insert_rows(batch.session.connection(), t, values)
         return
     # RETURNING without sort_by_parameter_order keeps SQLite's insertmanyvalues batched;
     # rows are matched back by patient, unique within a round.
@@ -346,4 +353,4 @@ def _insert_audit(batch: _Batch, fresh: list[Pending]) -> None:
         }
         for p in fresh
     ]
-    batch.session.execute(insert(table(AuditLog)), rows)
+    insert_rows(batch.session.connection(), table(AuditLog), rows)

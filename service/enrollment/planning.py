@@ -22,6 +22,7 @@ from service.db.models import Clinic
 from service.domain import Channel, MessageStatus
 from service.enrollment import rows as q
 from service.enrollment.limits import apply_limits
+from service.enrollment.queued import QueuedSms
 from service.enrollment.schedule import PatientLike, Planned, Recipient, Windows, plan_schedule
 from service.plans.model import Plan
 from service.scheduling import QuietHours, next_allowed, pace, window_starts_after
@@ -92,8 +93,11 @@ def compute(
     now: datetime,
     daily_cap: int,
     exclude: frozenset[int] = frozenset(),
+    queued: QueuedSms | None = None,
 ) -> None:
-    """Fill each pending's planned sends: schedule, limits, pacing (reads only)."""
+    """Fill each pending's planned sends: schedule, limits, pacing (reads only).
+    `queued`: the run's tally of queued SMS (an import's), counting the rows planned
+    here as queued; a fresh one otherwise."""
     windows = windows_for(clinic)
     live = q.live_messages(
         session,
@@ -132,7 +136,7 @@ def compute(
         if not existing:
             alone[key] = limited
         pending.planned = list(limited)
-    _pace(session, clinic, pendings, now, windows, exclude)
+    _pace(session, clinic, pendings, now, windows, exclude, queued or QueuedSms())
 
 
 def _pace(
@@ -142,6 +146,7 @@ def _pace(
     now: datetime,
     windows: Windows,
     exclude: frozenset[int],
+    queued: QueuedSms,
 ) -> None:
     spots = [
         (pending, i)
@@ -153,7 +158,7 @@ def _pace(
     if rate is None or not spots:
         return
     due = [pending.planned[i].next_attempt_at for pending, i in spots]
-    already = q.sms_counts_by_due(
+    already = queued.at(
         session,
         clinic_id=clinic.id,  # type: ignore[arg-type]
         due=due,
@@ -161,6 +166,7 @@ def _pace(
         exclude=exclude,
     )
     paced = pace(due, rate_per_second=rate, already=already)
+    queued.added((pl.channel, pl.status, pl.due_at) for pl in (p.planned[i] for p, i in spots))
     for (pending, i), before, after in zip(spots, due, paced, strict=True):
         if after == before:
             continue

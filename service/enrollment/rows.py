@@ -1,8 +1,8 @@
 """Plain dicts for bulk inserts, and the queries the bulk path runs per batch.
 
-Rows are built in pure Python and inserted with one Core executemany per table (no ORM
-objects, no per-row flush). Every column that has no database default is given
-explicitly so all dicts share one key set (one compiled statement).
+Rows are built in pure Python and inserted in one statement per table (no ORM objects,
+no per-row flush): `db.queries.insert_rows`, a COPY on PostgreSQL. Every column that
+has no database default is given explicitly so all dicts share one key set.
 """
 
 from __future__ import annotations
@@ -170,10 +170,10 @@ def sms_counts_by_due(
 def sequence_ids(session: Session, t: Table, count: int) -> list[int] | None:
     """PostgreSQL: `count` new ids drawn from the table's sequence; None elsewhere.
 
-    With ids known up front a bulk insert is a plain pipelined executemany of one
-    prepared statement. INSERT ... RETURNING goes through insertmanyvalues instead,
-    whose 1,000-row statements psycopg re-parses client-side every time (a quarter of
-    the client CPU of a bulk enrolment). SQLite keeps RETURNING: it is cheap there.
+    With ids known up front a bulk insert is one COPY (`db.queries.insert_rows`).
+    INSERT ... RETURNING goes through insertmanyvalues instead, whose 1,000-row
+    statements psycopg re-parses client-side every time (a quarter of the client CPU of
+    a bulk enrolment). SQLite keeps RETURNING: it is cheap there.
     """
     if session.get_bind().dialect.name != "postgresql" or count == 0:
         return None

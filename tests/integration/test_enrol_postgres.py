@@ -101,3 +101,38 @@ def test_racing_identical_enrolments_give_one_201_and_one_200(pg_settings, pg_en
         enrollments = session.exec(select(func.count()).select_from(Enrollment)).one()
     assert enrollments == 1
     assert codes == [200, 201]
+
+
+def test_an_import_keeps_the_planners_statistics_of_what_it_added(pg_engine, now, monkeypatch):
+    from sqlalchemy import text
+
+    from service import csv_import
+    from service.db import statistics
+
+    monkeypatch.setattr(csv_import, "BATCH", 100)
+    monkeypatch.setattr(statistics, "_LEAST", 100)
+    catalog = load_catalog(DEFAULT_TEMPLATES_DIR)
+    with Session(pg_engine, expire_on_commit=False) as session:
+        clinic = Factory(session).clinic()
+        import_rows(session, clinic=clinic, catalog=catalog, rows=csv_rows(now, 450), now=now,
+                    actor="test")  # fmt: skip
+        # Inside the import's own transaction: analyzed at 100, then as it doubled.
+        known = session.execute(
+            text("SELECT reltuples FROM pg_class WHERE relname = 'patients'")
+        ).scalar_one()
+        session.commit()
+    assert 400 <= known <= 450
+
+
+def test_an_imports_analyze_never_waits_for_another_transactions(pg_engine):
+    from sqlalchemy import text
+
+    from service.db.statistics import GrowingTables
+
+    with pg_engine.connect() as other:
+        other.execute(text("ANALYZE patients"))  # holds the lock until it ends
+        with Session(pg_engine) as session:
+            session.execute(text("SET LOCAL lock_timeout = '2s'"))
+            GrowingTables(session, ("patients",)).grew(patients=5000)  # skipped, not waited
+            session.rollback()
+        other.rollback()

@@ -120,3 +120,50 @@ def test_a_country_column_reads_numbers_written_without_a_country_code(
     assert phones == ["+34612345678", "+447911123456"]
     assert [(e.line, e.column) for e in report.errors] == [(4, "phone")]
     assert "not a valid United States number" in report.errors[0].message
+
+
+def _paced_import(catalog, now, monkeypatch, *, recount: bool) -> list[tuple]:
+    """A file in batches of 7 whose patients share slots (pacing spreads them), some
+    enrolled late (a catch-up SMS each); every message row as it came out."""
+    from sqlalchemy.pool import StaticPool
+    from sqlmodel import Session, SQLModel, create_engine
+
+    from service import csv_import
+    from service.db.models import Message
+    from service.enrollment.queued import QueuedSms
+    from tests.factories import Factory
+
+    monkeypatch.setattr(csv_import, "BATCH", 7)
+    if recount:  # every batch counts in the database again (the code before the tally)
+        counted = QueuedSms.at
+
+        def at_recounting(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            self._counts.clear()
+            return counted(self, *args, **kwargs)
+
+        monkeypatch.setattr(QueuedSms, "at", at_recounting)
+    engine = create_engine("sqlite://", connect_args={"check_same_thread": False},
+                           poolclass=StaticPool)  # fmt: skip
+    SQLModel.metadata.create_all(engine)
+    lines = [
+        f"P{i},Test,+1415555{1000 + i},,America/New_York,en,{('botox', 'dermal_filler')[i % 2]},"
+        f"2026-03-{1 + i % 3:02d}T{9 + i % 2:02d}:00:00-05:00,R{i}\n"
+        for i in range(40)
+    ]
+    with Session(engine, expire_on_commit=False) as session:
+        clinic = Factory(session).clinic()
+        report = run(session, clinic, catalog, HEADER + "".join(lines), now)
+        assert report.enrolled == 40 and not report.errors
+        rows = session.exec(select(Message)).all()
+        found = sorted((m.dedupe_key, m.kind, m.due_at, m.next_attempt_at, m.status) for m in rows)
+    engine.dispose()
+    return found
+
+
+def test_pacing_over_an_imports_batches_matches_counting_each_batch_in_the_database(
+    catalog, now, monkeypatch
+):
+    tallied = _paced_import(catalog, now, monkeypatch, recount=False)
+    assert any(kind == "catch_up" for _, kind, *_ in tallied)
+    assert sum(due != at for _, _, due, at, _ in tallied) > 20  # pacing moved many
+    assert tallied == _paced_import(catalog, now, monkeypatch, recount=True)
