@@ -10,7 +10,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from service.clinics import ClinicChanges
-from service.db.models import AuditLog, Clinic, Sender, User
+from service.db.models import ApiKey, AuditLog, Clinic, Sender, User
 from service.web.forms import FormData
 
 # Every setting the page edits, as the form and the audit log name it, with its label.
@@ -149,13 +149,24 @@ def recent_changes(session: Session, clinic: Clinic, *, limit: int = 30) -> list
 
 
 def _people(session: Session, actors: list[str | None]) -> dict[str, str]:
-    """ "user:3" as the person's name (or email); API keys and the CLI as they are."""
-    ids = {int(a.split(":")[1]) for a in actors if a and a.startswith("user:")
-           and a.split(":")[1].isdigit()}  # fmt: skip
-    if not ids:
-        return {}
-    users = session.exec(select(User).where(col(User.id).in_(sorted(ids))))
-    return {f"user:{u.id}": u.name or u.email for u in users}
+    """A person ("user:3") by name or email, an API key ("api_key:7") as "API key of"
+    its owner; the CLI and the system as they are."""
+    users = _ids(actors, "user")
+    keys = _ids(actors, "api_key")
+    found: dict[str, str] = {}
+    if users:
+        rows = session.exec(select(User).where(col(User.id).in_(users)))
+        found |= {f"user:{u.id}": u.name or u.email for u in rows}
+    if keys:
+        query = select(ApiKey.id, User.name, User.email).join(User, col(User.id) == ApiKey.user_id)
+        owners = session.exec(query.where(col(ApiKey.id).in_(keys)))
+        found |= {f"api_key:{kid}": f"API key of {name or email}" for kid, name, email in owners}
+    return found
+
+
+def _ids(actors: list[str | None], kind: str) -> list[int]:
+    parts = [actor.split(":", 1) for actor in actors if actor and ":" in actor]
+    return sorted({int(n) for k, n in parts if k == kind and n.isascii() and n.isdigit()})
 
 
 def _shown(value: Any) -> str:

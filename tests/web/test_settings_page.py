@@ -54,6 +54,16 @@ def test_a_clinic_admin_changes_settings_and_sees_who_changed_what(
     assert audit.actor == f"user:{boss.id}" and audit.detail["changes"]["phone_24h"]["to"]
 
 
+def test_a_change_over_rest_shows_whose_key_made_it(client, factory, clinic, boss) -> None:
+    key = factory.api_key(boss)
+    response = client.patch(f"/api/v1/clinics/{clinic.id}/settings", json={"quiet_end": "07:30"},
+                            headers={"Authorization": f"Bearer {key}"})  # fmt: skip
+    assert response.status_code == 200, response.text
+    login(client, boss)
+    changes = client.get("/app/settings").text.split("Recent changes")[1]
+    assert "API key of Bea Boss" in changes and "07:30" in changes
+
+
 def test_bad_values_are_named_next_to_their_fields_and_nothing_is_saved(
     client, clinic, boss, session
 ) -> None:

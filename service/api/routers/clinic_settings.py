@@ -26,7 +26,7 @@ from service.clinic_settings import change_settings
 from service.clinics import ClinicChanges, ClinicError, OnCall, SenderRule, missing_warning
 from service.clinics import oncall_list as people_of
 from service.db.models import AuditLog, Clinic
-from service.domain import CLINIC_NAME_MAX, Role
+from service.domain import Role
 from service.senders import BURST_MAX, RATE_MAX, Defaults, sms_sender_of
 
 router = APIRouter(prefix="/api/v1/clinics", tags=["clinics"], responses=errors.AUTHENTICATED)
@@ -181,8 +181,6 @@ def patch_settings(
     for name in body.model_fields_set:
         if getattr(body, name) is None:
             raise invalid(name, "must not be null: leave it out to keep the current value")
-    if body.name is not None and len(body.name.strip()) > CLINIC_NAME_MAX:
-        raise invalid("name", f"at most {CLINIC_NAME_MAX} characters (every text names it)")
     changes = _changes(body)
     rule = SenderRule(may_share=principal.role == Role.ADMIN, default_sender=settings.twilio_from)
     try:
