@@ -160,3 +160,23 @@ def test_an_unknown_page_is_a_styled_page_with_a_way_back(page: Page, live: Live
     expect(page.get_by_role("heading", level=1)).to_have_text("Page not found")
     page.get_by_role("link", name="Start page").click()
     expect(page).not_to_have_url(re.compile("no-such-page"))
+
+
+def test_the_changed_pages_fit_a_phone_and_start_with_the_skip_link(browser, live: Live) -> None:  # type: ignore[no-untyped-def]
+    patient_id = a_patient(live, enrolled=True, first_name="Xenia")
+    _open_alert(live, patient_id, "Bruising spreading")
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    page = context.new_page()
+    try:
+        sign_in(page, live, live.staff_a)
+        page.goto(f"{live.url}/app/patients/{patient_id}")
+        cancel = page.get_by_role("link", name="Cancel this plan").get_attribute("href")
+        for path in (f"/app/patients/{patient_id}", cancel, "/app/enrol", "/app/nowhere"):
+            page.goto(f"{live.url}{path}")
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= 390, f"{path} is {width}px wide on a 390px screen"
+            page.keyboard.press("Tab")
+            expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+        shot(page, "24-phone-not-found")
+    finally:
+        context.close()
