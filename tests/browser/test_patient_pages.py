@@ -180,3 +180,22 @@ def test_the_changed_pages_fit_a_phone_and_start_with_the_skip_link(browser, liv
         shot(page, "24-phone-not-found")
     finally:
         context.close()
+
+
+def test_resolving_an_alert_takes_a_second_step_and_keeps_the_note(page: Page, live: Live) -> None:
+    patient_id = a_patient(live, first_name="Yara")
+    alert_id = _open_alert(live, patient_id, "Redness spreading on day 3")
+    sign_in(page, live, live.staff_a)
+    page.goto(f"{live.url}/app/alerts")
+    card = page.locator(f"#alert-{alert_id}")
+    expect(card.get_by_role("button", name=f"Resolve alert {alert_id}")).to_be_hidden()
+    card.locator("summary", has_text="Resolve").focus()
+    page.keyboard.press("Enter")
+    card.get_by_label("What was done").fill("Seen in clinic, antibiotics started")
+    card.get_by_role("button", name=f"Resolve alert {alert_id}").press("Enter")
+    expect(page.get_by_role("status").first).to_contain_text("Alert resolved")
+    expect(page.locator("main")).to_contain_text(
+        "Resolution note: Seen in clinic, antibiotics started"
+    )
+    page.goto(f"{live.url}/app/patients/{patient_id}")
+    expect(page.locator(f"#alert-{alert_id}")).to_contain_text("Seen in clinic, antibiotics")

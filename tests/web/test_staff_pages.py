@@ -284,3 +284,15 @@ def test_the_list_names_what_stops_messages_and_plans_and_languages_by_name(
     assert "Texts and email" in page and "Texts only: no email" in page
     assert "Botox aftercare: active" in page and "Spanish" in page
     assert "Contact" not in page.split("<thead>")[1].split("</thead>")[0]
+
+
+def test_resolve_is_behind_its_own_disclosure_not_beside_acknowledge(
+    client, factory, clinic, staff, session, now
+) -> None:
+    patient = factory.patient(clinic)
+    alert = _alert(session, clinic, patient, now, AlertSeverity.URGENT, "Vision change")
+    login(client, staff)
+    page = client.get("/app/alerts").text
+    disclosure = page.split(f'<details class="resolve" id="resolve-{alert.id}">')[1]
+    assert f'action="/app/alerts/{alert.id}/resolve"' in disclosure.split("</details>")[0]
+    assert f'action="/app/alerts/{alert.id}/resolve"' not in page.split("<details")[0]
