@@ -252,6 +252,8 @@ def test_the_fake_runs_as_its_own_process_and_is_driven_over_http(settings):
             "by_to": {"+14155550123": 1, "+14155550999": 1},
             "held": 0,
             "held_to": [],
+            "throttled": 0,
+            "throttled_by_sender": {},
         }
         assert (
             requests.post(f"{url}/_fake/config", json={"no_such": 1}, timeout=5).status_code == 400
