@@ -1,30 +1,21 @@
 """SMS through the official twilio SDK, with a timeout and classified errors.
 
-The SDK sets no HTTP timeout by default, so a hung connection would block a worker
-forever: we always pass one. TWILIO_API_BASE_URL points the real SDK at a local server
-(the fake, or Prism) by rewriting the scheme and host of each request it builds.
+The SDK's HTTP client is ours (`twilio_http`: urllib3, a timeout on every request,
+TWILIO_API_BASE_URL to point the real SDK at a local server, the fake or Prism).
 """
 
 from __future__ import annotations
 
-import logging
-import os
-import threading
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
 
-import requests
-from requests.adapters import HTTPAdapter
-from requests.utils import get_environ_proxies
 from twilio.base.exceptions import TwilioException, TwilioRestException
-from twilio.http.http_client import TwilioHttpClient
-from twilio.http.response import Response
 from twilio.rest import Client
-from urllib3.exceptions import NewConnectionError
+from urllib3.exceptions import ConnectTimeoutError, HTTPError
 
 from service.channels.base import DeliveryError, OutboundMessage, Receipt
+from service.channels.twilio_http import TwilioHttp
 from service.channels.twilio_status import describe_error
 from service.domain import Channel
 
@@ -33,56 +24,6 @@ if TYPE_CHECKING:
 
 PERMANENT_CODES = frozenset({21211, 21408, 21602, 21603, 21606, 21610, 21612, 21614, 21617})
 RECONCILE_SLACK = timedelta(minutes=5)  # clock skew between us and the provider
-# The SDK logs every request at INFO: the URL with its query (a listing's `To=%2B1...`)
-# and the headers, ~1 KB per message. Quiet unless someone chose its level on purpose.
-_SDK_LOG = logging.getLogger("twilio.http_client")
-_TWILIO_API = "https://api.twilio.com"
-
-
-class _HttpClient(TwilioHttpClient):
-    """Adds a base-URL override and remembers the last response headers per thread.
-
-    The environment (proxies, CA bundle) is read once, here: requests would otherwise
-    scan it on every request (`merge_environment_settings`), about a fifth of a send's
-    CPU. Every request of this client goes to one host, so the proxies resolved for it
-    now are the ones requests would pick each time (NO_PROXY included).
-    """
-
-    def __init__(self, *, timeout: float, base_url: str | None, pool_size: int) -> None:
-        if _SDK_LOG.level == logging.NOTSET:
-            _SDK_LOG.setLevel(logging.WARNING)
-        super().__init__(timeout=timeout, logger=_SDK_LOG)
-        self.base_url = urlsplit(base_url) if base_url else None
-        self.last = threading.local()
-        assert self.session is not None  # pool_connections is on (the SDK's default)
-        for scheme in ("http://", "https://"):  # the SDK only sizes the https pool
-            self.session.mount(scheme, HTTPAdapter(pool_maxsize=pool_size))
-        host = urlunsplit(self.base_url) if self.base_url else _TWILIO_API
-        self.session.proxies = get_environ_proxies(host)
-        self.session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get(
-            "CURL_CA_BUNDLE", True
-        )
-        self.session.trust_env = False
-
-    def log_request(self, kwargs: dict[str, Any]) -> None:
-        # The SDK formats its ~10 records per request even when nobody listens.
-        if self.logger.isEnabledFor(logging.INFO):
-            super().log_request(kwargs)
-
-    def log_response(self, status_code: int, response: Any) -> None:
-        if self.logger.isEnabledFor(logging.INFO):
-            super().log_response(status_code, response)
-
-    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
-        if self.base_url is not None:
-            parts = urlsplit(url)
-            base = self.base_url
-            url = urlunsplit((base.scheme, base.netloc, base.path.rstrip("/") + parts.path,
-                              parts.query, ""))  # fmt: skip
-        self.last.headers = {}
-        response = super().request(method, url, *args, **kwargs)
-        self.last.headers = response.headers or {}
-        return response
 
 
 class TwilioSmsAdapter:
@@ -92,7 +33,7 @@ class TwilioSmsAdapter:
     def __init__(self, *, settings: Settings, channel: Channel = Channel.SMS) -> None:
         assert settings.twilio_auth_token is not None, "TWILIO_AUTH_TOKEN is required"
         self.settings = settings
-        self.http = _HttpClient(
+        self.http = TwilioHttp(
             timeout=settings.twilio_timeout_seconds,
             base_url=settings.twilio_api_base_url,
             pool_size=max(10, settings.dispatch_concurrency * 2),
@@ -109,7 +50,7 @@ class TwilioSmsAdapter:
             sent = self.client.messages.create(**self._params(message))
         except TwilioRestException as exc:
             raise self._rest_error(exc) from exc
-        except (requests.RequestException, TwilioException) as exc:
+        except (HTTPError, TwilioException) as exc:
             raise _transport_error(exc) from exc
         return Receipt(provider=self.name, provider_id=str(sent.sid))
 
@@ -142,7 +83,7 @@ class TwilioSmsAdapter:
                     found[match] = Receipt(provider=self.name, provider_id=str(listed.sid))
         except TwilioRestException as exc:
             raise self._rest_error(exc) from exc
-        except (requests.RequestException, TwilioException) as exc:
+        except (HTTPError, TwilioException) as exc:
             raise _transport_error(exc) from exc
         return found
 
@@ -186,18 +127,12 @@ class TwilioSmsAdapter:
 
 
 def _transport_error(exc: Exception) -> DeliveryError:
-    """Connection refused or DNS failure: the request never left. Anything else may have."""
-    if isinstance(exc, requests.ConnectTimeout) or _never_connected(exc):
+    """Connection refused, a DNS failure or no connection in time: the request never
+    left. Anything else (no answer in time, a connection dropped) may have been sent."""
+    if isinstance(exc, ConnectTimeoutError):  # NewConnectionError, NameResolutionError too
         return DeliveryError(f"cannot reach Twilio ({type(exc).__name__})", permanent=False)
     return DeliveryError(
         f"no answer from Twilio ({type(exc).__name__}); it may have sent the message",
         permanent=False,
         in_doubt=True,
     )
-
-
-def _never_connected(exc: Exception) -> bool:
-    if not isinstance(exc, requests.ConnectionError):
-        return False
-    reason = getattr(exc.args[0], "reason", None) if exc.args else None
-    return isinstance(reason, NewConnectionError)

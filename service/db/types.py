@@ -39,7 +39,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
         if dialect.name == "sqlite":
-            return _sqlite_text
+            return sqlite_text
         impl = self.impl_instance.dialect_impl(dialect).bind_processor(dialect)
         if impl is None:
             return _utc
@@ -70,7 +70,7 @@ _TEXTS: dict[datetime, str] = {}
 _TEXTS_MAX = 65536
 
 
-def _sqlite_text(value: datetime | None) -> str | None:
+def sqlite_text(value: datetime | None) -> str | None:
     """SQLite's DATETIME storage format ('YYYY-MM-DD HH:MM:SS.ffffff') of the UTC instant."""
     if value is None:
         return None

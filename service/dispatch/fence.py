@@ -23,6 +23,7 @@ and calls them right after, one after the other: as many as it calls in about 50
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -31,6 +32,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, exists, select, update
 
 from service.db.models import Message, Patient
+from service.db.types import sqlite_text
 from service.domain import MessageStatus
 
 _MESSAGES: Any = Message.__table__  # type: ignore[attr-defined]
@@ -72,6 +74,23 @@ _PG_GROUP = (
 )
 
 
+# SQLite: the same, the group as one JSON parameter. One statement whatever the group's
+# size: row by row, each statement gave the GIL up and waited to take it back from the
+# busy sending threads, and a group of 100 took ~0.2 s while the threads ran dry. The
+# unary + keeps SQLite from walking the status index: each row is found by its id.
+_SQLITE_GROUP = (
+    "UPDATE messages AS m SET call_started_at = ?, attempts = m.attempts + 1"
+    " FROM (SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS claim,"
+    " json_extract(value, '$[2]') AS fence"
+    " FROM json_each(?)) AS j"
+    " WHERE m.id = j.id AND +m.status = 'sending' AND m.claim_count = j.claim"
+    " AND m.claimed_at > ?"
+    " AND NOT EXISTS (SELECT 1 FROM patients p WHERE p.id = m.patient_id AND ("
+    + " OR ".join(f"(j.fence = '{name}' AND p.{name} IS NOT NULL)" for name in OPT_OUT_COLUMNS)
+    + ")) RETURNING id"
+)
+
+
 @dataclass(frozen=True)
 class Fence:
     """One call to fence: the row, its claim, and the opt-out column to check (if any)."""
@@ -96,6 +115,11 @@ def start_calls(
                 "fences": [f.opt_out or "" for f in fences], "fresh_after": now - ttl, "now": now,
             }  # fmt: skip
             return {row[0] for row in driver.execute(_PG_GROUP, params, prepare=True)}
+    if connection.dialect.name == "sqlite":
+        jobs = json.dumps([[f.message_id, f.claim, f.opt_out or ""] for f in fences])
+        group = (sqlite_text(now), jobs, sqlite_text(now - ttl))
+        with connection.begin():
+            return {row[0] for row in connection.exec_driver_sql(_SQLITE_GROUP, group)}
     started = set()
     with connection.begin():
         for f in fences:

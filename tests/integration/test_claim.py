@@ -111,3 +111,39 @@ def test_a_batch_moves_with_its_own_values_and_refuses_a_stale_row(claim_engine)
         assert sent == {i: ("sent", f"SM{i}") for i in ids}
         events = select(func.count()).where(MessageEvent.to_status == "sent")
         assert session.exec(events).one() == 3
+
+
+def test_a_group_fence_starts_only_the_calls_still_ours_fresh_and_not_opted_out(claim_engine):
+    from service.db.models import Patient
+    from service.dispatch.fence import Fence, start_calls
+
+    ttl = timedelta(seconds=30)
+    with Session(claim_engine) as session:
+        rows = claim_due(session, worker_id="w1", now=NOW, limit=6)
+        session.commit()
+        ours, stale, stopped, confirmation, _, old = rows
+        patient = session.get(Patient, stopped.patient_id)
+        patient.sms_opted_out_at = NOW
+        second = session.get(Patient, confirmation.patient_id)
+        second.sms_opted_out_at = NOW
+        session.add_all([patient, second])
+        session.commit()
+    fences = [
+        Fence(ours.id, ours.claim_count, "sms_opted_out_at"),
+        Fence(stale.id, stale.claim_count + 1, "sms_opted_out_at"),  # a later claim's
+        Fence(stopped.id, stopped.claim_count, "sms_opted_out_at"),  # STOP since the claim
+        Fence(confirmation.id, confirmation.claim_count, None),  # the STOP confirmation
+        Fence(99_999, 1, None),  # no such row
+    ]
+    fencing = claim_engine  # as the dispatcher's fencer: autocommit on PostgreSQL
+    if claim_engine.dialect.name == "postgresql":
+        fencing = claim_engine.execution_options(isolation_level="AUTOCOMMIT")
+    with fencing.connect() as connection:
+        started = start_calls(connection, fences, now=NOW + timedelta(seconds=1), ttl=ttl)
+        too_late = start_calls(connection, [Fence(old.id, old.claim_count, None)],
+                               now=NOW + ttl + timedelta(seconds=1), ttl=ttl)  # fmt: skip
+    assert started == {ours.id, confirmation.id} and too_late == set()
+    with Session(claim_engine) as session:
+        marked = {m.id: (m.attempts, m.call_started_at) for m in session.exec(select(Message))}
+    assert marked[ours.id] == (1, NOW + timedelta(seconds=1))
+    assert marked[stale.id] == marked[stopped.id] == marked[old.id] == (0, None)

@@ -301,7 +301,7 @@ def test_the_environments_proxy_and_no_proxy_apply_as_read_at_start_up(
     finally:
         server.shutdown()
         server.server_close()
-        adapter.http.session.close()
+        adapter.http.close()
     if no_proxy:
         assert _Proxy.seen == [] and receipt.provider_id in fake_twilio.fake.messages
     else:
