@@ -258,7 +258,7 @@ class Calls:
                 job, fenced_at, call_at = self._ready.popleft()
                 self.queued -= 1
                 self.calling += 1
-                if len(self._ready) < self.concurrency:
+                if len(self._ready) < self._ahead():  # refill while a fence's worth is left
                     self._for_fencer.notify()
                 if self.room() >= self.least_claim():  # the tick may claim again
                     self.changed.notify_all()
