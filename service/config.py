@@ -7,6 +7,7 @@ the result to `create_app(settings)`, the worker and the CLI commands.
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -130,6 +131,13 @@ class Settings(BaseSettings):
 
     templates_dir: Path = DEFAULT_TEMPLATES_DIR
 
+    # A scaled clock for a simulated day (bench/scale_day.py; service.clock): the clock
+    # read CLOCK_START (with its UTC offset) at Unix time CLOCK_ANCHOR and runs CLOCK_RATE
+    # times the wall clock. Unset: the wall clock. Refused in production.
+    clock_start: datetime | None = None
+    clock_anchor: float = 0.0
+    clock_rate: float = Field(default=1.0, gt=0, le=100_000)
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:
@@ -154,6 +162,13 @@ class Settings(BaseSettings):
     def _e164_sender(cls, value: str | None) -> str | None:
         if value and not (value.startswith("+") and value[1:].isdigit()):
             raise ValueError("must be an E.164 number such as +15005550006")
+        return value
+
+    @field_validator("clock_start")
+    @classmethod
+    def _aware_start(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.utcoffset() is None:
+            raise ValueError("needs a UTC offset, e.g. 2026-03-10T00:00:00+00:00")
         return value
 
     @model_validator(mode="after")
@@ -203,6 +218,8 @@ def production_problems(settings: Settings) -> list[str]:
     cookie is Secure only then.
     """
     problems = []
+    if settings.clock_start is not None:
+        problems.append("CLOCK_START is for benchmarks (a simulated clock): unset it in production")
     secret_key = settings.secret_key.get_secret_value()
     checks: list[tuple[str, str | None]] = [
         ("SECRET_KEY", None if secret_key == DEVELOPMENT_SECRET_KEY else secret_key)

@@ -32,6 +32,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from service.clock import Clock
 from service.config import Settings
 from service.db.engine import make_engine
 from service.db.types import utcnow
@@ -123,9 +124,9 @@ def make_context(
     options = options or DispatchOptions.from_settings(settings)
     hostname, pid = socket.gethostname(), os.getpid()
     worker_id = settings.worker_id or f"{hostname}:{pid}:{uuid.uuid4().hex[:6]}"
-    dispatch = DispatchContext(
-        settings=settings, engine=engine, worker_id=worker_id, options=options
-    )
+    clock = Clock.from_settings(settings)
+    dispatch = DispatchContext(settings=settings, engine=engine, worker_id=worker_id,
+                               options=options, clock=clock.now, clock_rate=clock.rate)  # fmt: skip
     return JobContext(
         settings, engine, options, dispatch, Dispatcher(dispatch), worker_id, hostname, pid
     )

@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from service import __version__, worker
 from service.api.headers import SecurityHeaders
 from service.api.limits import RequestLimits
+from service.clock import Clock
 from service.config import Settings
 from service.db.engine import make_engine
 from service.logs import kv
@@ -74,6 +75,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = engine
+    if settings.clock_start is not None:  # a simulated day (service.clock); tests set their own
+        app.state.clock = Clock.from_settings(settings).now
     for dotted in ROUTERS:
         app.include_router(importlib.import_module(dotted).router)
     app.add_middleware(RequestLimits)

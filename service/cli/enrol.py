@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 
 from service.cli.common import db_session, emit, fail, json_option, settings
+from service.clock import Clock
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -70,7 +70,7 @@ def enrol_command(
 
     config = settings()
     catalog = _catalog(config)
-    now = datetime.now(UTC)
+    now = Clock.from_settings(config).now()
     with db_session() as session:
         found = _clinic(session, clinic)
         data = PatientInput(
@@ -170,7 +170,7 @@ def import_command(
                     clinic=found,
                     catalog=catalog,
                     rows=csv_import.read_rows(stream),
-                    now=datetime.now(UTC),
+                    now=Clock.from_settings(config).now(),
                     actor=ACTOR,
                     default_plan=plan,
                     daily_cap=config.patient_daily_cap,

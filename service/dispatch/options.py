@@ -44,10 +44,22 @@ class DispatchOptions:
     heartbeat_seconds: float = _default("heartbeat_seconds")
     retention_interval_seconds: float = _default("retention_interval_seconds")
     heartbeat_retention_days: int = _default("heartbeat_retention_days")
+    # Clock seconds per real second (CLOCK_RATE: a benchmark's simulated day). The claim
+    # TTL, margin, call horizon, provider window and pace-ahead bound processes and
+    # networks, which keep real time, so on a scaled clock they span this many times
+    # more clock seconds. Retries and holds are part of the day's schedule: not scaled.
+    clock_rate: float = 1.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DispatchOptions:
-        return cls(**{f.name: getattr(settings, PREFIX + f.name) for f in fields(cls)})
+        values = {f.name: getattr(settings, PREFIX + f.name) for f in fields(cls)
+                  if f.name != "clock_rate"}  # fmt: skip
+        rate = settings.clock_rate if settings.clock_start is not None else 1.0
+        return cls(clock_rate=rate, **values)
+
+    def _real(self, seconds: float) -> timedelta:
+        """`seconds` of real time, on the clock."""
+        return timedelta(seconds=seconds * self.clock_rate)
 
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(
@@ -63,26 +75,26 @@ class DispatchOptions:
             if channel == Channel.SMS
             else settings.smtp_timeout_seconds
         )
-        return timedelta(seconds=timeout) + self.margin
+        return self._real(timeout) + self.margin
 
     @property
     def margin(self) -> timedelta:
         """Clock reads and scheduling between a check and what it guards."""
-        return timedelta(seconds=self.reconcile_margin_seconds)
+        return self._real(self.reconcile_margin_seconds)
 
     @property
     def claim_ttl(self) -> timedelta:
-        return timedelta(seconds=self.claim_ttl_seconds)
+        return self._real(self.claim_ttl_seconds)
 
     @property
     def provider_window(self) -> timedelta:
-        return timedelta(seconds=self.provider_window_seconds)
+        return self._real(self.provider_window_seconds)
 
     @property
     def pace_ahead(self) -> timedelta:
         """How far ahead a claim takes send slots: at most half the claim TTL, so a row's
         checks are still fresh when its slot comes."""
-        return timedelta(seconds=min(self.pace_ahead_seconds, self.claim_ttl_seconds / 2))
+        return self._real(min(self.pace_ahead_seconds, self.claim_ttl_seconds / 2))
 
     @property
     def hold(self) -> timedelta:

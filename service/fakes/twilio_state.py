@@ -6,6 +6,7 @@ faults, and posts signed status callbacks (sent -> delivered) to each StatusCall
 Faults, all settable at runtime via `FakeTwilio.configure` or `POST /_fake/config`:
 `latency` (seconds), `error_rate` with `error_status`/`error_code`/`retry_after`,
 `accept_then_fail` (a 5xx after the message was accepted: the in-doubt case),
+`callback_disorder` (that share of messages get "delivered" posted before "sent"),
 `hang_rate`/`hang_seconds` (accept, then answer too late: a read timeout),
 `fail_next` (a list of scripted errors, consumed first), `hold` (every create waits,
 unanswered, until it is turned off again or `hang_seconds` pass: calls caught in flight).
@@ -54,6 +55,9 @@ DEFAULTS: dict[str, Any] = {
     "hold": False,
     "callbacks": True,
     "callback_delay": 0.0,
+    # Share of messages whose callbacks are posted final status first ("delivered" before
+    # "sent"), as Twilio's may arrive: the receiver must never move a message backwards.
+    "callback_disorder": 0.0,
     "undelivered": {},  # To -> carrier error code (e.g. 30003)
     "fail_next": [],  # [{"status": 429, "code": 20429, "retry_after": 1, "accept": false}]
     "rates": {},  # sender (From or MessagingServiceSid) -> [per second, burst]
@@ -207,13 +211,17 @@ class FakeTwilio:
             self.accepted[form["To"]] += 1
             callbacks = self.config["callbacks"]
             error = self.config["undelivered"].get(message["to"])
+            disorder = self.random.random() < self.config["callback_disorder"]
         if callbacks and form.get("StatusCallback"):
-            self._queue_callbacks(message, form["StatusCallback"], error)
+            self._queue_callbacks(message, form["StatusCallback"], error, reverse=disorder)
         return message
 
-    def _queue_callbacks(self, message: dict[str, Any], url: str, error: int | None) -> None:
+    def _queue_callbacks(
+        self, message: dict[str, Any], url: str, error: int | None, *, reverse: bool = False
+    ) -> None:
         final = ("undelivered", str(error)) if error else ("delivered", None)
-        for status, code in (("sent", None), final):
+        order = [("sent", None), final]
+        for status, code in reversed(order) if reverse else order:
             params = {
                 "MessageSid": message["sid"],
                 "SmsSid": message["sid"],

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
@@ -22,6 +22,7 @@ from sqlmodel import Session
 from service.api import errors
 from service.api.deps import SessionDep, SettingsDep, invalid
 from service.api.limits import inbound_secret_ok
+from service.api.routers.patients import request_now
 from service.api.twilio_signed import SignedTwilioForm
 from service.composer import Composer
 from service.config import Settings
@@ -61,7 +62,7 @@ def twilio_sms(
         reply = parse_twilio_form(params)
     except InboundParseError as exc:
         raise _unparsable(exc) from None
-    _handle(session, storable(reply), settings)
+    _handle(session, storable(reply), settings, now=request_now(request))
     return Response(EMPTY_TWIML, media_type="application/xml")
 
 
@@ -88,7 +89,7 @@ def email_inbound(
         reply = parse_email(raw)
     except InboundParseError as exc:
         raise _unparsable(exc) from None
-    outcome = _handle(session, storable(reply), settings)
+    outcome = _handle(session, storable(reply), settings, now=request_now(request))
     return {"id": outcome.inbound_id, "duplicate": outcome.duplicate, "action": outcome.action}
 
 
@@ -120,8 +121,7 @@ def storable(reply: InboundReply) -> InboundReply:
     return replace(reply, **values)  # type: ignore[arg-type]
 
 
-def _handle(session: Session, reply: InboundReply, settings: Settings) -> Outcome:
-    now = datetime.now(UTC)
+def _handle(session: Session, reply: InboundReply, settings: Settings, *, now: datetime) -> Outcome:
     try:
         outcome = handle_reply(session, reply=reply, composer=composer_for(settings), now=now)
         session.commit()

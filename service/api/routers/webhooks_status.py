@@ -8,14 +8,13 @@ recorded callbacks in bulk moments later (`delivery_receipts.apply_pending`).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from fastapi import APIRouter, Request, Response
 from sqlalchemy.exc import DBAPIError
 
 from service.api import errors
 from service.api.deps import invalid, not_saved
 from service.api.receipts_writer import writer_for
+from service.api.routers.patients import request_now
 from service.api.twilio_signed import SignedTwilioForm
 from service.domain import ID_MAX, parse_id
 
@@ -32,7 +31,7 @@ async def twilio_status(request: Request, params: SignedTwilioForm) -> Response:
         if len(params.get(field, "")) > limit:
             raise invalid(field, f"at most {limit} characters")
     row = {
-        "received_at": datetime.now(UTC),
+        "received_at": request_now(request),
         "message_id": _our_id(request.query_params.get("mid")),
         "provider_id": params.get("MessageSid") or params.get("SmsSid") or None,
         "provider_status": params.get("MessageStatus") or params.get("SmsStatus") or "",
