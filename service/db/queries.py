@@ -68,15 +68,75 @@ def update_rows(
 
 
 def insert_rows(connection: Connection, table: Any, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Insert `rows` (every one with the same keys) in one go: a Core executemany, or on
-    PostgreSQL one `COPY ... FROM STDIN` (psycopg), each value bound as the column's type
-    binds it in an INSERT. COPY writes a bulk enrolment's rows at ~1.5x the executemany's
-    rate with less client CPU: no statement per row to pipeline (BENCHMARKS.md, Enrolment)."""
+    """Insert `rows` (every one with the same keys) in one go, each value bound as the
+    column's type binds it in an INSERT, column defaults filled in as an INSERT fills
+    them: on PostgreSQL one `COPY ... FROM STDIN` (psycopg), on SQLite the driver's
+    executemany of plain tuples, elsewhere a Core executemany.
+
+    COPY writes a bulk enrolment's rows at ~1.5x the executemany's rate with less client
+    CPU; on SQLite the Core executemany spent a third of its time building each row's
+    parameters (per-row dict, key lookups) around the driver's own insert
+    (BENCHMARKS.md, Enrolment)."""
     if not rows:
         return
-    if connection.dialect.name != "postgresql":
+    dialect = connection.dialect.name
+    if dialect == "postgresql":
+        _copy(connection, table, rows)
+    elif dialect == "sqlite" and not _python_defaults(table, rows[0], callable_=True):
+        _sqlite_executemany(connection, table, rows)
+    else:
         connection.execute(insert(table), list(rows))
-        return
+
+
+def _python_defaults(table: Any, row: Mapping[str, Any], *, callable_: bool) -> dict[str, Any]:
+    """The columns missing from `row` that an INSERT would fill from a Python-side
+    default: scalar ones with their value, or (`callable_`) the callable ones."""
+    found: dict[str, Any] = {}
+    for column in table.c:
+        default = column.default
+        if column.key in row or default is None or default.is_sequence:
+            continue
+        if default.is_scalar != callable_:
+            found[column.key] = default.arg
+    return found
+
+
+def _sqlite_executemany(
+    connection: Connection, table: Any, rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """Column by column: each column's values through its bind processor (once per
+    distinct value object: rows share instants, `now`, None, a step's context), then
+    the driver's executemany of tuples, in the connection's transaction."""
+    dialect = connection.dialect
+    keys = list(rows[0])
+    filled = _python_defaults(table, rows[0], callable_=False)
+    names = keys + list(filled)
+    columns = [[row[key] for row in rows] for key in keys]
+    columns += [[value] * len(rows) for value in filled.values()]
+    bound = [
+        _bound(values, table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
+        for name, values in zip(names, columns, strict=True)
+    ]
+    quote = dialect.identifier_preparer.quote
+    statement = (
+        f"INSERT INTO {dialect.identifier_preparer.format_table(table)} "
+        f"({', '.join(quote(name) for name in names)}) VALUES ({', '.join('?' * len(names))})"
+    )
+    driver: Any = connection.connection.driver_connection
+    driver.executemany(statement, zip(*bound, strict=True))
+
+
+def _bound(values: Sequence[Any], process: Any) -> Sequence[Any]:
+    """`values` through `process`, once per distinct object: the rows hold every value
+    for the whole call, so an id is never reused meanwhile."""
+    if process is None:
+        return values
+    distinct = {id(value): value for value in values}
+    done = {key: process(value) for key, value in distinct.items()}
+    return [done[id(value)] for value in values]
+
+
+def _copy(connection: Connection, table: Any, rows: Sequence[Mapping[str, Any]]) -> None:
     dialect = connection.dialect
     keys = list(rows[0])
     binds = [table.c[key].type.dialect_impl(dialect).bind_processor(dialect) for key in keys]
