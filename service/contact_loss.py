@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlmodel import Session
 
@@ -18,8 +19,10 @@ from service import metrics
 from service.audit import record_audit
 from service.db.models import Alert, Patient
 from service.domain import ActorType, AlertSeverity
-from service.enrollment import SmsLoss, lose_sms
 from service.logs import kv
+
+if TYPE_CHECKING:
+    from service.enrollment import SmsLoss
 
 log = logging.getLogger(__name__)
 UNREACHABLE_TASK = "sms_unreachable"
@@ -34,7 +37,7 @@ def mark_unreachable(
     patient.phone_can_sms = False
     patient.sms_unreachable_at, patient.sms_unreachable_reason = now, reason[:200]
     session.add(patient)
-    loss = lose_sms(session, patient=patient, why=f"the number cannot take texts ({reason})",
+    loss = _lose_sms(session, patient=patient, why=f"the number cannot take texts ({reason})",
                     now=now)  # fmt: skip
     _audit(session, patient, "patient.sms_unreachable", reason)
     what = f"Texts cannot reach this patient's number ({reason}): no more texts will be sent"
@@ -50,7 +53,7 @@ def carrier_opt_out(session: Session, patient: Patient, *, now: datetime) -> Sms
         return None
     patient.sms_opted_out_at = now
     session.add(patient)
-    loss = lose_sms(session, patient=patient, why="opted out at the carrier", now=now)
+    loss = _lose_sms(session, patient=patient, why="opted out at the carrier", now=now)
     _audit(session, patient, "patient.opt_out.sms", "carrier reported an opt-out")
     open_task(session, patient, kind="opt_out", now=now,
               summary=f"Opted out of texts at the carrier; {safety_line(loss)}. "
@@ -97,3 +100,12 @@ def _audit(session: Session, patient: Patient, action: str, reason: str) -> None
     record_audit(session, actor_type=ActorType.SYSTEM, actor="provider", action=action,
                  entity_type="patient", entity_id=patient.id, clinic_id=patient.clinic_id,
                  reason=reason[:500])  # fmt: skip
+
+
+def _lose_sms(session: Session, *, patient: Patient, why: str, now: datetime) -> SmsLoss:
+    """`enrollment.lose_sms`, imported on first use: the dispatcher imports this module
+    (a send can find a number dead), and the enrolment package would bring the triage
+    lexicon and the plan exporter into every worker's start (~25 ms of CPU)."""
+    from service.enrollment import lose_sms
+
+    return lose_sms(session, patient=patient, why=why, now=now)
