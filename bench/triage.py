@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -30,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import spacy
 from negspacy.negation import Negex  # noqa: F401  (registers the "negex" factory)
 
-from service.triage import LABELS, classify, load_lexicon
+from service.triage import LABELS, classify, compiled, load_lexicon
 from service.triage.classifier import _expected_level
 from service.triage.lexicon import SEVERITY, Lexicon
 from service.triage.patterns import END, GAP, MAX_GAP, expand
@@ -151,6 +153,19 @@ def growth(repeat: int) -> dict[str, float]:
     return out
 
 
+def ours_on_row(row: dict) -> str:
+    return classify(row["text"], procedure=row.get("procedure"), day=row.get("day")).label
+
+
+def plain_python_throughput(repeat: int) -> dict:
+    """The same throughput run with the triage's plain Python modules, in a process of
+    its own (a process uses either the compiled modules or the plain ones)."""
+    env = dict(os.environ, **{compiled.PURE_VARIABLE: "1"})
+    command = [sys.executable, __file__, "--throughput-only", "--repeat", str(repeat)]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.splitlines()[-1])
+
+
 def load(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
 
@@ -158,7 +173,11 @@ def load(path: Path) -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=20, help="passes over the dev set")
+    parser.add_argument("--throughput-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.throughput_only:  # the plain-Python run of plain_python_throughput()
+        print(json.dumps(throughput(load(DEVSET), ours_on_row, args.repeat)))
+        return
     sets = {
         "dev": load(DEVSET),
         "holdout": [row for path in HOLDOUT for row in load(path)],
@@ -167,18 +186,16 @@ def main() -> None:
     lexicon = load_lexicon()
     baseline = build_baseline(lexicon)
 
-    def ours(row: dict) -> str:
-        return classify(row["text"], procedure=row.get("procedure"), day=row.get("day")).label
-
     def theirs(row: dict) -> str:
         return baseline(row["text"], row.get("procedure"), row.get("day"))
 
     results = {
         (name, who): evaluate(rows, predict)
         for name, rows in sets.items()
-        for who, predict in (("ours", ours), ("negex", theirs))
+        for who, predict in (("ours", ours_on_row), ("negex", theirs))
     }
-    results["dev", "ours"].update(throughput(sets["dev"], ours, args.repeat))
+    results["dev", "ours"].update(throughput(sets["dev"], ours_on_row, args.repeat))
+    plain = plain_python_throughput(args.repeat)
     results["dev", "negex"].update(throughput(sets["dev"], theirs, max(1, args.repeat // 10)))
     print(
         f"lexicon {lexicon.version}; "
@@ -200,6 +217,12 @@ def main() -> None:
         )
     speedup = results["dev", "ours"]["replies_per_s"] / results["dev", "negex"]["replies_per_s"]
     print(f"speed ratio ours/negex: {speedup:.1f}x; target >= 20,000 replies/s on one core")
+    in_use = "compiled (mypyc)" if compiled.is_active() else "plain Python (no build)"
+    print(
+        f"classifier above: {in_use}; the plain Python modules in the same run: "
+        f"{plain['replies_per_s']:.0f} replies/s cpu "
+        f"({results['dev', 'ours']['replies_per_s'] / plain['replies_per_s']:.2f}x)"
+    )
     lengths = growth(max(1, args.repeat // 10))
     keys = [k for k in lengths if k.startswith("ms_at_")]
     print(
@@ -211,6 +234,8 @@ def main() -> None:
         **{f"{name}_replies": len(rows) for name, rows in sets.items()},
         **{f"{n}_{w}_{k}": round(v, 4) for (n, w), r in results.items() for k, v in r.items()},
         "speed_ratio": round(speedup, 2),
+        "compiled": compiled.is_active(),
+        "plain_python_replies_per_s": round(plain["replies_per_s"], 1),
         **lengths,
         "target_replies_per_s": 20000,
         "meets_target": results["dev", "ours"]["replies_per_s"] >= 20000,

@@ -7,8 +7,12 @@ term files in templates/triage/ once.
     result.matches  # the phrases behind it, for the staff view
 """
 
-from service.triage.classifier import LABELS, PROCEDURES, TriageResult, classify
-from service.triage.lexicon import Lexicon, LexiconError, load_lexicon
+from service.triage import compiled
+
+compiled.activate(__path__)  # the mypyc build of the hot modules, when current
+
+from service.triage.classifier import LABELS, PROCEDURES, TriageResult, classify  # noqa: E402
+from service.triage.lexicon import Lexicon, LexiconError, load_lexicon  # noqa: E402
 
 __all__ = [
     "LABELS",

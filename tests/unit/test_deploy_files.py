@@ -80,6 +80,10 @@ def test_the_dockerfile_runs_the_cli_and_copies_what_it_needs():
     assert args[0] == "aftercare"
     assert CliRunner().invoke(cli, [*args[1:], "--help"]).exit_code == 0
     for line in re.findall(r"^COPY (.+)$", dockerfile, re.M):
+        if line.startswith("--from="):  # from an earlier stage of the same file
+            stage = line.split()[0].removeprefix("--from=")
+            assert re.search(rf"^FROM \S+ AS {stage}$", dockerfile, re.M), line
+            continue
         for copied in line.split()[:-1]:  # the last word is the destination
             assert (ROOT / copied).exists(), f"Dockerfile copies missing {copied}"
     assert "--frozen" in dockerfile  # builds from the lock file
