@@ -258,7 +258,18 @@ def _create(batch: _Batch, fresh: list[Pending]) -> list[BulkResult]:
         daily_cap=batch.daily_cap,
         queued=batch.queued,
     )
-    rows = [_row(batch, p, index) for p in fresh for index in range(len(p.planned))]
+    rows = [
+        q.message_row(
+            planned,
+            clinic_id=batch.clinic.id,  # type: ignore[arg-type]
+            patient_id=p.patient.id,  # type: ignore[arg-type]
+            enrollment_id=p.enrollment_id,
+            language=p.patient.language,
+            now=now,
+        )
+        for p in fresh
+        for planned in p.planned
+    ]
     insert_rows(session.connection(), table(Message), rows)
     record_creation_events(session, enrollment_ids=[p.enrollment_id for p in fresh], now=now)
     return [_result(batch, p) for p in fresh]
@@ -281,17 +292,6 @@ def _result(batch: _Batch, pending: Pending) -> BulkResult:
             queued=batch.queued,
         )
     return result
-
-
-def _row(batch: _Batch, pending: Pending, index: int) -> dict[str, object]:
-    return q.message_row(
-        pending.planned[index],
-        clinic_id=batch.clinic.id,  # type: ignore[arg-type]
-        patient_id=pending.patient.id,  # type: ignore[arg-type]
-        enrollment_id=pending.enrollment_id,
-        language=pending.patient.language,
-        now=batch.now,
-    )
 
 
 def _insert_enrollments(batch: _Batch, fresh: list[Pending]) -> None:

@@ -16,7 +16,7 @@ from sqlmodel import Session, SQLModel, col
 
 from service.db.models import Enrollment, Message
 from service.db.queries import one_of
-from service.domain import Channel, MessageKind, MessageStatus
+from service.domain import Channel, MessageKind, MessageStatus, Priority
 from service.enrollment.limits import Existing
 from service.enrollment.schedule import Planned
 from service.scheduling import NIGHT_WINDOW_KEY, QuietHours
@@ -36,6 +36,12 @@ def dedupe_key(enrollment_id: int, step_key: str, occurrence: int, channel: str)
     return f"enr:{enrollment_id}:{step_key}:{occurrence}:{channel}"
 
 
+# Enum members to their stored text: a dict hit, where `.value` is a Python-level
+# property (four per message row, a tenth of building a bulk enrolment's rows).
+_TEXT: dict[str, str] = {m: m.value for e in (Channel, Priority, MessageStatus) for m in e}
+_PLAN = MessageKind.PLAN.value
+
+
 def night_context(night: QuietHours | None) -> dict[str, str] | None:
     return None if night is None else {NIGHT_WINDOW_KEY: str(night)}
 
@@ -50,23 +56,24 @@ def message_row(
     now: datetime,
     key: str | None = None,
 ) -> dict[str, Any]:
+    fallback = planned.fallback
     return {
         "dedupe_key": key
         or dedupe_key(enrollment_id, planned.step_key, planned.occurrence, planned.channel),
         "clinic_id": clinic_id,
         "patient_id": patient_id,
         "enrollment_id": enrollment_id,
-        "kind": MessageKind.PLAN.value,
+        "kind": _PLAN,
         "step_key": planned.step_key,
         "occurrence": planned.occurrence,
-        "channel": planned.channel.value,
-        "fallback_channel": planned.fallback.value if planned.fallback else None,
-        "priority": planned.priority.value,
+        "channel": _TEXT[planned.channel],
+        "fallback_channel": _TEXT[fallback] if fallback else None,
+        "priority": _TEXT[planned.priority],
         "language": language,
         "due_at": planned.due_at,
         "next_attempt_at": planned.next_attempt_at,
         "valid_until": planned.valid_until,
-        "status": planned.status.value,
+        "status": _TEXT[planned.status],
         "status_reason": planned.reason,
         # The dispatcher re-checks quiet hours with the step's own night edges.
         "context": night_context(planned.night),

@@ -84,11 +84,14 @@ class Windows:
         self, priority: Priority, night: QuietHours | None = None
     ) -> QuietHours | None:
         """The window a send must avoid; `night`: a step's own night edges (safety only)."""
-        if priority == Priority.ROUTINE:  # the common case, without an enum round trip
+        # `window_for`'s answers without its enum round trip (pacing asks once per row).
+        if priority == Priority.ROUTINE:
             return self.quiet
-        if night is not None and priority == Priority.SAFETY:
-            return night
-        return window_for(priority, quiet=self.quiet, night=self.night)
+        if priority == Priority.SAFETY:
+            return self.night if night is None else night
+        if priority == Priority.URGENT:
+            return None
+        return window_for(priority, quiet=self.quiet, night=self.night)  # raises: unknown
 
 
 @dataclass(slots=True)
