@@ -81,7 +81,13 @@ atexit.register(shutil.rmtree, _BYTECODE, ignore_errors=True)
 
 
 def fake_reset(url: str) -> None:
+    """Forget what the fake accepted. Its reset restores every default, status callbacks
+    included: turned off again (as the fake was started), else during the worker's runs
+    only it would post two callbacks per message (to the web process, which is not
+    running) and answer the worker more slowly than the raw loop, which sets none."""
     requests.post(f"{url}/_fake/reset", timeout=10)
+    config = {"json": json.dumps({"callbacks": False})}
+    requests.post(f"{url}/_fake/config", data=config, timeout=10).raise_for_status()
 
 
 def call_span(url: str, count: int) -> float:
