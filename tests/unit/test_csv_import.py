@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import io
 from datetime import UTC, datetime
 
 import pytest
 from sqlmodel import select
 
+from service import csv_import
 from service.config import DEFAULT_TEMPLATES_DIR
 from service.csv_import import CsvFormatError, import_rows, read_rows
 from service.db.models import Enrollment, Patient
@@ -167,3 +169,28 @@ def test_pacing_over_an_imports_batches_matches_counting_each_batch_in_the_datab
     assert any(kind == "catch_up" for _, kind, *_ in tallied)
     assert sum(due != at for _, _, due, at, _ in tallied) > 20  # pacing moved many
     assert tallied == _paced_import(catalog, now, monkeypatch, recount=True)
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_a_batch_pauses_the_cycle_collector_and_leaves_it_as_it_was(
+    session, factory, catalog, now, monkeypatch, enabled
+):
+    seen = []
+    real = csv_import.ensure_patients
+
+    def ensure(*args, **kwargs):
+        seen.append(gc.isenabled())
+        if len(seen) == 2:
+            raise RuntimeError("the database went away")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(csv_import, "ensure_patients", ensure)
+    monkeypatch.setattr(csv_import, "BATCH", 1)
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        with pytest.raises(RuntimeError):
+            run(session, factory.clinic(), catalog, HEADER + "".join(GOOD), now)
+        assert (seen, gc.isenabled()) == ([False, False], enabled)
+    finally:
+        (gc.enable if was else gc.disable)()
