@@ -43,15 +43,18 @@ def source_digest(package_dir: Path = PACKAGE_DIR) -> str:
     return digest.hexdigest()
 
 
-def activate(package_path: list[str], build_dir: Path = BUILD_DIR) -> bool:
-    """Put a current build ahead of the plain modules on the package's path."""
-    if os.environ.get(PURE_VARIABLE) == "1":
-        return False
+def is_current(build_dir: Path = BUILD_DIR) -> bool:
+    """Whether build_dir holds a build of exactly the sources beside this module."""
     try:
         built_from = (build_dir / STAMP).read_text(encoding="ascii").strip()
     except OSError:
         return False
-    if built_from != source_digest():
+    return built_from == source_digest()
+
+
+def activate(package_path: list[str], build_dir: Path = BUILD_DIR) -> bool:
+    """Put a current build ahead of the plain modules on the package's path."""
+    if os.environ.get(PURE_VARIABLE) == "1" or not is_current(build_dir):
         return False
     sys.path.append(str(build_dir / "lib"))  # mypyc's shared runtime of the group
     package_path.insert(0, str(build_dir / "service" / "triage"))

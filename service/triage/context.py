@@ -69,7 +69,8 @@ def analyse(
     triggers = {
         "neg": _without(kinds["neg"], pseudo, with_concepts),
         "negpost": _without(kinds["negpost"], pseudo, with_concepts),
-        "hyp": _without(kinds["hyp"], kinds["hyppseudo"], phrases),
+        # "what if my leg is swollen? because that's how it is": the question reports it
+        "hyp": [] if kinds["hypaffirm"] else _without(kinds["hyp"], kinds["hyppseudo"], phrases),
         "res": _without(kinds["res"], pseudo, phrases),
     }
     # Joined pairs never hide a term: they only add what ordered phrases missed.
@@ -204,8 +205,10 @@ def _resolved(
     terms: list[Hit], triggers: list[Hit], layout: _Layout, subjects: list[Hit]
 ) -> set[int]:
     """Starts of resolved terms. A trigger with no term of its own in its segment
-    ("had some swelling yesterday, gone now") resolves the previous segment's terms,
-    unless its segment names a body part of its own ("the right eye is fine")."""
+    ("had some swelling yesterday, gone now") resolves the terms of the segment just
+    before it, unless its segment names a body part of its own ("the right eye is
+    fine"); a segment further back is left alone ("my right leg is red and hot. Other
+    leg is normal. Is ok?")."""
     done: set[int] = set()
     for trigger in triggers:
         if trigger.payload == ("respre",):
@@ -215,7 +218,7 @@ def _resolved(
         segment = layout.segment[trigger.start]
         if not own and not any(layout.segment[s.start] == segment for s in subjects):
             earlier = [t for t in terms if t.end <= trigger.start]
-            last = layout.segment[earlier[-1].start] if earlier else None
+            last = segment - 1
             own = [t for t in earlier if layout.segment[t.start] == last]
         done.update(t.start for t in own)
     return done

@@ -30,6 +30,7 @@ _CONTEXT_KEYS = {
     ("negation", "pseudo"): "negpseudo",
     ("hypothetical", "pre"): "hyp",
     ("hypothetical", "pseudo"): "hyppseudo",
+    ("hypothetical", "affirm"): "hypaffirm",
     ("resolution", "post"): "res",
     ("resolution", "pre"): "respre",
     ("other_person", "owners"): "owner",

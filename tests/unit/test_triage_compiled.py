@@ -47,8 +47,8 @@ def label_all(pattern: str, *, pure: bool) -> dict:
 
 
 @pytest.mark.skipif(
-    os.environ.get("CI") != "true" and not (compiled.BUILD_DIR / compiled.STAMP).exists(),
-    reason="no triage build (make install compiles it; CI must)",
+    os.environ.get("CI") != "true" and not compiled.is_current(),
+    reason="no current triage build (make install compiles it; CI must)",
 )
 def test_the_compiled_triage_is_in_use_and_agrees_with_the_plain_one() -> None:
     for pattern in ("triage_devset.jsonl", "triage_fresh_*.jsonl"):

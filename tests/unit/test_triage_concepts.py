@@ -118,6 +118,23 @@ def test_compliance_words_are_honoured_in_any_reasonable_manner(text: str, label
     assert classify(text).label == label
 
 
+@pytest.mark.parametrize(
+    ("text", "procedure", "label"),
+    [
+        ("what if my calf gets swollen and red?", "surgery", "other"),
+        ("what if my calf is swollen and red? cos that's how it is now", "surgery", "urgent"),
+        ("y si se me pone el labio blanco? porque así lo tengo ahora", "dermal_filler", "urgent"),
+        # a passed sign is resolved by the words right after it, not by a later aside
+        ("had some swelling yesterday, gone now", "surgery", "normal"),
+        ("my right calf is red and hot. the other leg is normal. is ok?", "surgery", "urgent"),
+    ],
+)
+def test_a_question_that_reports_the_sign_and_a_resolution_far_from_it_still_count(
+    text: str, procedure: str, label: str
+) -> None:
+    assert classify(text, procedure=procedure, day=6).label == label
+
+
 def test_a_long_email_is_read_in_windows_and_a_sign_in_the_middle_is_found() -> None:
     filler = "Thanks again for everything, the staff were lovely and kind. " * 120
     text = filler + "Also my lip has gone white and cold since lunch. " + filler
