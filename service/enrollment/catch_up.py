@@ -22,7 +22,7 @@ from service.domain import Channel, MessageKind, MessageStatus, Priority
 from service.enrollment.coming import coming
 from service.enrollment.errors import EnrolError
 from service.enrollment.queued import QueuedSms
-from service.enrollment.rows import table
+from service.enrollment.rows import chunks, table
 from service.enrollment.schedule import PatientLike, Planned
 from service.logs import kv
 from service.outbox import queue_message
@@ -35,27 +35,29 @@ CATCH_UP_VALID_FOR = timedelta(days=2)
 ACTOR = "enrolment"
 
 
-def record_creation_events(
-    session: Session, *, enrollment_ids: Sequence[int], now: datetime
-) -> None:
-    """A row born skipped still gets its event, so the history says why it never went."""
-    if not enrollment_ids:
-        return
-    query = select(col(Message.id), col(Message.status_reason)).where(
-        one_of(session, col(Message.enrollment_id), enrollment_ids),
-        col(Message.status) == MessageStatus.SKIPPED.value,
-    )
-    events = [
-        {
-            "message_id": mid,
-            "at": now,
-            "from_status": None,
-            "to_status": MessageStatus.SKIPPED.value,
-            "reason": reason,
-            "actor": ACTOR,
-        }
-        for mid, reason in session.execute(query)
-    ]
+def record_creation_events(session: Session, *, dedupe_keys: Sequence[str], now: datetime) -> None:
+    """A row born skipped still gets its event, so the history says why it never went.
+
+    `dedupe_keys`: the rows just inserted skipped, looked up by their unique key. (By
+    enrolment and status, SQLite without statistics walked the (status, due_at) index:
+    every skipped message of the database, per batch.)
+    """
+    events = []
+    for chunk in chunks(dedupe_keys):
+        query = select(col(Message.id), col(Message.status_reason)).where(
+            one_of(session, col(Message.dedupe_key), chunk)
+        )
+        events += [
+            {
+                "message_id": mid,
+                "at": now,
+                "from_status": None,
+                "to_status": MessageStatus.SKIPPED.value,
+                "reason": reason,
+                "actor": ACTOR,
+            }
+            for mid, reason in session.execute(query)
+        ]
     if events:
         session.execute(insert(table(MessageEvent)), events)
 

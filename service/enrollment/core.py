@@ -271,7 +271,8 @@ def _create(batch: _Batch, fresh: list[Pending]) -> list[BulkResult]:
         for planned in p.planned
     ]
     insert_rows(session.connection(), table(Message), rows)
-    record_creation_events(session, enrollment_ids=[p.enrollment_id for p in fresh], now=now)
+    skipped = [row["dedupe_key"] for row in rows if row["status"] == MessageStatus.SKIPPED]
+    record_creation_events(session, dedupe_keys=skipped, now=now)
     return [_result(batch, p) for p in fresh]
 
 

@@ -94,12 +94,15 @@ def existing_enrollments(
     found: dict[tuple[int, datetime], Enrollment] = {}
     for chunk in chunks(sorted(set(patient_ids))):
         query = select(Enrollment).where(
-            col(Enrollment.clinic_id) == clinic_id,
             col(Enrollment.plan_key) == plan_key,
             one_of(session, col(Enrollment.patient_id), chunk),
         )
+        # The clinic is checked here, not in SQL: given a clinic condition SQLite (without
+        # statistics) walked the (clinic_id, status) index, every enrolment of the clinic
+        # per chunk; this way it uses the (patient_id, plan_key, procedure_at) key.
         for row in session.execute(query).scalars():
-            found[(row.patient_id, row.procedure_at)] = row
+            if row.clinic_id == clinic_id:
+                found[(row.patient_id, row.procedure_at)] = row
     return found
 
 
