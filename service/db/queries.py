@@ -145,8 +145,11 @@ def _copy(connection: Connection, table: Any, rows: Sequence[Mapping[str, Any]])
         f"COPY {dialect.identifier_preparer.format_table(table)} "
         f"({', '.join(quote(key) for key in keys)}) FROM STDIN"
     )
+    # Bound column by column, like the SQLite executemany (each distinct value once).
+    columns = [
+        _bound([row[key] for row in rows], bind) for key, bind in zip(keys, binds, strict=True)
+    ]
     driver: Any = connection.connection.driver_connection
     with driver.cursor() as cursor, cursor.copy(statement) as copy:
-        for row in rows:
-            values = [row[key] for key in keys]
-            copy.write_row([b(v) if b else v for v, b in zip(values, binds, strict=True)])
+        for values in zip(*columns, strict=True):
+            copy.write_row(values)

@@ -136,3 +136,29 @@ def test_an_imports_analyze_never_waits_for_another_transactions(pg_engine):
             GrowingTables(session, ("patients",)).grew(patients=5000)  # skipped, not waited
             session.rollback()
         other.rollback()
+
+
+def test_insert_rows_copies_what_a_core_executemany_inserts(pg_engine):
+    from sqlalchemy import delete, insert, text
+
+    from service.db.queries import insert_rows
+    from service.enrollment.rows import table
+    from tests.unit.test_insert_rows import message_rows
+
+    def stored(session: Session) -> list[dict[str, object]]:
+        # JSON null and SQL NULL both read as None: told apart by `sql_null`.
+        query = "SELECT *, context IS NULL AS sql_null FROM messages ORDER BY id"
+        result = session.execute(text(query))
+        return [{k: v for k, v in row._mapping.items() if k != "id"} for row in result]
+
+    with Session(pg_engine) as session:
+        factory = Factory(session)
+        clinic = factory.clinic()
+        rows = message_rows(clinic.id, factory.patient(clinic).id)  # type: ignore[arg-type]
+        session.execute(insert(table(Message)), rows)
+        expected = stored(session)
+        session.execute(delete(table(Message)))
+
+        insert_rows(session.connection(), table(Message), rows)
+
+        assert stored(session) == expected
