@@ -114,12 +114,15 @@ def load_lexicon(directory: Path = DEFAULT_DIR) -> Lexicon:
         for pattern in patterns:
             index.add(pattern, ("procedure", procedure))
     keywords = {k: _words(context["keywords"][k], k) for k in ("stop", "start", "help", "filler")}
-    # Typos are corrected towards symptom and keyword words only: a near miss of a
-    # context word ("stays" ~ "says") must not change a reply's meaning.
+    # Typos are corrected towards symptom, keyword and opt-out/in/help phrase words
+    # only: a near miss of a context word ("stays" ~ "says") must not change a reply's
+    # meaning; "stop sneding these" must still opt out.
+    intents = (f"{kind}_phrases" for kind in ("stop", "start", "help"))
     vocabulary = [
         *_term_words(terms),
         *_pattern_words(p for ps in concepts["concepts"].values() for p in ps),
         *(w for words in keywords.values() for w in words),
+        *_pattern_words(p for kind in intents for p in context["keywords"][kind]),
     ]
     return Lexicon(
         version=(

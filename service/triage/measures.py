@@ -46,6 +46,7 @@ _TEMP_WORDS = frozenset(
         "running",  # "running 37.9"
         "decimas",  # "unas decimas, 37,8"
         "tengo",  # "tengo 39": Spanish for a temperature of 39 (not before "anos")
+        "pico",  # "38 y pico": 38 and a bit
     }
 )
 # A number followed by one of these is an age, a duration, a weight or a price.

@@ -9,6 +9,7 @@ unknown reply word is looked up once and the answer cached.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 
@@ -23,6 +24,7 @@ MIN_SWAP_LENGTH = 7  # a changed or swapped letter only from this length ("blead
 REAL_WORD_COUNT = 50
 _SUFFIXES = ("", "s", "es", "ed", "ing", "ness")
 _CACHE_LIMIT = 100_000
+_HELD_LETTER = re.compile(r"(.)\1{2,}")  # three or more of one letter in a row
 
 
 def real_words(languages: Iterable[str] = ("en", "es")) -> frozenset[str]:
@@ -97,7 +99,9 @@ class TypoCorrector:
         """The carrier keyword a short word misspells ("stpo", "unsubscibe"), or word.
 
         Keywords are short, so one edit is allowed from four letters, but only for a
-        word that is not a real word ("step" is not "stop")."""
+        word that is not a real word ("step" is not "stop"); a letter held down
+        ("stoppp", "heeelp") counts as one edit."""
+        word = _HELD_LETTER.sub(r"\1\1", word)
         if word in keywords or len(word) < 4 or not word.isalpha() or word in self.known:
             return word
         found = process.extractOne(word, keywords, scorer=OSA.distance, score_cutoff=1)

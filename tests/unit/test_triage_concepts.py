@@ -48,6 +48,12 @@ WARNING_SIGNS = [
     ("lol my lip is kinda purple and ice cold, fashion?", "dermal_filler", 1, "urgent"),
     ("well this is fun, half my face forgot how to smile haha", "surgery", 3, "urgent"),
     ("swallowing is an adventure today", "botox", 5, "urgent"),
+    # by what the patient can no longer do, or in short sentences
+    ("cant lie down in bed, feels like im drowning", "surgery", 3, "urgent"),
+    ("al beber se me sale el agua y no puedo inflar las mejillas", "surgery", 4, "urgent"),
+    ("can't read my phone, my left eye is all misty", "surgery", 2, "urgent"),
+    ("bleeding through my dressing. still going. pressed 20 mins", "surgery", 1, "urgent"),
+    ("cheek is like an egg on one side. wasnt like that this morning", "thread_lift", 1, "urgent"),
 ]
 
 
@@ -98,6 +104,9 @@ def test_normal_needs_positive_evidence_and_thanks_are_other(text: str, label: s
         ("basta de mensajes", "stop"),
         ("déjenme de escribir por favor", "stop"),
         ("stpo pls", "stop"),
+        ("stoppp", "stop"),
+        ("stop sneding these", "stop"),
+        ("por favor no me vuelvan a escribir", "stop"),
         ("i really don't need your reminders any more", "stop"),
         ("please never text me again", "stop"),
         ("no me mandéis más, gracias", "stop"),
