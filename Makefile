@@ -73,6 +73,8 @@ bench: install
 	$(BIN)/python bench/timeline.py
 	$(BIN)/python bench/security.py
 	$(BIN)/python bench/content_lint.py
+	$(BIN)/python bench/claim_plans.py
+	$(BIN)/python bench/scale_day.py
 
 clean:
 	rm -rf $(VENV) $(TOOLS) build node_modules .pytest_cache .mypy_cache .ruff_cache

@@ -72,6 +72,7 @@ from service.config import REPO_ROOT, load_settings
 from service.db import migrate
 from service.db.engine import make_engine
 from service.fakes.twilio_server import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN
+from service.scheduling import QuietHours, declared_night, step_window
 
 START = datetime(2026, 11, 10, 6, 0, tzinfo=UTC)  # 01:00 in New York, 20:00 in Honolulu
 DAY = timedelta(days=1)
@@ -203,6 +204,8 @@ class Driver:
         self.urgent: dict[str, float] = {}  # inbound MessageSid -> real instant posted
         self.errors: Counter[str] = Counter()
         self.posted = Counter[str]()
+        self.pids: list[int] = []  # the workers: their CPU at the day's first send
+        self.first_send: tuple[float, float] | None = None  # (real instant, workers' CPU)
 
     def run(self, queue: list[Arrival]) -> None:
         rest = [a for a in queue if not a.clinic.csv]
@@ -271,6 +274,8 @@ class Driver:
             for sent in self.http.get(f"{self.fake}/_fake/messages", timeout=10).json():
                 if sent["sid"] in self.seen:
                     continue
+                if not self.seen:
+                    self.first_send = (time.time(), sum(cpu_seconds(pid) for pid in self.pids))
                 self.seen.add(sent["sid"])
                 if sent["to"] in self.pop.phones and self.rng.random() < self.args.reply_share:
                     urgent = self.rng.random() < 0.3
@@ -329,6 +334,22 @@ def wait_heartbeats(db_url: str, count: int, seconds: float = 120) -> None:
         engine.dispose()
 
 
+def wait_drained(db_url: str, seconds: float) -> None:
+    """Until no row is `sending` (in flight, or in doubt until reconciled) or `seconds`."""
+    engine = create_engine(db_url)
+    deadline = time.monotonic() + seconds
+    try:
+        while time.monotonic() < deadline:
+            with engine.connect() as conn:
+                query = text("SELECT count(*) FROM messages WHERE status = 'sending'")
+                if not conn.execute(query).scalar():
+                    break
+            time.sleep(0.5)
+        time.sleep(1.0)  # the last status callbacks
+    finally:
+        engine.dispose()
+
+
 def percentile(values: list[float], share: float) -> float | None:
     if not values:
         return None
@@ -351,12 +372,17 @@ class Report:
 
     def due(self) -> dict[str, Any]:
         rows = self.rows(
-            "SELECT status, status_reason FROM messages WHERE channel = 'sms' "
+            "SELECT status, status_reason, next_attempt_at FROM messages WHERE channel = 'sms' "
             "AND kind IN ('plan', 'catch_up') AND due_at >= :s AND due_at < :e",
             s=START,
             e=START + DAY,
         )
-        statuses = Counter(r.status for r in rows)
+        statuses = Counter(
+            "scheduled past the day's end"
+            if r.status == "scheduled" and r.next_attempt_at >= START + DAY
+            else r.status
+            for r in rows
+        )
         sent = sum(statuses[s] for s in ("sent", "delivered", "undelivered"))
         reasons = Counter((r.status_reason or "")[:70] for r in rows if r.status == "skipped")
         return {
@@ -366,11 +392,20 @@ class Report:
             "skipped_reasons": dict(reasons.most_common(5)),
         }
 
+    def claims(self) -> int:
+        """Rows claimed during the day (a row released and claimed again counts twice)."""
+        return int(
+            self.rows(
+                "SELECT count(*) AS n FROM message_events WHERE to_status = 'sending' AND at >= :s",
+                s=START,
+            )[0].n
+        )
+
     def sent_rows(self) -> list[Any]:
         return self.rows(
             "SELECT m.id, m.kind, m.priority, m.provider_id, m.valid_until, m.call_started_at, "
             "COALESCE(m.to_address, p.phone) AS phone, COALESCE(p.timezone, c.timezone) AS tz, "
-            "c.quiet_start, c.quiet_end, c.night_start, c.night_end FROM messages m "
+            "m.context, c.quiet_start, c.quiet_end, c.night_start, c.night_end FROM messages m "
             "JOIN clinics c ON c.id = m.clinic_id LEFT JOIN patients p ON p.id = m.patient_id "
             "WHERE m.channel = 'sms' AND m.provider_id IS NOT NULL AND m.call_started_at >= :s",
             s=START,
@@ -384,19 +419,14 @@ class Report:
             if row.valid_until is not None:
                 late_start += row.call_started_at > row.valid_until
                 late_accept += accepted is not None and accepted > row.valid_until
-            # Quiet hours are the patient's: plan texts (pages to staff keep their own).
-            if accepted is not None and row.kind in ("plan", "catch_up", "fallback"):
-                local = accepted.astimezone(ZoneInfo(row.tz)).time()
-                begin, end = (
-                    (row.quiet_start, row.quiet_end)
-                    if row.priority == "routine"
-                    else (row.night_start, row.night_end)
-                )
-                inside = (local >= begin or local < end) if begin > end else begin <= local < end
-                quiet += inside
-                if inside and len(examples) < 3:
+            if accepted is not None and in_quiet_hours(row, accepted):
+                quiet += 1
+                if len(examples) < 3:
                     started = row.call_started_at.astimezone(ZoneInfo(row.tz)).time()
-                    examples.append(f"{row.kind}/{row.priority} call {started} accepted {local}")
+                    local = accepted.astimezone(ZoneInfo(row.tz)).time()
+                    examples.append(
+                        f"{row.id} {row.kind}/{row.priority} call {started} accepted {local}"
+                    )
         return {
             "late_call_start": late_start,
             "late_by_fake_accept": late_accept,
@@ -437,7 +467,57 @@ class Report:
             "peak_hours_utc": sorted(peak),
             "at_peak": len(at_peak),
             "p99_at_peak_s": percentile(at_peak, 0.99),
+            "slowest": [
+                self.page_story(sid, latency.get(sid), urgent[sid])
+                for sid in self.slowest(urgent, latency)
+            ],
         }
+
+    @staticmethod
+    def slowest(urgent: dict[str, float], latency: dict[str, float]) -> list[str]:
+        """The urgent replies never paged, then the slowest paged: three at most."""
+        unpaged = [sid for sid in urgent if sid not in latency]
+        return (unpaged + sorted(latency, key=lambda sid: -latency[sid]))[:3]
+
+    def page_story(self, sid: str, latency: float | None, posted: float) -> dict[str, Any]:
+        """What happened to one urgent reply's page: its triage, alert and page rows."""
+        inbound = self.rows(
+            "SELECT id, intent FROM inbound_messages WHERE provider_id = :sid", sid=sid
+        )
+        story: dict[str, Any] = {
+            "latency_s": latency,
+            "posted_at": self.day.at(posted).isoformat(),
+            "intent": inbound[0].intent if inbound else None,
+        }
+        if not inbound:
+            return story
+        pages = self.rows(
+            "SELECT m.id, m.status, m.attempts, m.claim_count FROM alerts a JOIN messages m "
+            "ON m.dedupe_key LIKE 'page:' || a.id || ':0:%' AND m.channel = 'sms' "
+            "WHERE a.inbound_id = :id",
+            id=inbound[0].id,
+        )
+        story["pages"] = [
+            {
+                "status": p.status,
+                "attempts": p.attempts,
+                "claims": p.claim_count,
+                "events": [
+                    f"{self.day_real(e.at)}: {e.to_status} {(e.reason or '')[:60]}"
+                    for e in self.rows(
+                        "SELECT at, to_status, reason FROM message_events "
+                        "WHERE message_id = :id ORDER BY id",
+                        id=p.id,
+                    )
+                ],
+            }
+            for p in pages
+        ]
+        return story
+
+    def day_real(self, at: datetime) -> str:
+        """A clock instant as real seconds into the run (the day starts at 0)."""
+        return f"{(at - START).total_seconds() / self.day.rate:.1f}s"
 
     def peak_hours(self) -> set[int]:
         hours = Counter(self.day.at(float(m["at"])).hour for m in self.log)
@@ -469,6 +549,23 @@ class Report:
         }
 
 
+def in_quiet_hours(row: Any, accepted: datetime) -> bool:
+    """Whether a text to a patient reached the provider inside its window (quiet hours
+    for routine texts, the night or the step's own declared night for safety ones: the
+    product's rule, judged at the instant the fake accepted it). Pages to staff and
+    answers to a patient's reply are not held by quiet hours."""
+    if row.kind not in ("plan", "catch_up", "fallback"):
+        return False
+    window = step_window(
+        row.priority,
+        declared_night(row.context),
+        quiet=QuietHours(row.quiet_start, row.quiet_end),
+        night=QuietHours(row.night_start, row.night_end),
+    )
+    local = accepted.astimezone(ZoneInfo(row.tz)).time()
+    return window is not None and window.contains(local)
+
+
 def most_within(instants: list[float], seconds: float) -> int:
     most, first = 0, 0
     for last, at in enumerate(instants):
@@ -476,6 +573,14 @@ def most_within(instants: list[float], seconds: float) -> int:
             first += 1
         most = max(most, last - first + 1)
     return most
+
+
+def idle_cpu_per_s(first: tuple[float, float] | None, began: float, cpu0: float) -> float:
+    """The workers' CPU per real second before the day's first send (ticks, heartbeats,
+    jobs on an empty queue): what they spend whatever the traffic."""
+    if first is None or first[0] - began < 5:
+        return 0.0
+    return (first[1] - cpu0) / (first[0] - began)
 
 
 def raw_loop_cpu_ms(fake: str, count: int = 2000) -> float:
@@ -500,7 +605,8 @@ def seed(db_url: str, args: argparse.Namespace, rate: float) -> tuple[Population
     engine = make_engine(load_settings(database_url=db_url))
     began = time.monotonic()
     with Session(engine) as session:
-        pop = Population(make_clinics(session, args.clinics, clock_rate=rate))
+        rates = [float(r) for r in args.rates.split(",")]
+        pop = Population(make_clinics(session, args.clinics, clock_rate=rate, rates=rates))
         history = seed_history(
             session, pop, start=START, days=args.history_days, per_day=args.per_day, seed=args.seed
         )
@@ -539,22 +645,28 @@ def run_day(args: argparse.Namespace, db_url: str, logs: Path) -> dict[str, Any]
         configure_fake(fake, pop, args.fault_rate, args.seed)
         wait_heartbeats(db_url, args.workers)
         cpu0 = {p.pid: cpu_seconds(p.pid) for p in fleet.workers()}
+        began = time.time()
         print(
             f"fleet up; start-up CPU per worker {statistics.mean(cpu0.values()):.2f} s; "
             f"the day starts in {day.anchor - time.time():.1f} s",
             flush=True,
         )
         driver = Driver(args, day, env, web, fake, pop, logs)
+        driver.pids = list(cpu0)
         driver.run(queue)
-        time.sleep(2.0)  # the last calls and callbacks
+        wait_drained(db_url, 40.0)  # calls in flight or in doubt at the day's end settle
         cpu = sum(cpu_seconds(p.pid) - cpu0[p.pid] for p in fleet.workers())
+        idle = idle_cpu_per_s(driver.first_send, began, sum(cpu0.values()))
+        cpu_busy = cpu - idle * (time.time() - began)
         rss = max(peak_rss_mb(p.pid) for p in fleet.workers())
         stats = requests.get(f"{fake}/_fake/stats", timeout=10).json()
         fake_log = requests.get(f"{fake}/_fake/messages", timeout=30).json()
         raw_ms = raw_loop_cpu_ms(fake)
     finally:
         fleet.stop()
-    return figures(db_url, day, pop, driver, fake_log, stats, seeded, cpu, rss, raw_ms)
+    return figures(
+        db_url, day, pop, driver, fake_log, stats, seeded, (cpu, cpu_busy, idle), rss, raw_ms
+    )
 
 
 def figures(
@@ -565,14 +677,16 @@ def figures(
     fake_log: list[dict],
     stats: dict,
     seeded: dict,
-    cpu: float,
+    cpu_figures: tuple[float, float, float],
     rss: float,
     raw_ms: float,
 ) -> dict[str, Any]:
     report = Report(db_url, day, fake_log)
     sent = report.sent_rows()
     accepted = len(fake_log)
+    cpu, cpu_busy, idle = cpu_figures
     worker_ms = 1000 * cpu / max(accepted, 1)
+    busy_ms = 1000 * cpu_busy / max(accepted, 1)
     rows = report.rows("SELECT count(*) AS n FROM messages")[0].n
     return {
         "scale": {
@@ -589,13 +703,17 @@ def figures(
         **report.timing(sent),
         **report.duplicates(sent),
         "sends_accepted": accepted,
+        "claims_per_send": round(report.claims() / max(accepted, 1), 2),
         "fake_429s": stats["throttled"],
         "fake_429_share": round(stats["throttled"] / max(accepted, 1), 4),
         "fake_requests": stats["requests"],
         "pages": report.pages(driver.urgent),
         "senders": report.senders(pop),
         "worker_cpu_ms_per_msg": round(worker_ms, 3),
+        "worker_idle_cpu_s_per_s": round(idle, 4),
+        "worker_cpu_ms_per_msg_less_idle": round(busy_ms, 3),
         "raw_sdk_cpu_ms_per_msg": round(raw_ms, 3),
+        "worker_less_idle_vs_raw_cpu": round(busy_ms / raw_ms, 2),
         "worker_vs_raw_cpu": round(worker_ms / raw_ms, 2),
         "worker_peak_rss_mb": rss,
         "driver_errors": dict(driver.errors),
@@ -610,9 +728,12 @@ def main() -> None:
     parser.add_argument("--history-days", type=int, default=3)
     parser.add_argument("--per-day", type=int, default=40, help="patients per clinic per day")
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument(
+        "--rates", default="1,1,2,3,3", help="real msg/s the clinics' numbers take in turn"
+    )
     parser.add_argument("--reply-share", type=float, default=0.02)
     parser.add_argument("--fault-rate", type=float, default=0.01)
-    parser.add_argument("--warmup", type=float, default=20.0, help="real seconds before 06:00Z")
+    parser.add_argument("--warmup", type=float, default=40.0, help="real seconds before 06:00Z")
     parser.add_argument("--seed", type=int, default=20)
     args = parser.parse_args()
     print(f"uptime: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")

@@ -75,13 +75,15 @@ class Population:
         return number
 
 
-def make_clinics(session: Session, count: int, *, clock_rate: float) -> list[SeedClinic]:
+def make_clinics(
+    session: Session, count: int, *, clock_rate: float, rates: list[float] = RATES
+) -> list[SeedClinic]:
     """`count` clinics in the six zones, each on its own number paced at a real rate
     (rate / clock_rate per clock second), with one on-call clinician and an API key."""
     made = []
     for n in range(count):
         zone, area = ZONES[n % len(ZONES)]
-        rate = RATES[n % len(RATES)]
+        rate = rates[n % len(rates)]
         sender = f"+1{area}8{n:06d}"
         clinic = create_clinic(
             session,
