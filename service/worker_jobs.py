@@ -30,7 +30,7 @@ def dispatch_tick(ctx: JobContext) -> None:
     horizon = interval - elapsed - _EARLY
     if horizon < _EARLY:
         horizon += interval
-    ctx.dispatcher.tick(horizon=horizon)
+    ctx.dispatcher.tick(horizon=horizon, every=interval, early=_EARLY)
 
 
 def reconcile(ctx: JobContext) -> None:

@@ -39,6 +39,15 @@ _URGENT_POLL = 0.1  # seconds between urgent-only claims while the queue is full
 _STOP_RESERVE = 0.5  # seconds of the stop bound kept to write the last outcomes
 
 
+def _covering(deadline: float, every: float | None, early: float) -> float:
+    """The deadline moved on by whole intervals past every scheduled run already missed
+    (a run is at `deadline + early`, then every `every` seconds)."""
+    now = time.monotonic()
+    if every is None or now < deadline + early:
+        return deadline
+    return deadline + every * (1 + int((now - deadline - early) // every))
+
+
 class Dispatcher:
     def __init__(self, ctx: DispatchContext) -> None:
         self.ctx = ctx
@@ -52,9 +61,17 @@ class Dispatcher:
         self._claiming = threading.Lock()
         self.room_at: datetime | None = None  # when a busy sender next has a slot
 
-    def tick(self, *, horizon: float | None = None) -> int:
+    def tick(
+        self, *, horizon: float | None = None, every: float | None = None, early: float = 0.0
+    ) -> int:
         """Claim and queue everything due; if the next row falls due within `horizon`
-        seconds, wait for it instead of returning (the tick may sleep until due)."""
+        seconds, wait for it instead of returning (the tick may sleep until due).
+
+        `every`: the scheduler runs the tick every so many seconds, the next run `early`
+        seconds after the horizon. A claim that ends past that run has made the scheduler
+        skip it (one tick at a time), so the tick goes on to the horizon of the run after:
+        under a backlog claims follow each other instead of waiting up to an interval
+        for the next run while the sending threads run dry."""
         if horizon is None:
             # Return before the scheduler's next run is due, so no run is skipped.
             horizon = self.ctx.settings.dispatch_interval_seconds * _HORIZON_SHARE
@@ -63,7 +80,10 @@ class Dispatcher:
         # The deadline is checked on every pass, not only when idle: under a steady trickle
         # each claim finds a row, and a tick that ran on past its horizon would make the
         # scheduler skip its next run, leaving rows due in that gap a whole interval late.
-        while not self.stopping.is_set() and time.monotonic() < deadline:
+        while not self.stopping.is_set():
+            deadline = _covering(deadline, every, early)
+            if time.monotonic() >= deadline:
+                break
             room = self.calls.room()
             if room < self.calls.least_claim():
                 # Full: only urgent rows are claimed, and they go to the front.

@@ -327,6 +327,34 @@ def test_a_tick_returns_at_its_horizon_while_rows_keep_falling_due(dispatcher, m
     assert len(claimed) > 1  # it did claim while the horizon lasted
 
 
+@pytest.mark.parametrize(
+    ("first_claim", "every", "claims"),
+    [
+        (0.2, 0.2, 4),  # ended past the next run (0.15), which was skipped: on to 0.3
+        (0.12, 0.2, 1),  # ended before the next run: that run goes on
+        (0.2, None, 1),  # called directly (no scheduler): returns at its horizon
+    ],
+)
+def test_a_claim_that_overruns_the_next_scheduled_run_keeps_the_tick_claiming(
+    dispatcher, monkeypatch, first_claim, every, claims
+):
+    """Under a backlog a claim may end after the scheduler's next run, which the scheduler
+    then skips (one tick at a time): the tick covers for it instead of leaving the sending
+    threads without claims until the run after (on a clock of its own here)."""
+    now = [0.0]
+    claimed: list[float] = []
+
+    def claim_and_queue(limit: int, *, urgent_only: bool = False) -> int:
+        claimed.append(now[0])
+        now[0] += first_claim if len(claimed) == 1 else 0.04
+        return limit
+
+    monkeypatch.setattr("service.dispatch.dispatcher.time.monotonic", lambda: now[0])
+    monkeypatch.setattr(dispatcher, "_claim_and_queue", claim_and_queue)
+    dispatcher.tick(horizon=0.1, every=every, early=0.05)
+    assert len(claimed) == claims
+
+
 def test_a_batch_records_every_sent_row_with_its_own_provider_id_and_events(
     session, factory, ctx, dispatcher, sms, now
 ) -> None:
