@@ -54,6 +54,9 @@ WARNING_SIGNS = [
     ("can't read my phone, my left eye is all misty", "surgery", 2, "urgent"),
     ("bleeding through my dressing. still going. pressed 20 mins", "surgery", 1, "urgent"),
     ("cheek is like an egg on one side. wasnt like that this morning", "thread_lift", 1, "urgent"),
+    ("SOB on exertion, sats 90 on my oximeter", "surgery", 4, "urgent"),
+    ("my husband is driving me to A&E, my calf is huge", "surgery", 8, "urgent"),
+    ("nomás le sube un lado de la boca al sonreír", "thread_lift", 2, "urgent"),
 ]
 
 
