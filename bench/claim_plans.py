@@ -205,23 +205,30 @@ def undo_claim(engine: Engine) -> None:
         conn.execute(text("UPDATE senders SET next_slot_at = NULL"))
 
 
-def explain(engine: Engine, statement: str, params: Any, claimed: bool) -> str:
-    """EXPLAIN (ANALYZE, BUFFERS) of one statement, rolled back; `claimed`: with the
-    claim applied first (the fence runs on claimed rows)."""
+def explain(engine: Engine, statement: str, params: Any) -> str:
+    """EXPLAIN (ANALYZE, BUFFERS) of one statement, in a transaction rolled back."""
     raw: Any = engine.raw_connection()
     try:
         cursor = raw.cursor()
-        if claimed:
-            cursor.execute(
-                "UPDATE messages SET status = 'sending', claimed_at = %(now)s, "
-                "claim_count = claim_count + 1 WHERE id = ANY(%(ids)s)",
-                params,
-            )
         cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + statement, params)
         return "\n".join(row[0] for row in cursor.fetchall())
     finally:
         raw.rollback()
         raw.close()
+
+
+def apply_claim(engine: Engine, fence: dict[str, Any]) -> None:
+    """The claim's rows `sending` again, committed (the fence runs on rows claimed in an
+    earlier transaction: in the same one, PostgreSQL would also re-check their foreign
+    keys, which the real fence never pays)."""
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE messages SET status = 'sending', claimed_at = :now, "
+                "claim_count = claim_count + 1 WHERE id = ANY(:ids)"
+            ),
+            {"now": fence["now"], "ids": fence["ids"]},
+        )
 
 
 def label(statement: str) -> str:
@@ -237,9 +244,11 @@ def measure(engine: Engine, limit: int) -> list[dict[str, Any]]:
     undo_claim(engine)
     found = []
     for statement, params in statements:
-        plan = explain(engine, statement, params, claimed=False)
+        plan = explain(engine, statement, params)
         found.append(summary(label(statement), plan))
-    plan = explain(engine, _PG_GROUP, fence, claimed=True)
+    apply_claim(engine, fence)
+    plan = explain(engine, _PG_GROUP, fence)
+    undo_claim(engine)
     found.append(summary("fence: UPDATE messages (opt-out check, call mark)", plan))
     return grouped(found)
 
