@@ -57,6 +57,8 @@ WARNING_SIGNS = [
     ("SOB on exertion, sats 90 on my oximeter", "surgery", 4, "urgent"),
     ("my husband is driving me to A&E, my calf is huge", "surgery", 8, "urgent"),
     ("nomás le sube un lado de la boca al sonreír", "thread_lift", 2, "urgent"),
+    ("next thing I knew I was on the kitchen floor", "surgery", 2, "urgent"),
+    ("no mames, tengo 39.2 y tiemblo toda", "surgery", 5, "urgent"),
 ]
 
 
@@ -145,6 +147,13 @@ def test_a_question_that_reports_the_sign_and_a_resolution_far_from_it_still_cou
     text: str, procedure: str, label: str
 ) -> None:
     assert classify(text, procedure=procedure, day=6).label == label
+
+
+def test_a_pasted_warning_sign_list_counts_only_the_ticked_signs() -> None:
+    ticked = "- trouble breathing or swallowing: no\n- double vision: no\n- drooping lid: yes"
+    assert classify(ticked, "botox", 6).label != "normal"
+    clear = "- trouble breathing or swallowing: no\n- double vision: no\n- weak arms: no"
+    assert classify(clear, "botox", 6).label == "normal"
 
 
 def test_a_long_email_is_read_in_windows_and_a_sign_in_the_middle_is_found() -> None:
