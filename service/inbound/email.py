@@ -22,6 +22,7 @@ from mailparser_reply import EmailMessage as ReplyThread
 from service.domain import Channel
 from service.inbound.reply import MAX_BODY_CHARS, InboundReply
 from service.inbound.sms import InboundParseError
+from service.triage.text import forwarded
 
 REPLY_LANGUAGES = ["en", "es"]
 # What a mail client sends for our List-Unsubscribe mailto: the request is the subject.
@@ -55,7 +56,11 @@ def parse_email(raw: bytes) -> InboundReply:
 
 
 def latest_reply(body: str) -> tuple[str, str]:
-    """(the latest reply without signature, the same with its signature), unquoted."""
+    """(the latest reply without signature, the same with its signature), unquoted.
+    A forwarded message is kept whole: what it passes on is the report."""
+    passed_on = forwarded(body)
+    if passed_on is not None:
+        return passed_on.strip(), passed_on.strip()
     thread = ReplyThread(text=body, languages=list(REPLY_LANGUAGES), keep_hyphen_lists=True)
     replies = thread.read().replies
     if not replies or replies[0].headers:

@@ -31,6 +31,21 @@ _POSSESSIVE = re.compile(
     r"([a-z]{3,})['\u2019]s\b"
 )
 _SPANISH_YES = re.compile(r"(?<!\w)sí(?!\w)")
+# A message passed on ("---------- Forwarded message ---------", "Begin forwarded
+# message:", "Fwd: ..."): a carer forwarding what the patient wrote.
+_FORWARDED = re.compile(
+    r"^\s*(?:-{2,}\s*(?:forwarded message|mensaje reenviado)\s*-{2,}|begin forwarded message:?"
+    r"|(?:fwd?|rv|reenviado)\s*:.*)\s*$",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+def forwarded(text: str) -> str | None:
+    """The whole text without quote marks when it passes on a forwarded message, whose
+    every line (headers, "> " lines) is someone's report to read; None otherwise."""
+    if not _FORWARDED.search(text):
+        return None
+    return "\n".join(line.strip().lstrip(">").strip() for line in text.splitlines())
 
 
 def strip_quoted(text: str) -> str:
@@ -41,6 +56,9 @@ def strip_quoted(text: str) -> str:
     """
     if "\n" not in text and not text.lstrip().startswith(">"):
         return text  # a one-line SMS has no quoted history
+    passed_on = forwarded(text)
+    if passed_on is not None:
+        return passed_on
     kept: list[str] = []
     lines = text.splitlines()
     for index, line in enumerate(lines):

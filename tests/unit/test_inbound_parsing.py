@@ -195,3 +195,12 @@ def test_garbage_bytes_do_not_crash() -> None:
         b"From: a@b.test\nContent-Type: text/plain; charset=x-unknown\n\n\xff\xfe ok"
     )
     assert "ok" in reply.text
+
+
+def test_a_forwarded_message_is_kept_whole_for_triage() -> None:
+    text, whole = latest_reply(
+        "---------- Forwarded message ---------\nFrom: Kayla R\nTo: Mom\n\n"
+        "mom my cheek looks purple where they did the filler"
+    )
+    assert "cheek looks purple" in text
+    assert text == whole

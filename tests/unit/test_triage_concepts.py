@@ -149,6 +149,13 @@ def test_a_question_that_reports_the_sign_and_a_resolution_far_from_it_still_cou
     assert classify(text, procedure=procedure, day=6).label == label
 
 
+def test_a_forwarded_message_is_read_whole() -> None:
+    text = "---------- Forwarded message ---------\nFrom: Kayla\n\nmy lip is white and cold"
+    assert classify(text, "dermal_filler", 1).label == "urgent"
+    quoted = "Fwd: from my sister\n\n> she says her lip went white and cold\n\nThanks"
+    assert classify(quoted, "dermal_filler", 1).label == "urgent"
+
+
 def test_a_pasted_warning_sign_list_counts_only_the_ticked_signs() -> None:
     ticked = "- trouble breathing or swallowing: no\n- double vision: no\n- drooping lid: yes"
     assert classify(ticked, "botox", 6).label != "normal"
