@@ -13,6 +13,7 @@ A job with a send slot (its paced sender's, `lanes`) waits unfenced until its sl
 within the fence-ahead time, and its thread calls at the slot, not before and not more
 than `SLOT_GRACE` after (else it goes back to the queue): so the fence stays right
 before the call, and a sender's calls start within a tenth of a second of its slots.
+Pages and safety-net replies are the exception: late, they still go (see `_missed`).
 
 Claims are sized here too: the queue holds at most what the threads start in
 `_TTL_SHARE` of the claim TTL at the measured call time, so a slow provider shrinks
@@ -174,11 +175,11 @@ class Calls:
                 if self._closing:
                     break
                 taken = [heapq.heappop(self._waiting) for _ in range(self._fence_size())]
-                late = [job for _, _, at, job in taken if _missed(at)]
+                late = [job for _, _, at, job in taken if _missed(at, job)]
                 self.queued -= len(late)
             for job in late:
                 self.recorder.put(Outcome(job, not_started=LATE))
-            batch = [(job, at) for _, _, at, job in taken if not _missed(at)]
+            batch = [(job, at) for _, _, at, job in taken if not _missed(at, job)]
             if batch:
                 began = time.monotonic()
                 connection, fenced = self._fence([job for job, _ in batch], connection)
@@ -270,7 +271,7 @@ class Calls:
     def _call(self, job: Job, fenced_at: float, call_at: float | None) -> None:
         if self.stopping.is_set():  # fenced, but not called after all
             each = Outcome(job, not_started=SHUTDOWN)
-        elif _missed(call_at):  # too late for its slot: back to the queue for another
+        elif _missed(call_at, job):  # too late for its slot: back to the queue for another
             each = Outcome(job, not_started=LATE)
         elif self.notices.opted_out_since(job.patient_id, job.opt_out, fenced_at):
             each = Outcome(job, not_started=FENCED)  # a STOP committed after its fence
@@ -284,10 +285,13 @@ class Calls:
                 self.changed.notify_all()
 
 
-def _missed(call_at: float | None) -> bool:
+def _missed(call_at: float | None, job: Job) -> bool:
     """Whether a paced job's slot passed more than `SLOT_GRACE` ago (a worker that fell
-    behind must not make up for it with calls back to back)."""
-    return call_at is not None and time.monotonic() > call_at + SLOT_GRACE
+    behind must not make up for it with calls back to back). Never for a page or a
+    safety-net reply: sent back, a loaded worker could miss its next slot too, again
+    and again (bench/scale_day.py saw a page claimed 97 times, 309 s late); it goes as
+    soon as it can, on the slot it already took from its sender's bucket."""
+    return not job.urgent and call_at is not None and time.monotonic() > call_at + SLOT_GRACE
 
 
 def _close(connection: Any, *, broken: bool = False) -> Any:

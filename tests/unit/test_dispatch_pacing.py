@@ -4,17 +4,18 @@ safety then routine, skipped rather than late, and the expiry sweep."""
 from __future__ import annotations
 
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlmodel import select
 
 from service import senders
 from service.db.models import Message, Sender
-from service.dispatch.calls import SLOT_GRACE
+from service.dispatch.calls import SLOT_GRACE, _missed
 from service.dispatch.context import DispatchContext
 from service.dispatch.dispatcher import Dispatcher
 from service.dispatch.expiry import skip_expired
+from service.dispatch.intake import Job
 from service.dispatch.lanes import NO_SLOT_IN_TIME, RATE_LIMITED, UNCLAIMED
 from service.dispatch.options import DispatchOptions
 from service.domain import Channel, MessageKind, Priority
@@ -178,3 +179,16 @@ def test_a_paced_sender_is_called_no_faster_than_its_slots(session, factory, cli
     gaps = [b - a for a, b in zip(adapter.instants, adapter.instants[1:])]
     assert len(adapter.instants) == 4
     assert min(gaps) >= 0.25 - SLOT_GRACE  # slots 0.25 s apart; a call starts within grace
+
+
+def test_a_page_late_for_its_slot_still_goes_and_a_routine_text_goes_back() -> None:
+    now = datetime.now(UTC)
+
+    def job(urgent: bool) -> Job:
+        return Job(1, 1, None, now, urgent, None, None, "sms", now)  # type: ignore[arg-type]
+
+    slot_long_gone = time.monotonic() - 5
+    assert _missed(slot_long_gone, job(urgent=False))
+    assert not _missed(slot_long_gone, job(urgent=True))
+    assert not _missed(time.monotonic() + 1, job(urgent=False))
+    assert not _missed(None, job(urgent=False))  # unpaced: no slot to miss
