@@ -10,6 +10,14 @@ from service.triage.text import BOUNDARY, COMMA
 _INTENTS = ("stop", "start", "help")
 MAX_KEYWORD_WORDS = 6  # "ok stop texting me now please" still counts; a story does not
 _DAYS_PER = {"day": 1, "week": 7, "month": 30, "year": 365}
+# "dos semanas", "three weeks": counts in words
+_NUMBER_WORDS = {
+    **dict.fromkeys(("two", "dos"), 2),
+    **dict.fromkeys(("three", "tres"), 3),
+    **dict.fromkeys(("four", "cuatro"), 4),
+    **dict.fromkeys(("five", "cinco"), 5),
+    **dict.fromkeys(("six", "seis"), 6),
+}
 _FEW = frozenset({"few", "several", "couple", "unos", "unas", "varios", "varias"})
 _BARE_UNIT_DAYS = {"week": 14, "month": 60, "year": 365}  # "for months", "weeks later"
 
@@ -109,6 +117,8 @@ def infer_day(tokens: list[str], lexicon: Lexicon) -> int | None:
         previous = tokens[index - 1] if index else ""
         if previous.isdigit():
             days = int(previous) * _DAYS_PER[unit]
+        elif previous in _NUMBER_WORDS:
+            days = _NUMBER_WORDS[previous] * _DAYS_PER[unit]
         elif previous in ("a", "one", "un", "una"):
             days = _DAYS_PER[unit]
         elif previous in _FEW:

@@ -110,8 +110,10 @@ class TypoCorrector:
     def _lookup(self, token: str) -> str:
         if token in self.protected or not token.isalpha():
             return token
-        if len(token) < MIN_LENGTH:
-            return self._undoubled(token)
+        if len(token) <= MIN_LENGTH:  # "numbb": a short word typed with a letter twice
+            undoubled = self._undoubled(token)
+            if undoubled != token or len(token) < MIN_LENGTH:
+                return undoubled
         if token.startswith(self._roots) or token in self.known:
             return token
         near = process.extract(

@@ -59,6 +59,9 @@ WARNING_SIGNS = [
     ("nomás le sube un lado de la boca al sonreír", "thread_lift", 2, "urgent"),
     ("next thing I knew I was on the kitchen floor", "surgery", 2, "urgent"),
     ("no mames, tengo 39.2 y tiemblo toda", "surgery", 5, "urgent"),
+    ("like an elephant sat on me and it goes down my left arm", "surgery", 4, "urgent"),
+    ("my lip looks like a plum and feels like an ice cube", "dermal_filler", 1, "urgent"),
+    ("la punta de la nariz se ve como de cera", "dermal_filler", 0, "urgent"),
 ]
 
 
