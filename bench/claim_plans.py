@@ -19,30 +19,26 @@ statement at both sizes); last line one JSON object.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import re
 import sys
 import time
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from datetime import time as wall
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.dispatch_common import PG_ADMIN
+from bench.dispatch_common import postgres_database
 from service import senders
 from service.accounts import create_clinic
 from service.config import DEFAULT_TEMPLATES_DIR, load_settings
-from service.db import migrate
 from service.db.engine import make_engine
 from service.db.models import Enrollment, Patient
 from service.dispatch.context import DispatchContext
@@ -64,22 +60,6 @@ ROWS = (
     " CROSS JOIN LATERAL (SELECT CAST(:now AS timestamptz) + :sign * (interval '1 minute'"
     "   + (g % 15552000) * interval '1 second') AS at) AS t"
 )
-
-
-@contextlib.contextmanager
-def database() -> Iterator[str]:
-    name = f"aftercare_claim_plans_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = PG_ADMIN.rpartition("/")[0] + "/" + name
-    try:
-        migrate.upgrade(load_settings(database_url=url))
-        yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def seed_people(engine: Engine, clinics: int, patients: int) -> None:
@@ -289,7 +269,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=400, help="rows per claim (the default)")
     args = parser.parse_args()
     print(f"load average: {os.getloadavg()}")
-    with database() as url:
+    with postgres_database("aftercare_claim_plans") as url:
         engine = make_engine(load_settings(database_url=url))
         seed_people(engine, args.clinics, args.patients)
         add_rows(engine, "d:", 1, args.due, due=True)

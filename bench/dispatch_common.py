@@ -76,7 +76,14 @@ def database(kind: str, workdir: Path) -> Iterator[str]:
         migrate.upgrade(load_settings(database_url=url))
         yield url
         return
-    name = f"aftercare_bench_{uuid.uuid4().hex[:8]}"
+    with postgres_database("aftercare_bench") as url:
+        yield url
+
+
+@contextlib.contextmanager
+def postgres_database(prefix: str) -> Iterator[str]:
+    """A new, migrated PostgreSQL database named after the bench, dropped after."""
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))

@@ -44,7 +44,6 @@ import tempfile
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -57,7 +56,7 @@ from sqlmodel import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.dispatch_common import PG_ADMIN, cpu_seconds, free_port, peak_rss_mb
+from bench.dispatch_common import cpu_seconds, free_port, peak_rss_mb, postgres_database
 from bench.scale_day_seed import (
     Arrival,
     Population,
@@ -69,7 +68,6 @@ from bench.scale_day_seed import (
 )
 from service.channels.twilio_webhooks import sign
 from service.config import REPO_ROOT, load_settings
-from service.db import migrate
 from service.db.engine import make_engine
 from service.fakes.twilio_server import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN
 from service.scheduling import QuietHours, declared_night, step_window
@@ -103,22 +101,6 @@ class Day:
             "CLOCK_ANCHOR": repr(self.anchor),
             "CLOCK_RATE": repr(self.rate),
         }
-
-
-@contextlib.contextmanager
-def database() -> Iterator[str]:
-    name = f"aftercare_scale_day_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = PG_ADMIN.rpartition("/")[0] + "/" + name
-    try:
-        migrate.upgrade(load_settings(database_url=url))
-        yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def wait_port(port: int, seconds: float = 90) -> None:
@@ -737,7 +719,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=20)
     args = parser.parse_args()
     print(f"uptime: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
-    with tempfile.TemporaryDirectory(prefix="scale-day-") as tmp, database() as db_url:
+    with (
+        tempfile.TemporaryDirectory(prefix="scale-day-") as tmp,
+        postgres_database("aftercare_scale_day") as db_url,
+    ):
         result = run_day(args, db_url, Path(tmp))
         for name in ("web", "worker0"):
             tail = (Path(tmp) / f"{name}.log").read_text(errors="replace").splitlines()[-3:]
