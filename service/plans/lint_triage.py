@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from service.plans.lint_checks import Finding
 from service.plans.model import Plan
 from service.plans.red_flags import RedFlagItem, label_meets
-from service.triage import TriageResult, classify
+from service.triage import TriageResult, lexicon_only
 
 Classify = Callable[..., TriageResult]  # classify(text, procedure=..., day=...)
 
@@ -115,7 +115,7 @@ class TriageCheck:
         return label_meets(self.label, self.wanted)
 
 
-def lint_triage(plans: Sequence[Plan], classifier: Classify = classify) -> list[Finding]:
+def lint_triage(plans: Sequence[Plan], classifier: Classify = lexicon_only) -> list[Finding]:
     """An error per phrase triaged below its sign's severity (its failing days together)."""
     findings = _unchecked(plans)
     failed: dict[tuple[str, str, str, str], list[TriageCheck]] = {}
@@ -152,7 +152,7 @@ def _finding(checks: list[TriageCheck]) -> Finding:
     return Finding("error", msg, first.plan, language=first.language)
 
 
-def triage_checks(plans: Sequence[Plan], classifier: Classify = classify) -> list[TriageCheck]:
+def triage_checks(plans: Sequence[Plan], classifier: Classify = lexicon_only) -> list[TriageCheck]:
     """Every phrase of every sign, classified on each of its days."""
     return [
         TriageCheck(plan.key, lang, item.key, phrase, day, label, item.severity)

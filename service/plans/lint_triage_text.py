@@ -24,7 +24,7 @@ from service.plans.lint_triage import I_HAVE, WORDS, Classify, check_days, sign_
 from service.plans.model import Plan, template_name
 from service.plans.red_flags import label_meets
 from service.rendering import Rendered
-from service.triage import classify
+from service.triage import lexicon_only
 
 Key = tuple[str, Channel, str]  # step, channel, language
 URGENT = "urgent"
@@ -44,7 +44,7 @@ _RANK = {"urgent": 2, "concern": 1}
 
 
 def lint_route_sentences(
-    plan: Plan, rendered: Mapping[Key, Rendered], classifier: Classify = classify
+    plan: Plan, rendered: Mapping[Key, Rendered], classifier: Classify = lexicon_only
 ) -> list[Finding]:
     """An error per phrase of a clinic-named urgent sign that triage labels below urgent."""
     findings = []

@@ -11,7 +11,13 @@ from service.triage import compiled
 
 compiled.activate(__path__)  # the mypyc build of the hot modules, when current
 
-from service.triage.classifier import LABELS, PROCEDURES, TriageResult, classify  # noqa: E402
+from service.triage.classifier import (  # noqa: E402
+    LABELS,
+    PROCEDURES,
+    TriageResult,
+    classify,
+    lexicon_only,
+)
 from service.triage.lexicon import Lexicon, LexiconError, load_lexicon  # noqa: E402
 
 __all__ = [
@@ -21,5 +27,6 @@ __all__ = [
     "LexiconError",
     "TriageResult",
     "classify",
+    "lexicon_only",
     "load_lexicon",
 ]

@@ -53,6 +53,7 @@ from service.triage.lexicon import SEVERITY, Combo, Lexicon, TermClass, load_lex
 from service.triage.measures import has_digit, mark_scores, mark_temperatures
 from service.triage.pairs import PAIR_A
 from service.triage.patterns import Hit
+from service.triage.second_opinion import needs_a_person
 from service.triage.text import BOUNDARY, normalise, strip_quoted, tokenise
 
 LABELS = ("urgent", "concern", "normal", "stop", "start", "help", "other")
@@ -72,6 +73,7 @@ _TERM_KINDS = frozenset({"term", PAIR_A, CONCEPT})
 WINDOW_TOKENS = 64
 MAX_CHARS = 20_000
 LONG_REPLY = "long reply: read it whole"
+SECOND_OPINION = "second opinion (learned model)"  # a match that names the model, not a phrase
 _REASSURING = frozenset({context.NEGATED, context.RESOLVED})
 
 
@@ -102,8 +104,10 @@ def classify(
     day: int | None = None,
     *,
     lexicon: Lexicon | None = None,
+    second_opinion: bool = True,
 ) -> TriageResult:
-    """Triage one patient reply; procedure and day (since the procedure) refine it."""
+    """Triage one patient reply; procedure and day (since the procedure) refine it.
+    second_opinion=False: the lexicon alone (service/triage/second_opinion.py)."""
     lex = lexicon or load_lexicon()
     body = strip_quoted(text)
     too_long = len(body) > MAX_CHARS  # read up to the cap; a person reads the whole
@@ -127,6 +131,21 @@ def classify(
     checkin = detect_checkin(tokens, lex)
     label = _label(level, intent, checkin, findings, lex)
     matches = _matches(findings, levels, intent, checkin)
+    if (
+        second_opinion
+        and label in ("normal", "other")
+        and intent is None
+        and checkin is None
+        and _silent(findings, lex)
+    ):
+        # The lexicon found nothing for a person and no context to weigh (a negation,
+        # a question, a passed sign): the learned model may see what it lacks.
+        second = needs_a_person(body[:MAX_CHARS])
+        if second is not None:
+            label, level = "concern", CONCERN
+            matches.append(
+                f"{SECOND_OPINION}: {second.probability:.2f} ({', '.join(second.reasons)})"
+            )
     return TriageResult(
         label=label,
         matches=[*matches, LONG_REPLY] if too_long else matches,
@@ -158,6 +177,21 @@ def _find(
                 finding.clause += start  # sentences of different windows stay apart
                 findings.append(finding)
     return all_hits, findings, procedure
+
+
+def _silent(findings: list[Finding], lex: Lexicon) -> bool:
+    """The lexicon found no sign at all, in any context: nothing, or only plain words of
+    no clinical weight ("fine", "thanks")."""
+    return all(
+        f.status == context.PRESENT and lex.classes[f.term_class].severity <= NORMAL
+        for f in findings
+    )
+
+
+def lexicon_only(text: str, procedure: str | None = None, day: int | None = None) -> TriageResult:
+    """classify() by the lexicon alone: what the plans lint proves a plan's warning signs
+    against (recognised, and explained by a phrase or rule, not by the learned model)."""
+    return classify(text, procedure, day, second_opinion=False)
 
 
 def _windows(tokens: list[str]) -> list[tuple[int, int]]:

@@ -26,6 +26,7 @@ MODULES = (
     "measures",
     "pairs",
     "patterns",
+    "second_opinion",
     "text",
     "typos",
 )
