@@ -31,6 +31,9 @@ MODEL_PATH = DEFAULT_DIR / "second_opinion.json.gz"
 CHAR_NGRAMS = (2, 5)
 WORD_NGRAMS = (1, 2)
 MIN_WORDS = 3  # "ok thanks", "👍": nothing for a model to weigh
+# It reads the start of a reply, as long as the longest it was trained on: the work per
+# reply stays bounded (the lexicon reads a long email whole, window by window).
+MAX_CHARS = 2_000
 _SPACES = re.compile(r"\s\s+")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 _WORD = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default token pattern
@@ -123,6 +126,7 @@ def reasons(text: str, model: Model | None = None, most: int = 3) -> tuple[str, 
 
 def needs_a_person(text: str) -> Opinion | None:
     """The opinion when it says a person should read the reply; None otherwise."""
+    text = text[:MAX_CHARS]
     if len(text.split()) < MIN_WORDS:
         return None
     model = load_model()
