@@ -136,7 +136,7 @@ def classify(
         and label in ("normal", "other")
         and intent is None
         and checkin is None
-        and _silent(findings, lex)
+        and _silent(findings)
     ):
         # The lexicon found nothing for a person and no context to weigh (a negation,
         # a question, a passed sign): the learned model may see what it lacks.
@@ -179,13 +179,12 @@ def _find(
     return all_hits, findings, procedure
 
 
-def _silent(findings: list[Finding], lex: Lexicon) -> bool:
-    """The lexicon found no sign at all, in any context: nothing, or only plain words of
-    no clinical weight ("fine", "thanks")."""
-    return all(
-        f.status == context.PRESENT and lex.classes[f.term_class].severity <= NORMAL
-        for f in findings
-    )
+def _silent(findings: list[Finding]) -> bool:
+    """The lexicon read nothing in context: no negated, hypothetical, passed or someone
+    else's sign (it understood those), only plain findings it judged expected, if any
+    ("lips swollen, feels like sucking an ice cube": the swelling is expected, the cold
+    is what it missed)."""
+    return all(f.status == context.PRESENT for f in findings)
 
 
 def lexicon_only(text: str, procedure: str | None = None, day: int | None = None) -> TriageResult:
