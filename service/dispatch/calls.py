@@ -9,6 +9,9 @@ a call starts within about 0.1 s of its fence (at most about 1 s), and no thread
 waits on the database between calls (a round trip per call, and its wait for the GIL
 on return, cost about a third of the throughput: BENCHMARKS.md, Dispatch).
 
+A fenced job that no thread started within the reconcile margin of its fence is not
+called at all (see `_call`): the reconciler may already count its call as over.
+
 A job with a send slot (its paced sender's, `lanes`) waits unfenced until its slot is
 within the fence-ahead time, and its thread calls at the slot, not before and not more
 than `SLOT_GRACE` after (else it goes back to the queue): so the fence stays right
@@ -273,6 +276,8 @@ class Calls:
             each = Outcome(job, not_started=SHUTDOWN)
         elif _missed(call_at, job):  # too late for its slot: back to the queue for another
             each = Outcome(job, not_started=LATE)
+        elif _stale(fenced_at, self.ctx.options.reconcile_margin_seconds):
+            each = Outcome(job, not_started=LATE)  # back to the queue, never sent twice
         elif self.notices.opted_out_since(job.patient_id, job.opt_out, fenced_at):
             each = Outcome(job, not_started=FENCED)  # a STOP committed after its fence
         else:
@@ -283,6 +288,16 @@ class Calls:
             self.calling -= 1
             if not self.calling:
                 self.changed.notify_all()
+
+
+def _stale(fenced_at: float, margin_seconds: float) -> bool:
+    """Whether a fenced call can no longer start safely. The reconciler counts a fenced
+    call as over one call horizon (the provider timeout + the margin) after its fence;
+    started later than the margin, it could still be on its way when its row is found
+    "not at the provider" and sent again (busy threads behind a hanging provider: the
+    30% outage test saw a message reach the fake 2 s after its claim, after another
+    worker had re-sent it)."""
+    return time.monotonic() - fenced_at > margin_seconds
 
 
 def _missed(call_at: float | None, job: Job) -> bool:

@@ -211,7 +211,9 @@ class FakeTwilio:
             self.accepted[form["To"]] += 1
             callbacks = self.config["callbacks"]
             error = self.config["undelivered"].get(message["to"])
-            disorder = self.random.random() < self.config["callback_disorder"]
+            disorder = bool(self.config["callback_disorder"]) and (
+                self.random.random() < self.config["callback_disorder"]
+            )
         if callbacks and form.get("StatusCallback"):
             self._queue_callbacks(message, form["StatusCallback"], error, reverse=disorder)
         return message

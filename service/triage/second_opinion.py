@@ -3,8 +3,8 @@
 The lexicon (concepts, rules, context) labels every reply and says why. Written by
 people who never saw it, each new batch of replies still finds a few warning signs in
 words it lacks (BENCHMARKS.md, Triage). So a reply the lexicon calls `normal` or
-`other`, with no sign it read in context, is also scored by a logistic regression over character and word n-grams,
-trained only on this project's labelled replies (tests/data) by
+`other`, with no sign it read in context, is also scored by a logistic regression over
+character and word n-grams, trained only on this project's labelled replies (tests/data) by
 scripts/train_second_opinion.py and shipped as data (templates/triage/
 second_opinion.json.gz: no download, no scikit-learn at run time). When it is confident
 a person should read the reply, the label is raised to `concern`, and `matches` says so

@@ -11,7 +11,7 @@ from sqlmodel import select
 
 from service import senders
 from service.db.models import Message, Sender
-from service.dispatch.calls import SLOT_GRACE, _missed
+from service.dispatch.calls import SLOT_GRACE, _missed, _stale
 from service.dispatch.context import DispatchContext
 from service.dispatch.dispatcher import Dispatcher
 from service.dispatch.expiry import skip_expired
@@ -192,3 +192,9 @@ def test_a_page_late_for_its_slot_still_goes_and_a_routine_text_goes_back() -> N
     assert not _missed(slot_long_gone, job(urgent=True))
     assert not _missed(time.monotonic() + 1, job(urgent=False))
     assert not _missed(None, job(urgent=False))  # unpaced: no slot to miss
+
+
+def test_a_fenced_call_not_started_within_the_reconcile_margin_is_not_started() -> None:
+    now = time.monotonic()
+    assert not _stale(now - 0.1, margin_seconds=2.0)
+    assert _stale(now - 2.5, margin_seconds=2.0)  # the reconciler may count it as over
