@@ -114,6 +114,12 @@ def test_development_still_starts_with_the_development_key(monkeypatch):
     assert load_settings(_env_file=None).secret_key.get_secret_value()
 
 
+def test_a_run_of_six_in_a_random_token_is_chance_not_a_pattern():
+    # CI drew this Twilio-style token: "876543" is a run of six, a quarter of 32 is eight
+    assert weakness("df373f8c8765430390227b38439794c9") is None
+    assert weakness("abcdefghijklmnopqrstuvwxyz0123456789!?") is not None
+
+
 def test_generated_secrets_always_pass():
     for _ in range(5000):
         assert weakness(secrets.token_urlsafe(48)) is None
