@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 CHANNEL = "aftercare_opt_out"
 COLUMNS = ("sms_opted_out_at", "email_opted_out_at")
 _KEEP = 600.0  # seconds a notice is remembered (far longer than a fenced call waits)
+_POLL = 0.25  # seconds between looks at `close()`: how long closing waits for the thread
 _PENDING = "aftercare_opt_out_notices"  # session.info key: this transaction's notices
 _LOCAL: dict[tuple[int, str], tuple[float, bool]] = {}  # SQLite: this process's notices
 
@@ -82,10 +83,11 @@ class OptOutNotices:
         self.engine = engine
         self._closing = threading.Event()
         self._seen: dict[tuple[int, str], tuple[float, bool]] = _LOCAL
+        self._thread: threading.Thread | None = None
         if engine.dialect.name == "postgresql":
             self._seen = {}
-            thread = threading.Thread(target=self._run, name="opt-out-notices", daemon=True)
-            thread.start()
+            self._thread = threading.Thread(target=self._run, name="opt-out-notices", daemon=True)
+            self._thread.start()
 
     def opted_out_since(self, patient_id: int | None, column: str | None, since: float) -> bool:
         """Did this patient opt out of `column` (and stay out) after `since` (monotonic)?"""
@@ -94,8 +96,12 @@ class OptOutNotices:
         at, out = self._seen.get((patient_id, column), (0.0, False))
         return out and at >= since
 
-    def close(self) -> None:
+    def close(self, timeout: float = 2.0) -> None:
+        """Stop listening and wait for the thread, so that no connection outlives the
+        dispatcher (a reconnect racing a database being dropped leaked one)."""
         self._closing.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
 
     def _run(self) -> None:
         while not self._closing.is_set():
@@ -112,7 +118,7 @@ class OptOutNotices:
             driver.autocommit = True
             driver.execute(f"LISTEN {CHANNEL}")
             while not self._closing.is_set():
-                for notice in driver.notifies(timeout=1.0):
+                for notice in driver.notifies(timeout=_POLL):
                     _note(self._seen, notice.payload)
                 self._forget_old()
         finally:
