@@ -438,11 +438,16 @@ class Report:
             if row.page in self.at:
                 first[row.inbound] = min(first.get(row.inbound, 1e18), self.at[row.page])
         latency = {sid: first[sid] - urgent[sid] for sid in first}
+        joined = self.joined_open_alert([sid for sid in urgent if sid not in latency])
         peak = self.peak_hours()
         at_peak = [v for sid, v in latency.items() if self.day.at(urgent[sid]).hour in peak]
         return {
             "urgent_replies": len(urgent),
             "paged": len(latency),
+            # a second urgent reply while the patient's paged alert is still unacknowledged
+            # joins it (one alert per emergency; it keeps escalating): no page of its own
+            "joined_open_paged_alert": len(joined),
+            "neither": len(urgent) - len(latency) - len(joined),
             "p50_s": percentile(list(latency.values()), 0.5),
             "p99_s": percentile(list(latency.values()), 0.99),
             "max_s": percentile(list(latency.values()), 1.0),
@@ -451,14 +456,29 @@ class Report:
             "p99_at_peak_s": percentile(at_peak, 0.99),
             "slowest": [
                 self.page_story(sid, latency.get(sid), urgent[sid])
-                for sid in self.slowest(urgent, latency)
+                for sid in self.slowest(urgent, latency, joined)
             ],
         }
 
+    def joined_open_alert(self, sids: list[str]) -> set[str]:
+        """Replies that joined an alert open when they came, whose page was sent."""
+        rows = self.rows(
+            "SELECT i.provider_id AS inbound FROM inbound_messages i "
+            "JOIN audit_log l ON l.action = 'alert.followup' "
+            "AND (l.detail::jsonb ->> 'inbound_id')::int = i.id "
+            "JOIN alerts a ON l.reason = 'another urgent reply for alert ' || a.id "
+            "JOIN messages m ON m.dedupe_key LIKE 'page:' || a.id || ':0:%' "
+            "AND m.channel = 'sms' AND m.status IN ('sent', 'delivered') "
+            "WHERE i.provider_id = ANY(:sids)",
+            sids=sids,
+        )
+        return {row.inbound for row in rows}
+
     @staticmethod
-    def slowest(urgent: dict[str, float], latency: dict[str, float]) -> list[str]:
-        """The urgent replies never paged, then the slowest paged: three at most."""
-        unpaged = [sid for sid in urgent if sid not in latency]
+    def slowest(urgent: dict[str, float], latency: dict[str, float], joined: set[str]) -> list[str]:
+        """The urgent replies neither paged nor joined to a paged alert, then the slowest
+        paged: three at most."""
+        unpaged = [sid for sid in urgent if sid not in latency and sid not in joined]
         return (unpaged + sorted(latency, key=lambda sid: -latency[sid]))[:3]
 
     def page_story(self, sid: str, latency: float | None, posted: float) -> dict[str, Any]:
