@@ -131,15 +131,10 @@ def classify(
     checkin = detect_checkin(tokens, lex)
     label = _label(level, intent, checkin, findings, lex)
     matches = _matches(findings, levels, intent, checkin)
-    if (
-        second_opinion
-        and label in ("normal", "other")
-        and intent is None
-        and checkin is None
-        and _silent(findings)
-    ):
-        # The lexicon found nothing for a person and no context to weigh (a negation,
-        # a question, a passed sign): the learned model may see what it lacks.
+    if second_opinion and label in ("normal", "other") and intent is None and checkin is None:
+        # The lexicon found nothing for a person: the learned model may see what it
+        # lacks, including a context it misread ("no joke my lip has gone white",
+        # "can't get up the stairs without getting out of breath": read as negated).
         second = needs_a_person(body[:MAX_CHARS])
         if second is not None:
             label, level = "concern", CONCERN
@@ -177,14 +172,6 @@ def _find(
                 finding.clause += start  # sentences of different windows stay apart
                 findings.append(finding)
     return all_hits, findings, procedure
-
-
-def _silent(findings: list[Finding]) -> bool:
-    """The lexicon read nothing in context: no negated, hypothetical, passed or someone
-    else's sign (it understood those), only plain findings it judged expected, if any
-    ("lips swollen, feels like sucking an ice cube": the swelling is expected, the cold
-    is what it missed)."""
-    return all(f.status == context.PRESENT for f in findings)
 
 
 def lexicon_only(text: str, procedure: str | None = None, day: int | None = None) -> TriageResult:

@@ -2,8 +2,9 @@
 
 The lexicon (concepts, rules, context) labels every reply and says why. Written by
 people who never saw it, each new batch of replies still finds a few warning signs in
-words it lacks (BENCHMARKS.md, Triage). So a reply the lexicon calls `normal` or
-`other`, with no sign it read in context, is also scored by a logistic regression over
+words it lacks, or a context it misreads ("no joke my lip has gone white" read as a
+negation; BENCHMARKS.md, Triage). So a reply the lexicon calls `normal` or `other` (not
+a keyword, not a check-in answer) is also scored by a logistic regression over
 character and word n-grams, trained only on this project's labelled replies (tests/data) by
 scripts/train_second_opinion.py and shipped as data (templates/triage/
 second_opinion.json.gz: no download, no scikit-learn at run time). When it is confident

@@ -33,12 +33,25 @@ def test_it_never_lowers_a_label_and_never_makes_one_urgent() -> None:
     assert 0 < raised < 0.05 * len(rows)
 
 
-def test_it_leaves_short_replies_and_signs_read_in_context_to_the_lexicon() -> None:
+def test_it_leaves_short_replies_keywords_and_plain_reassurance_alone() -> None:
     assert classify("ok thanks 👍").label == "other"
-    assert classify("my lips are not blue", "dermal_filler", 1).label == "normal"
+    assert classify("STOP").label == "stop"
+    assert classify("no fever no pus just itchy", "surgery", 5).label == "normal"
     assert classify("will my lips be swollen for the wedding?", "dermal_filler", 1).label == (
         "other"
     )
+
+
+def test_it_reads_a_reply_whose_context_the_lexicon_may_have_misread() -> None:
+    # the lexicon reads "smoothed out" as the dent having passed (a "hasn't" it does not
+    # weigh); the model still sends the reply to a person
+    text = "deep dent in my cheek that hasn't smoothed out"
+    alone = lexicon_only(text, "thread_lift", 18)
+    assert alone.label in ("normal", "other")
+    assert any("(resolved)" in match for match in alone.matches)
+    result = classify(text, "thread_lift", 18)
+    assert result.label == "concern"
+    assert result.matches[-1].startswith(f"{SECOND_OPINION}: ")
 
 
 def test_the_shipped_model_loads_with_a_strict_threshold() -> None:
