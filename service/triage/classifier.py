@@ -74,6 +74,9 @@ WINDOW_TOKENS = 64
 MAX_CHARS = 20_000
 LONG_REPLY = "long reply: read it whole"
 SECOND_OPINION = "second opinion (learned model)"  # a match that names the model, not a phrase
+# A reply this short that the lexicon read as expected healing ("face is red" on day 2 of
+# microneedling) holds nothing more for the model to read.
+EXPLAINED_WORDS = 6
 _REASSURING = frozenset({context.NEGATED, context.RESOLVED})
 
 
@@ -131,7 +134,13 @@ def classify(
     checkin = detect_checkin(tokens, lex)
     label = _label(level, intent, checkin, findings, lex)
     matches = _matches(findings, levels, intent, checkin)
-    if second_opinion and label in ("normal", "other") and intent is None and checkin is None:
+    if (
+        second_opinion
+        and label in ("normal", "other")
+        and intent is None
+        and checkin is None
+        and not (label == "normal" and len(words) < EXPLAINED_WORDS)
+    ):
         # The lexicon found nothing for a person: the learned model may see what it
         # lacks, including a context it misread ("no joke my lip has gone white",
         # "can't get up the stairs without getting out of breath": read as negated).
