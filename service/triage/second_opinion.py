@@ -65,14 +65,63 @@ def model_text(text: str) -> str:
 def char_ngrams(text: str) -> list[str]:
     """scikit-learn's `char_wb` n-grams: within each word padded with spaces."""
     grams: list[str] = []
-    low, high = CHAR_NGRAMS
     for word in _SPACES.sub(" ", text).split():
-        padded = f" {word} "
-        for n in range(low, high + 1):
-            grams.extend(padded[i : i + n] for i in range(max(1, len(padded) - n + 1)))
-            if len(padded) <= n:  # a short word counts once, whole
-                break
+        grams.extend(_word_char_ngrams(word))
     return grams
+
+
+def _word_char_ngrams(word: str) -> list[str]:
+    grams: list[str] = []
+    low, high = CHAR_NGRAMS
+    padded = f" {word} "
+    for n in range(low, high + 1):
+        grams.extend(padded[i : i + n] for i in range(max(1, len(padded) - n + 1)))
+        if len(padded) <= n:  # a short word counts once, whole
+            break
+    return grams
+
+
+# Per word, the model's known char n-grams of it and their sums as if each occurred once:
+# replies repeat their words ("my", "the", "since"), and making, looking up and weighing
+# a word's n-grams was most of the scoring.
+_WordGrams = tuple[tuple[str, ...], float, float]  # (known n-grams, sum coef*idf, sum idf^2)
+_KNOWN: dict[tuple[str, str], _WordGrams] = {}
+_KNOWN_MOST = 1 << 16
+
+
+def _word_known(word: str, model: Model) -> _WordGrams:
+    key = (model.version, word)
+    known = _KNOWN.get(key)
+    if known is None:
+        if len(_KNOWN) >= _KNOWN_MOST:
+            _KNOWN.clear()
+        grams = tuple(g for g in _word_char_ngrams(word) if g in model.char)
+        dot = sum(model.char[g][1] * model.char[g][0] for g in grams)
+        square = sum(model.char[g][0] ** 2 for g in grams)
+        known = (grams, dot, square)
+        _KNOWN[key] = known
+    return known
+
+
+def _char_part(text: str, model: Model) -> float:
+    """The char n-grams' share of the score: sums per word, then the n-grams that occur
+    more than once weighed as the sublinear term frequency says (1 + log count)."""
+    grams: list[str] = []
+    dot = square = 0.0
+    for word in text.split():
+        known, word_dot, word_square = _word_known(word, model)
+        grams.extend(known)
+        dot += word_dot
+        square += word_square
+    counts = Counter(grams)
+    if len(counts) < len(grams):
+        for gram, count in counts.items():
+            if count > 1:
+                idf, coefficient = model.char[gram]
+                weight = idf * (1.0 + math.log(count))
+                dot += coefficient * (weight - count * idf)
+                square += weight * weight - count * idf * idf
+    return dot / math.sqrt(square) if square > 0 else 0.0
 
 
 def word_ngrams(text: str) -> list[str]:
@@ -100,18 +149,17 @@ def probability(text: str, model: Model | None = None) -> float:
     sublinear term frequency and L2 norm per n-gram kind, then the logistic)."""
     model = model or load_model()
     clean = model_text(text)
-    score = model.intercept
-    for grams, table in ((char_ngrams(clean), model.char), (word_ngrams(clean), model.word)):
-        dot = square = 0.0
-        for gram, count in Counter(grams).items():
-            known = table.get(gram)
-            if known is not None:
-                idf, coefficient = known
-                weight = idf if count == 1 else idf * (1.0 + math.log(count))
-                dot += coefficient * weight
-                square += weight * weight
-        if square:
-            score += dot / math.sqrt(square)
+    score = model.intercept + _char_part(_SPACES.sub(" ", clean), model)
+    dot = square = 0.0
+    for gram, count in Counter(word_ngrams(clean)).items():
+        known = model.word.get(gram)
+        if known is not None:
+            idf, coefficient = known
+            weight = idf if count == 1 else idf * (1.0 + math.log(count))
+            dot += coefficient * weight
+            square += weight * weight
+    if square:
+        score += dot / math.sqrt(square)
     return 1.0 / (1.0 + math.exp(-score))
 
 
