@@ -121,9 +121,21 @@ QUOTED_EMAIL = [
 ]
 
 
+# Thoughts of suicide or self-harm page a person; low mood, and the "I want to die" that
+# is often said in jest, are read today.
+MOOD = [
+    ("I keep thinking about ending it all since the surgery", "urgent"),
+    ("no quiero seguir viviendo con esta cara", "urgent"),
+    ("me siento muy deprimida, lloro todo el día desde la operación", "concern"),
+    ("honestly I want to die, I hate how I look", "concern"),
+    ("feeling really low since the op", "concern"),
+]
+
+
 @pytest.mark.parametrize(
     ("text", "label"),
-    NEGATION
+    MOOD
+    + NEGATION
     + HYPOTHETICALS
     + PAST_AND_RESOLVED
     + SOMEONE_ELSE
