@@ -225,7 +225,8 @@ def _level(
         # came and went may come back); by default a call back; anything milder is history.
         if level == URGENT:
             return term.resolved if term.resolved is not None else CONCERN
-        return NORMAL
+        # a class that cannot pass ("came back") keeps its own level
+        return term.resolved if term.resolved is not None and level >= CONCERN else NORMAL
     if finding.status == context.OTHER_PERSON:
         # Someone else's symptom: a carer may be writing about the patient, and a
         # person reading it costs less than a missed one; only what would be normal

@@ -129,6 +129,8 @@ MOOD = [
     ("me siento muy deprimida, lloro todo el día desde la operación", "concern"),
     ("honestly I want to die, I hate how I look", "concern"),
     ("feeling really low since the op", "concern"),
+    # a symptom that came back is not resolved by its earlier settling
+    ("se me volvió a inflamar el labio de la nada, ya me había bajado", "concern"),
 ]
 
 
