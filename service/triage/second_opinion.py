@@ -35,7 +35,6 @@ MIN_WORDS = 3  # "ok thanks", "👍": nothing for a model to weigh
 # It reads the start of a reply, as long as the longest it was trained on: the work per
 # reply stays bounded (the lexicon reads a long email whole, window by window).
 MAX_CHARS = 2_000
-_SPACES = re.compile(r"\s\s+")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 _WORD = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default token pattern
 
@@ -62,15 +61,8 @@ def model_text(text: str) -> str:
     return _NUMBER.sub(" ", folded.lower())
 
 
-def char_ngrams(text: str) -> list[str]:
-    """scikit-learn's `char_wb` n-grams: within each word padded with spaces."""
-    grams: list[str] = []
-    for word in _SPACES.sub(" ", text).split():
-        grams.extend(_word_char_ngrams(word))
-    return grams
-
-
 def _word_char_ngrams(word: str) -> list[str]:
+    """scikit-learn's `char_wb` n-grams of one word: within it, padded with spaces."""
     grams: list[str] = []
     low, high = CHAR_NGRAMS
     padded = f" {word} "
@@ -149,7 +141,7 @@ def probability(text: str, model: Model | None = None) -> float:
     sublinear term frequency and L2 norm per n-gram kind, then the logistic)."""
     model = model or load_model()
     clean = model_text(text)
-    score = model.intercept + _char_part(_SPACES.sub(" ", clean), model)
+    score = model.intercept + _char_part(clean, model)
     dot = square = 0.0
     for gram, count in Counter(word_ngrams(clean)).items():
         known = model.word.get(gram)
