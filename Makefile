@@ -42,8 +42,12 @@ run: install
 	$(BIN)/aftercare db upgrade
 	$(BIN)/aftercare serve
 
+# Tests marked `parallel` (every unit and web test, some integration ones) run in one
+# xdist worker per core; the rest time real servers, processes and browsers, so they run
+# one at a time after. Plain `pytest` runs everything serially.
 test: install install-node lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto -m parallel
+	$(BIN)/pytest -m "not parallel"
 
 lint: install
 	$(BIN)/ruff check service tests bench migrations scripts

@@ -2,8 +2,8 @@
 
 - `engine` / `session`: an in-memory SQLite database built from the models (unit tests).
 - `pg_url` / `pg_engine`: a fresh PostgreSQL database per test, cloned from a template
-  migrated once per run (integration tests). With CI=true an unreachable PostgreSQL is a
-  failure, not a skip.
+  migrated once per run and xdist worker (integration tests). With CI=true an unreachable
+  PostgreSQL is a failure, not a skip.
 """
 
 from __future__ import annotations
@@ -33,6 +33,18 @@ FROZEN_NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 
 def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("AFTERCARE_TESTING", "1")
+
+
+# Unit and web tests run on in-memory SQLite with no servers and no wall clock to keep, so
+# `make test` runs them (and the integration tests marked `parallel`) in xdist workers
+# first, then the rest one at a time: those time real servers, processes and browsers.
+PARALLEL_FOLDERS = ("unit", "web")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.parent.name in PARALLEL_FOLDERS:
+            item.add_marker(pytest.mark.parallel)
 
 
 @pytest.fixture

@@ -14,6 +14,8 @@ from service.db.models import Alert, AuditLog
 from service.domain import AlertSeverity, Role
 from tests.factories import Factory
 
+pytestmark = pytest.mark.parallel
+
 
 @pytest.fixture
 def client(pg_settings, pg_engine):  # type: ignore[no-untyped-def]

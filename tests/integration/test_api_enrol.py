@@ -12,6 +12,8 @@ from service.api.app import create_app
 from service.db.models import AuditLog, Message
 from service.domain import Role
 
+pytestmark = pytest.mark.parallel
+
 PROCEDURE = "2026-03-03T10:00:00-05:00"
 
 

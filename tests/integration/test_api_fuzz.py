@@ -24,7 +24,7 @@ from service.domain import Role
 from tests.factories import Factory
 from tests.fuzz_support import CHECKS
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.parallel]
 
 EXAMPLES = 15
 

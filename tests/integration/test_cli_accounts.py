@@ -13,6 +13,8 @@ from fastapi.testclient import TestClient
 from service.api.app import create_app
 from service.config import load_settings
 
+pytestmark = pytest.mark.parallel
+
 
 def aftercare(*args: str, database_url: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DATABASE_URL": database_url, "LOG_LEVEL": "WARNING"}

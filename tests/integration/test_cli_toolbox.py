@@ -20,6 +20,8 @@ from service.domain import MessageStatus
 from tests.dispatch_support import ad_hoc
 from tests.factories import Factory
 
+pytestmark = pytest.mark.parallel
+
 
 @pytest.fixture
 def database(tmp_path, monkeypatch) -> str:

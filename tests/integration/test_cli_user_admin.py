@@ -20,6 +20,8 @@ from service.db import migrate
 from service.db.models import AuditLog
 from tests.web.conftest import csrf_from
 
+pytestmark = pytest.mark.parallel
+
 PASSWORD = "correct horse battery"
 
 

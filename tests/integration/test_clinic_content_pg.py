@@ -21,7 +21,7 @@ from service.domain import Channel, Role
 from tests.dispatch_support import ScriptedAdapter, consenting
 from tests.factories import Factory
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.parallel]
 TEXT = (
     "{{ clinic_name }}: Day 1 from your nurse: a cold pack, 10 minutes at a time. "
     '{% include "_partials/emergency.sms.en.j2" %}'

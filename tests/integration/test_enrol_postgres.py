@@ -18,7 +18,7 @@ from service.domain import MessageStatus, Role
 from service.plans.catalog import load_catalog
 from tests.factories import Factory
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.parallel]
 
 
 def csv_rows(now, count):

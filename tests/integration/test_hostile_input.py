@@ -34,7 +34,7 @@ from tests.integration.test_inbound_webhooks import (
 )
 from tests.web.conftest import PASSWORD, login
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.parallel]
 
 
 @pytest.fixture(autouse=True)

@@ -19,6 +19,8 @@ from service.domain import MessageKind
 from service.fakes.twilio_server import TEST_AUTH_TOKEN
 from tests.factories import Factory
 
+pytestmark = pytest.mark.parallel
+
 PUBLIC = "https://aftercare.example"
 CLINIC_NUMBER = "+14155550999"
 PATIENT_PHONE = "+14155550123"

@@ -12,6 +12,8 @@ from service.domain import Channel, MessageStatus, Role
 from service.outbox import transition
 from tests.dispatch_support import ad_hoc, consenting
 
+pytestmark = pytest.mark.parallel
+
 
 @pytest.fixture
 def client(settings, engine):

@@ -8,6 +8,8 @@ from sqlalchemy import create_engine, inspect, text
 from service.config import load_settings
 from service.db import migrate
 
+pytestmark = pytest.mark.parallel
+
 EXPECTED_TABLES = {
     "clinics",
     "oncall_recipients",

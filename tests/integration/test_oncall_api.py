@@ -9,6 +9,8 @@ from fastapi.testclient import TestClient
 from service.api.app import create_app
 from service.domain import Role
 
+pytestmark = pytest.mark.parallel
+
 
 @pytest.fixture
 def client(settings, engine):

@@ -16,6 +16,8 @@ from service.cli import app
 from service.config import load_settings
 from service.db import migrate
 
+pytestmark = pytest.mark.parallel
+
 
 @pytest.fixture
 def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]

@@ -20,6 +20,8 @@ from service.plans.model import Plan, PlanError, UnknownPlan
 from service.plans.store import load_pinned, pin_plan
 from service.rendering import Renderer, message_context
 
+pytestmark = pytest.mark.parallel
+
 
 @pytest.fixture
 def plan() -> Plan:

@@ -22,7 +22,7 @@ from service.db.models import InboundMessage, Patient, User
 from service.logs import JsonFormatter, PrivacyFilter
 from tests.factories import Factory
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.parallel]
 
 PHI = ["Zelda", "Quorum", "4155550123", "zelda.q@", "lips are turning blue"]
 log = logging.getLogger("tests.privacy_tracebacks")
