@@ -31,6 +31,13 @@ _POSSESSIVE = re.compile(
     r"([a-z]{3,})['\u2019]s\b"
 )
 _SPANISH_YES = re.compile(r"(?<!\w)sí(?!\w)")
+# "mucho mejor la hinchazon", "so much better the swelling": how much better, not how
+# much swelling ("much" and "mejor" alone are not intensities).
+_MUCH_BETTER = re.compile(r"\b(?:so much|a lot|lots|loads|heaps|way|super) better\b")
+_MUCHO_MEJOR = re.compile(r"\b(?:mucho|muchisimo|bastante|muy|super) mejor\b")
+# A reply that opens with "si" and asks nothing answers the clinic: "Si tengo la piel
+# palida" is "sí" typed without its accent ("si tengo fiebre?" stays a question).
+_OPENING_SI = re.compile(r"^\W*si\b(?!\s+(?:no|se)\b)")
 # A message passed on ("---------- Forwarded message ---------", "Begin forwarded
 # message:", "Fwd: ..."): a carer forwarding what the patient wrote.
 _FORWARDED = re.compile(
@@ -38,6 +45,49 @@ _FORWARDED = re.compile(
     r"|(?:fwd?|rv|reenviado)\s*:.*)\s*$",
     re.IGNORECASE | re.MULTILINE,
 )
+
+
+# Voice dictation writes punctuation as words ("it hurts period I flew back"); a scope
+# must end there. "my period", "a short period" are periods.
+_SPOKEN_STOP = re.compile(
+    r"\b(?:new line|new paragraph|full stop|question mark|exclamation (?:mark|point)"
+    r"|punto y (?:aparte|seguido)|nueva linea|(?<!my )(?<!her )(?<!the )(?<!a )(?<!first )"
+    r"(?<!last )(?<!next )(?<!this )(?<!that )(?<!your )(?<!heavy )(?<!short )(?<!long )"
+    r"(?<!recovery )(?<!healing )(?<!grace )(?<!waiting )period(?! pain| cramp))\b"
+)
+_SPOKEN_COMMA = re.compile(r"\bcomma\b")
+# "un subscribe me", "un-subscribe": an opt-out split by dictation or a hyphen, never
+# its opposite.
+_SPLIT_UNSUBSCRIBE = re.compile(r"\bun[\s-]+(?=sub)")
+# Dictated temperatures: "38 point 9", "one hundred one", "a hundred and two", "one oh
+# one", "thirty nine", "treinta y ocho" (the measures read digits only).
+_DIGITS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+           "eight": 8, "nine": 9, "oh": 0, "zero": 0, "uno": 1, "dos": 2, "tres": 3,
+           "cuatro": 4, "cinco": 5, "seis": 6, "siete": 7, "ocho": 8, "nueve": 9}  # fmt: skip
+_DIGIT_WORD = (
+    "(one|two|three|four|five|six|seven|eight|nine|uno|dos|tres|cuatro|cinco|seis|siete|ocho|nueve)"
+)
+_HUNDRED = re.compile(r"\b(?:one|a) (?:hundred (?:and )?|oh )" + _DIGIT_WORD + r"\b")
+_TENS = {"thirty": 30, "forty": 40, "treinta y": 30, "cuarenta y": 40}
+_TENS_NUMBER = re.compile(r"\b(thirty|forty|treinta y|cuarenta y)[ -]" + _DIGIT_WORD + r"\b")
+_SPOKEN_POINT = re.compile(r"(\d+) (?:point|punto|coma) (\d|" + _DIGIT_WORD[1:] + r"\b")
+
+
+def undictate(text: str) -> str:
+    """Spoken punctuation and temperatures of a dictated reply written as a typed one."""
+    if "sub" in text:
+        text = _SPLIT_UNSUBSCRIBE.sub("un", text)
+    if "period" in text or "comma" in text or "new " in text or "punto" in text:
+        text = _SPOKEN_COMMA.sub(",", _SPOKEN_STOP.sub(".", text))
+    if "hundred" in text or " oh " in text:
+        text = _HUNDRED.sub(lambda m: str(100 + _DIGITS[m.group(1)]), text)
+    if "ty" in text or "ta y" in text:
+        text = _TENS_NUMBER.sub(lambda m: str(_TENS[m.group(1)] + _DIGITS[m.group(2)]), text)
+    if "point" in text or "punto" in text or "coma" in text:
+        text = _SPOKEN_POINT.sub(
+            lambda m: f"{m.group(1)}.{_DIGITS.get(m.group(2), m.group(2))}", text
+        )
+    return text
 
 
 def forwarded(text: str) -> str | None:
@@ -91,7 +141,13 @@ def normalise(text: str, emoji: Mapping[str, str]) -> str:
         text = _SPANISH_YES.sub("yes", text)  # "sí" is yes; "si" (no accent) means "if"
         decomposed = unicodedata.normalize("NFKD", text)
         text = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return text
+    if "?" not in text:
+        text = _OPENING_SI.sub("yes", text, count=1)
+    if "better" in text:
+        text = _MUCH_BETTER.sub("much better", text)
+    if "mejor" in text:
+        text = _MUCHO_MEJOR.sub("mejor", text)
+    return undictate(text)
 
 
 def tokenise(text: str) -> list[str]:

@@ -18,6 +18,21 @@ NEGATION = [
     ("not sure if it's normal but my lip is turning white", "urgent"),
     ("no idea why but my lips are blue", "urgent"),
 ]
+DICTATED_AND_TOLD_BY_OTHERS = [
+    ("my left calve is swollen and hot period I flew back on Sunday", "urgent"),
+    ("hey Siri no not you period I'm seeing double and my eyelid is drooping", "urgent"),
+    ("full of puss and I got a temp of one hundred one", "urgent"),
+    ("Dice que no ve nada del ojo derecho", "urgent"),
+    ("ya ve bien, no ve nada raro", "normal"),
+    ("haha my smile only works on one side now, half a joker", "urgent"),
+    (
+        "mostly down but this morning one side went big and tight in like 30 min, really painful",
+        "urgent",
+    ),
+    ("redness spreading way down my neck and I have chills", "urgent"),
+    ("el moreton no se ha ido y ya son 3 semanas", "concern"),
+    ("un subscribe me", "stop"),
+]
 HYPOTHETICALS = [
     ("what if I get a fever?", "other"),
     ("should I worry if it turns white?", "other"),
@@ -138,6 +153,7 @@ MOOD = [
     ("text", "label"),
     MOOD
     + NEGATION
+    + DICTATED_AND_TOLD_BY_OTHERS
     + HYPOTHETICALS
     + PAST_AND_RESOLVED
     + SOMEONE_ELSE

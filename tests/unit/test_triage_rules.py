@@ -324,3 +324,49 @@ def test_a_nouns_apostrophe_s_is_dropped_and_a_pronouns_kept(text: str, expected
 
 def test_a_decimal_is_one_token_and_digits_split_from_letters() -> None:
     assert tokenise("38.5c, 3pm") == ["38.5", "c", ",", "3", "pm"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("it hurts period i flew back", "it hurts . i flew back"),
+        ("my period started", "my period started"),
+        ("for a short period of time", "for a short period of time"),
+        ("swollen comma hot new line sore", "swollen , hot . sore"),
+        ("temp of one hundred one", "temp of 101"),
+        ("a hundred and two fever", "102 fever"),
+        ("one oh two point five", "102.5"),
+        ("38 point 9", "38.9"),
+        ("tengo treinta y nueve punto dos", "tengo 39.2"),
+        ("el punto se abrio", "el punto se abrio"),
+        ("un subscribe me", "unsubscribe me"),
+        ("un-subscribe", "unsubscribe"),
+    ],
+)
+def test_a_dictated_reply_reads_as_a_typed_one(text: str, expected: str) -> None:
+    assert normalise(text, {}) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Si tengo la piel palida", "yes tengo la piel palida"),
+        ("si tengo fiebre?", "si tengo fiebre?"),  # a question: "if"
+        ("si no mejora llamo", "si no mejora llamo"),
+        ("sigo igual", "sigo igual"),
+    ],
+)
+def test_an_opening_si_that_asks_nothing_is_yes(text: str, expected: str) -> None:
+    assert normalise(text, {}) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("mucho mejor la hinchazon", "mejor la hinchazon"),
+        ("so much better the swelling", "much better the swelling"),
+        ("mucho peor la hinchazon", "mucho peor la hinchazon"),
+    ],
+)
+def test_how_much_better_is_not_how_much_swelling(text: str, expected: str) -> None:
+    assert normalise(text, {}) == expected
