@@ -1,6 +1,6 @@
-"""The fresh batches of wave 2 (tests/data/triage_fresh_*.jsonl): 12,600 replies.
+"""The fresh batches of wave 2 (tests/data/triage_fresh_*.jsonl): 13,400 replies.
 
-Written by fifty-eight writers who were given only the classes to cover (clot signs, spreading
+Written by sixty-two writers who were given only the classes to cover (clot signs, spreading
 and systemic infection, haematoma, toxin spread, facial nerve, vascular occlusion in
 Spanish and English, bleeding with faintness, passed red flags, humour, the plans' own
 words, carers, numbers, quoted email, compliance sentences) and never saw the lexicon.
@@ -84,6 +84,10 @@ BATCHES = (
     "y2",
     "y3",
     "y4",
+    "z1",
+    "z2",
+    "z3",
+    "z4",
 )
 FRESH = tuple(DATA / f"triage_fresh_{name}.jsonl" for name in BATCHES)
 REPORT = Path(__file__).resolve().parents[2] / "test-artifacts" / "triage_fresh_report.txt"
@@ -100,7 +104,7 @@ def outcome(rows: list[dict]) -> dict:
 
 
 def test_the_fresh_batches_cover_both_languages_and_every_label(rows: list[dict]) -> None:
-    assert len(rows) == 12600
+    assert len(rows) == 13400
     assert {r["label"] for r in rows} == set(LABELS)
     assert all(r.get("procedure") in (None, *PROCEDURES) for r in rows)
     assert sum(r.get("lang") == "es" for r in rows) >= 0.25 * len(rows)
