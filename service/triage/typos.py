@@ -27,6 +27,35 @@ _CACHE_LIMIT = 100_000
 _HELD_LETTER = re.compile(r"(.)\1{2,}")  # three or more of one letter in a row
 
 
+# Spelling by sound ("blud", "throte", "ynchado", "iskierdo", "serrar", "tragal" aside):
+# words that sound alike get one key. Ordered: "igh" before "h" goes, "qu" before "c".
+_SOUNDS = (
+    (re.compile(r"igh"), "i"),
+    (re.compile(r"ph"), "f"),
+    (re.compile(r"wh"), "w"),
+    (re.compile(r"ck|qu|c(?![eiyh])|k"), "k"),
+    (re.compile(r"c(?=[eiy])|z"), "s"),
+    (re.compile(r"v"), "b"),
+    (re.compile(r"ll"), "y"),
+    (re.compile(r"(?<![cstpg])h"), ""),
+    (re.compile(r"^y(?=[^aeiou])"), "i"),
+    (re.compile(r"oo|ou|ue$"), "u"),
+    (re.compile(r"ea|ee"), "e"),
+    (re.compile(r"oa"), "o"),
+    (re.compile(r"ing$"), "in"),
+    (re.compile(r"(?<=[a-z]{3})e$"), ""),
+    (re.compile(r"(.)\1+"), r"\1"),
+)
+MIN_SOUND_KEY = 3  # keys shorter than this stand for too many words
+
+
+def sound_key(word: str) -> str:
+    """What a word sounds like, roughly, in English or Spanish spelling."""
+    for pattern, replacement in _SOUNDS:
+        word = pattern.sub(replacement, word)
+    return word
+
+
 def real_words(languages: Iterable[str] = ("en", "es")) -> frozenset[str]:
     """Words of the dictionaries, folded as replies are (lower case, no accents)."""
     frequency = SpellChecker(language=list(languages), distance=1).word_frequency
@@ -67,6 +96,12 @@ class TypoCorrector:
         self._roots = tuple(sorted({w[:-1] for w in words_list if w.endswith("*")}))
         self.vocabulary |= derived
         self._choices = sorted(w for w in self.vocabulary if len(w) >= MIN_LENGTH)
+        # Sound keys: the lists' own words first, then derived forms; alphabetical.
+        self._sounds: dict[str, str] = {}
+        for word in sorted(self.vocabulary, key=lambda w: (w in self._derived, w)):
+            key = sound_key(word)
+            if len(key) >= MIN_SOUND_KEY:
+                self._sounds.setdefault(key, word)
         self.protected = frozenset(self.vocabulary)
         self._known_source = known
         self._known: frozenset[str] | None = None
@@ -112,8 +147,10 @@ class TypoCorrector:
             return token
         if len(token) <= MIN_LENGTH:  # "numbb": a short word typed with a letter twice
             undoubled = self._undoubled(token)
-            if undoubled != token or len(token) < MIN_LENGTH:
+            if undoubled != token:
                 return undoubled
+            if len(token) < MIN_LENGTH:
+                return self._sounded(token)
         if token.startswith(self._roots) or token in self.known:
             return token
         near = process.extract(
@@ -124,7 +161,14 @@ class TypoCorrector:
             (w for w, _, _ in near if self._plausible(w, token)),
             key=lambda w: (w in self._derived, w),
         )
-        return matches[0] if matches else token
+        return matches[0] if matches else self._sounded(token)
+
+    def _sounded(self, token: str) -> str:
+        """The list word that sounds like token ("blud" is "blood"), unless token is a
+        real word itself."""
+        if len(token) < MIN_SOUND_KEY + 1 or token in self.known:
+            return token
+        return self._sounds.get(sound_key(token), token)
 
     def _undoubled(self, token: str) -> str:
         """A short word with one letter typed twice ("legg", "hott"): the lexicon's word

@@ -18,7 +18,7 @@ NEGATION = [
     ("not sure if it's normal but my lip is turning white", "urgent"),
     ("no idea why but my lips are blue", "urgent"),
 ]
-DICTATED_AND_TOLD_BY_OTHERS = [
+SPOKEN_SPELT_AND_TOLD_BY_OTHERS = [
     ("my left calve is swollen and hot period I flew back on Sunday", "urgent"),
     ("hey Siri no not you period I'm seeing double and my eyelid is drooping", "urgent"),
     ("full of puss and I got a temp of one hundred one", "urgent"),
@@ -32,6 +32,11 @@ DICTATED_AND_TOLD_BY_OTHERS = [
     ("redness spreading way down my neck and I have chills", "urgent"),
     ("el moreton no se ha ido y ya son 3 semanas", "concern"),
     ("un subscribe me", "stop"),
+    ("blud is soakin thru the bandaj and my shirt and it wont stop", "urgent"),
+    ("mi esposo no puede tragal vien y abla raro como arrastrando", "urgent"),
+    ("keeps bleedin from the hole, gone thru 4 tissues and its still runnin", "urgent"),
+    ("dolor en el pecho 7/10 cuando respiro", "urgent"),
+    ("the picture doubles when i look up", "urgent"),
 ]
 HYPOTHETICALS = [
     ("what if I get a fever?", "other"),
@@ -153,7 +158,7 @@ MOOD = [
     ("text", "label"),
     MOOD
     + NEGATION
-    + DICTATED_AND_TOLD_BY_OTHERS
+    + SPOKEN_SPELT_AND_TOLD_BY_OTHERS
     + HYPOTHETICALS
     + PAST_AND_RESOLVED
     + SOMEONE_ELSE

@@ -25,7 +25,7 @@ def copy_lexicon(tmp_path: Path) -> Path:
 
 def test_it_loads_the_lexicon_once_and_names_its_version() -> None:
     assert load_lexicon() is load_lexicon()
-    assert classify("fever").lexicon_version == "terms v28, concepts v24, context v22"
+    assert classify("fever").lexicon_version == "terms v29, concepts v24, context v23"
 
 
 def test_a_clinic_can_add_a_term(tmp_path: Path) -> None:
@@ -43,7 +43,7 @@ def test_a_clinic_can_add_a_term(tmp_path: Path) -> None:
         ("      - chills\n", "      - (chills|(shivers))\n", "nested"),
         ("    severity: urgent\n", "    severity: critical\n", "unknown severity"),
         ("      - chills\n", "      - yes\n", "quote it"),
-        ("version: 28\n", "", "version"),
+        ("version: 29\n", "", "version"),
         ("  - class: chest_pain\n", "  - class: chest_ache\n", "needs a known class"),
         ("    unless: [bruising, bruise_growing]\n", "    unless: [bruises]\n", "unknown classes"),
     ],
@@ -86,6 +86,19 @@ def test_typos_are_corrected_only_to_nearby_lexicon_words() -> None:
     assert typos.correct("sleeping") == "sleeping"  # a real word, one edit from "seeping"
     assert typos.correct("couldnt") == "cant"  # an alias
     assert TypoCorrector(["stars"], aliases={}, known=lambda: known).correct("stays") == "stays"
+
+
+def test_a_word_spelt_by_sound_is_the_lexicon_word_it_sounds_like() -> None:
+    known = real_words()
+    words = ["blood", "throat", "tight", "hinchazon", "izquierdo", "recibir", "volver", "bien",
+             "habla", "antibiotic*"]  # fmt: skip
+    typos = TypoCorrector(words, aliases={}, known=lambda: known)
+    spelt = {"blud": "blood", "throte": "throat", "tite": "tight", "ynchazon": "hinchazon",
+             "iskierdo": "izquierdo", "resivir": "recibir", "bolver": "volver", "vien": "bien",
+             "abla": "habla", "antibiotiks": "antibiotics"}  # fmt: skip
+    assert {word: typos.correct(word) for word in spelt} == spelt
+    assert typos.correct("blue") == "blue"  # a real word is never "corrected"
+    assert typos.correct("bla") == "bla"  # too short to say what it sounds like
 
 
 def test_a_short_word_with_a_letter_typed_twice_is_the_lexicon_word() -> None:
