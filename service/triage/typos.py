@@ -1,10 +1,11 @@
-"""Typo correction for words that are not in the lexicon ("swolen", "vission").
+"""Typo correction for words that are not in the lexicon ("swolen", "vission", "blud").
 
 Two maintained libraries do the work: rapidfuzz finds the lexicon words one edit
 away (OSA distance: a deletion, insertion, substitution or swap of neighbours), and
 pyspellchecker's English and Spanish word frequencies say which reply words are real
-words, which are never "corrected" ("sleeping" is not a typo of "seeping"). Each
-unknown reply word is looked up once and the answer cached.
+words, which are never "corrected" ("sleeping" is not a typo of "seeping"). A word with
+no lexicon word one edit away is matched by how it sounds (`sound_key`), for writers who
+spell by ear. Each unknown reply word is looked up once and the answer cached.
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ _CACHE_LIMIT = 100_000
 _HELD_LETTER = re.compile(r"(.)\1{2,}")  # three or more of one letter in a row
 
 
-# Spelling by sound ("blud", "throte", "ynchado", "iskierdo", "serrar", "tragal" aside):
-# words that sound alike get one key. Ordered: "igh" before "h" goes, "qu" before "c".
+# Spelling by sound ("blud", "throte", "ynchado", "iskierdo"; a real word spelt so, such as
+# "serrar", is an alias in context.yaml instead): words that sound alike get one key.
+# Ordered: "igh" before "h" goes, "qu" before "c".
 _SOUNDS = (
     (re.compile(r"igh"), "i"),
     (re.compile(r"ph"), "f"),
