@@ -62,15 +62,13 @@ _SPLIT_UNSUBSCRIBE = re.compile(r"\bun[\s-]+(?=sub)")
 # Dictated temperatures: "38 point 9", "one hundred one", "a hundred and two", "one oh
 # one", "thirty nine", "treinta y ocho" (the measures read digits only).
 _DIGITS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
-           "eight": 8, "nine": 9, "oh": 0, "zero": 0, "uno": 1, "dos": 2, "tres": 3,
-           "cuatro": 4, "cinco": 5, "seis": 6, "siete": 7, "ocho": 8, "nueve": 9}  # fmt: skip
-_DIGIT_WORD = (
-    "(one|two|three|four|five|six|seven|eight|nine|uno|dos|tres|cuatro|cinco|seis|siete|ocho|nueve)"
-)
-_HUNDRED = re.compile(r"\b(?:one|a) (?:hundred (?:and )?|oh )" + _DIGIT_WORD + r"\b")
+           "eight": 8, "nine": 9, "uno": 1, "dos": 2, "tres": 3, "cuatro": 4, "cinco": 5,
+           "seis": 6, "siete": 7, "ocho": 8, "nueve": 9}  # fmt: skip
+_DIGIT_WORDS = "|".join(_DIGITS)
+_HUNDRED = re.compile(rf"\b(?:one|a) (?:hundred (?:and )?|oh )({_DIGIT_WORDS})\b")
 _TENS = {"thirty": 30, "forty": 40, "treinta y": 30, "cuarenta y": 40}
-_TENS_NUMBER = re.compile(r"\b(thirty|forty|treinta y|cuarenta y)[ -]" + _DIGIT_WORD + r"\b")
-_SPOKEN_POINT = re.compile(r"(\d+) (?:point|punto|coma) (\d|" + _DIGIT_WORD[1:] + r"\b")
+_TENS_NUMBER = re.compile(rf"\b(thirty|forty|treinta y|cuarenta y)[ -]({_DIGIT_WORDS})\b")
+_SPOKEN_POINT = re.compile(rf"(\d+) (?:point|punto|coma) (\d|{_DIGIT_WORDS})\b")
 
 
 def _has_spoken_mark(text: str) -> bool:

@@ -49,6 +49,7 @@ _SOUNDS = (
     (re.compile(r"(.)\1+"), r"\1"),
 )
 MIN_SOUND_KEY = 3  # keys shorter than this stand for too many words
+MIN_SOUND_WORD = 4  # a shorter reply word is not guessed by its sound ("bla")
 
 
 def sound_key(word: str) -> str:
@@ -168,7 +169,7 @@ class TypoCorrector:
     def _sounded(self, token: str) -> str:
         """The list word that sounds like token ("blud" is "blood"), unless token is a
         real word itself."""
-        if len(token) < MIN_SOUND_KEY + 1 or token in self.known:
+        if len(token) < MIN_SOUND_WORD or token in self.known:
             return token
         return self._sounds.get(sound_key(token), token)
 
